@@ -1,0 +1,58 @@
+//! The objective: a deterministic full-batch scalar loss of a Burn module, and its gradient.
+
+use crate::params::{ParamTensors, gradients_of};
+use burn::module::Module;
+use burn::tensor::Tensor;
+
+/// A deterministic scalar loss of a Burn module over fixed data (the full batch).
+///
+/// Determinism matters: the Hessian rank is a property of one fixed function of the parameters, so
+/// the loss may not resample data or noise between calls. Burn 0.22 is backend-erased: the model's
+/// device decides where the loss runs; gradients need the model on an autodiff device.
+pub trait Objective {
+    /// The module whose parameters the loss depends on.
+    type Model: Module;
+
+    /// The loss on the model's device (still attached to the autodiff graph): one element, or one
+    /// per chain for a batched objective (see [`Objective::chains`]).
+    fn loss(&self, model: &Self::Model) -> Tensor<1>;
+
+    /// How many independent copies of the parameters one model holds (1 unless the objective
+    /// evaluates several chains at once). A batched objective stacks its chains along the leading
+    /// axis of every parameter and returns one loss per chain; the chains must not interact, so
+    /// the gradient of the summed losses is every chain's own gradient.
+    fn chains(&self) -> usize {
+        1
+    }
+}
+
+/// A loss value with the gradient of every trainable parameter.
+#[derive(Debug, Clone)]
+pub struct ValueAndGrad {
+    /// The loss, read back to the host.
+    pub loss: f64,
+    /// The gradient, in the model's parameter order (see [`crate::ParamLayout`]).
+    pub grads: ParamTensors,
+}
+
+/// Evaluates the loss and its gradient by one backward pass (for a batched objective: the summed
+/// loss of all chains). The model must live on an autodiff device. The only host transfer is the
+/// scalar loss.
+pub fn value_and_grad<O: Objective>(objective: &O, model: &O::Model) -> ValueAndGrad {
+    let loss = objective.loss(model).sum();
+    let grads = loss.backward();
+    let value = loss.into_scalar_f64();
+    ValueAndGrad { loss: value, grads: gradients_of(model, &grads) }
+}
+
+/// Reading a one-element tensor as `f64`, whatever the device's dtype.
+pub trait ScalarExt {
+    /// The single value of a one-element tensor.
+    fn into_scalar_f64(self) -> f64;
+}
+
+impl ScalarExt for Tensor<1> {
+    fn into_scalar_f64(self) -> f64 {
+        self.into_data().iter::<f64>().next().unwrap_or(f64::NAN)
+    }
+}

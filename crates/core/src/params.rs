@@ -1,0 +1,356 @@
+//! Per-parameter tensor maps: the layout of a module's trainable parameters, tensors in that layout
+//! (gradients, preconditioners, noise), the update-as-[`ModuleMapper`] pattern, and a flat host
+//! `Vec<f64>` view for ground truths.
+//!
+//! Parameters are identified by their **path** (`"layers.1.weight"`) and visit order, never by
+//! `ParamId`: a module reloaded from disk gets fresh ids. A parameter is *trainable* when it requires
+//! a gradient on an autodiff device; BatchNorm running statistics are visited by Burn but are not
+//! parameters of the loss, and are skipped.
+
+use crate::{Error, Result};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::tensor::Gradients;
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+/// One trainable parameter: its path in the module and its shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParamSpec {
+    /// Dotted module path, e.g. `"mid.0.conv.weight"`.
+    pub path: String,
+    /// Shape of the parameter tensor.
+    pub shape: Vec<usize>,
+}
+
+impl ParamSpec {
+    /// Number of scalars in the parameter.
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+/// The trainable parameters of a module, in Burn's visit order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParamLayout {
+    /// One entry per trainable parameter.
+    pub specs: Vec<ParamSpec>,
+}
+
+impl ParamLayout {
+    /// The layout of `model`'s trainable parameters (the model must be on an autodiff device).
+    pub fn of<M: Module>(model: &M) -> Self {
+        let mut v = LayoutVisitor { path: PathStack::default(), specs: Vec::new() };
+        model.visit(&mut v);
+        Self { specs: v.specs }
+    }
+
+    /// Total number of trainable scalars.
+    pub fn numel(&self) -> usize {
+        self.specs.iter().map(ParamSpec::numel).sum()
+    }
+
+    /// Checks that `other` has the same paths and shapes, naming the first difference.
+    pub fn check_same(&self, other: &ParamLayout, what: &str) -> Result<()> {
+        if self == other {
+            return Ok(());
+        }
+        let describe =
+            |l: &ParamLayout| l.specs.iter().map(|s| format!("{}{:?}", s.path, s.shape)).collect::<Vec<_>>().join(", ");
+        Err(Error::Shape { what: what.into(), expected: describe(self), found: describe(other) })
+    }
+}
+
+/// The module path, tracked through `enter_module`/`exit_module`.
+#[derive(Default)]
+struct PathStack(Vec<String>);
+
+impl PathStack {
+    fn enter(&mut self, name: &str) {
+        self.0.push(name.to_string());
+    }
+    fn exit(&mut self) {
+        self.0.pop();
+    }
+    fn leaf(&self) -> String {
+        self.0.join(".")
+    }
+}
+
+struct LayoutVisitor {
+    path: PathStack,
+    specs: Vec<ParamSpec>,
+}
+
+impl ModuleVisitor for LayoutVisitor {
+    fn enter_module(&mut self, name: &str, _container: &str) {
+        self.path.enter(name);
+    }
+    fn exit_module(&mut self, _name: &str, _container: &str) {
+        self.path.exit();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if param.is_require_grad() {
+            self.specs.push(ParamSpec { path: self.path.leaf(), shape: param.shape().dims::<D>().to_vec() });
+        }
+    }
+}
+
+/// One flattened (rank-1) tensor per trainable parameter, in layout order.
+///
+/// The tensors live on a plain (non-autodiff) device: they are data, not graph nodes.
+#[derive(Debug, Clone)]
+pub struct ParamTensors {
+    /// Flattened tensors, one per parameter.
+    pub tensors: Vec<Tensor<1>>,
+}
+
+impl ParamTensors {
+    /// A tensor per parameter filled with `value`.
+    pub fn full(layout: &ParamLayout, value: f64, device: &Device) -> Self {
+        let tensors = layout.specs.iter().map(|s| Tensor::full([s.numel()], value, device)).collect();
+        Self { tensors }
+    }
+
+    /// Tensors from host values (one `Vec` per parameter, layout order), checking sizes.
+    pub fn from_host(layout: &ParamLayout, values: &[Vec<f64>], device: &Device) -> Result<Self> {
+        if values.len() != layout.specs.len() {
+            return Err(Error::Shape {
+                what: "per-parameter values".into(),
+                expected: format!("{} parameters", layout.specs.len()),
+                found: format!("{}", values.len()),
+            });
+        }
+        let mut tensors = Vec::with_capacity(values.len());
+        for (spec, v) in layout.specs.iter().zip(values) {
+            if v.len() != spec.numel() {
+                return Err(Error::Shape {
+                    what: format!("parameter {}", spec.path),
+                    expected: format!("{:?} = {} values", spec.shape, spec.numel()),
+                    found: format!("{} values", v.len()),
+                });
+            }
+            tensors.push(Tensor::from_data(TensorData::new(v.clone(), [v.len()]), device));
+        }
+        Ok(Self { tensors })
+    }
+
+    /// Tensors from one flat host vector in layout order.
+    pub fn from_flat(layout: &ParamLayout, flat: &[f64], device: &Device) -> Result<Self> {
+        if flat.len() != layout.numel() {
+            return Err(Error::Shape {
+                what: "flat parameter vector".into(),
+                expected: format!("{} values", layout.numel()),
+                found: format!("{}", flat.len()),
+            });
+        }
+        let mut at = 0;
+        let parts: Vec<Vec<f64>> = layout
+            .specs
+            .iter()
+            .map(|s| {
+                let p = flat[at..at + s.numel()].to_vec();
+                at += s.numel();
+                p
+            })
+            .collect();
+        Self::from_host(layout, &parts, device)
+    }
+
+    /// The values on the host, one `Vec` per parameter.
+    pub fn to_host(&self) -> Vec<Vec<f64>> {
+        self.tensors.iter().map(|t| t.to_data().iter::<f64>().collect()).collect()
+    }
+
+    /// The values on the host as one flat vector in layout order.
+    pub fn to_flat(&self) -> Vec<f64> {
+        self.to_host().into_iter().flatten().collect()
+    }
+
+    /// Applies `f` to every tensor.
+    pub fn map(&self, mut f: impl FnMut(Tensor<1>) -> Tensor<1>) -> Self {
+        Self { tensors: self.tensors.iter().cloned().map(&mut f).collect() }
+    }
+
+    /// Combines two maps tensor by tensor.
+    pub fn zip(&self, other: &Self, mut f: impl FnMut(Tensor<1>, Tensor<1>) -> Tensor<1>) -> Self {
+        let tensors = self.tensors.iter().zip(&other.tensors).map(|(a, b)| f(a.clone(), b.clone())).collect();
+        Self { tensors }
+    }
+
+    /// Σ over all parameters of the squared entries (one host read per parameter).
+    pub fn sq_norm(&self) -> f64 {
+        self.tensors.iter().map(|t| t.clone().powi_scalar(2).sum().into_data().iter::<f64>().sum::<f64>()).sum()
+    }
+}
+
+/// Gradients of every trainable parameter of `model` from a backward pass, in layout order
+/// (zeros for a trainable parameter the loss does not touch).
+pub fn gradients_of<M: Module>(model: &M, grads: &Gradients) -> ParamTensors {
+    struct GradVisitor<'a> {
+        grads: &'a Gradients,
+        out: Vec<Tensor<1>>,
+    }
+    impl ModuleVisitor for GradVisitor<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if !param.is_require_grad() {
+                return;
+            }
+            let n = param.shape().num_elements();
+            let g = match param.val().grad(self.grads) {
+                Some(g) => g.reshape([n]),
+                None => Tensor::zeros([n], &param.val().inner().device()),
+            };
+            self.out.push(g);
+        }
+    }
+    let mut v = GradVisitor { grads, out: Vec::new() };
+    model.visit(&mut v);
+    ParamTensors { tensors: v.out }
+}
+
+/// Rewrites every trainable parameter: `f(index, flat_value)` returns the new flattened value.
+///
+/// This is the update-as-[`ModuleMapper`] pattern: the value leaves the autodiff graph
+/// (`inner`), is computed on the plain device, and re-enters as a fresh leaf that requires a gradient
+/// (without `require_grad` the next backward would silently return no gradient for it). `ParamId`s
+/// are kept. BatchNorm running statistics are left untouched.
+pub fn map_trainable<M: Module>(model: M, f: impl FnMut(usize, Tensor<1>) -> Tensor<1>) -> M {
+    struct Mapper<F> {
+        f: F,
+        index: usize,
+    }
+    impl<F: FnMut(usize, Tensor<1>) -> Tensor<1>> ModuleMapper for Mapper<F> {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            if !param.is_require_grad() {
+                return param;
+            }
+            let index = self.index;
+            self.index += 1;
+            let f = &mut self.f;
+            param.map(|t| {
+                let dims = t.shape().dims::<D>();
+                let n: usize = dims.iter().product();
+                let new = f(index, t.inner().reshape([n])).reshape(dims);
+                Tensor::from_inner(new).require_grad()
+            })
+        }
+    }
+    model.map(&mut Mapper { f, index: 0 })
+}
+
+/// The trainable parameters of `model` as plain (non-autodiff) flattened tensors, layout order.
+pub fn params_of<M: Module>(model: &M) -> ParamTensors {
+    struct V(Vec<Tensor<1>>);
+    impl ModuleVisitor for V {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if param.is_require_grad() {
+                let n = param.shape().num_elements();
+                self.0.push(param.val().inner().reshape([n]));
+            }
+        }
+    }
+    let mut v = V(Vec::new());
+    model.visit(&mut v);
+    ParamTensors { tensors: v.0 }
+}
+
+/// Replaces the trainable parameters of `model` with `values` (layout order, flattened).
+pub fn set_params<M: Module>(model: M, values: &ParamTensors) -> Result<M> {
+    let layout = ParamLayout::of(&model);
+    if values.tensors.len() != layout.specs.len() {
+        return Err(Error::Shape {
+            what: "parameter tensors".into(),
+            expected: format!("{} parameters", layout.specs.len()),
+            found: format!("{}", values.tensors.len()),
+        });
+    }
+    for (spec, t) in layout.specs.iter().zip(&values.tensors) {
+        if t.shape().num_elements() != spec.numel() {
+            return Err(Error::Shape {
+                what: format!("parameter {}", spec.path),
+                expected: format!("{} values", spec.numel()),
+                found: format!("{}", t.shape().num_elements()),
+            });
+        }
+    }
+    Ok(map_trainable(model, |i, _| values.tensors[i].clone()))
+}
+
+/// The trainable parameters of `model` as one host vector of `f64`, in layout order.
+pub fn flatten_f64<M: Module>(model: &M) -> Vec<f64> {
+    params_of(model).to_flat()
+}
+
+/// A copy of `model` whose trainable parameters are `flat` (layout order). The values are cast to
+/// the device's dtype.
+pub fn unflatten_f64<M: Module>(model: M, flat: &[f64]) -> Result<M> {
+    let layout = ParamLayout::of(&model);
+    let Some(device) = params_of(&model).tensors.first().map(|t| t.device()) else {
+        return Err(Error::config("model", "no trainable parameters", "a model on an autodiff device"));
+    };
+    let values = ParamTensors::from_flat(&layout, flat, &device)?;
+    set_params(model, &values)
+}
+
+/// Per-parameter values saved on disk keyed by path (a reloaded module gets fresh `ParamId`s).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostParams {
+    /// What the values are (e.g. `"adam-preconditioner"`), checked on load.
+    pub kind: String,
+    /// One entry per parameter.
+    pub entries: Vec<HostParam>,
+}
+
+/// One parameter's values on disk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostParam {
+    /// Dotted module path.
+    pub path: String,
+    /// Shape of the parameter.
+    pub shape: Vec<usize>,
+    /// Row-major values.
+    pub values: Vec<f64>,
+}
+
+impl HostParams {
+    /// Captures `tensors` under `layout`.
+    pub fn capture(kind: &str, layout: &ParamLayout, tensors: &ParamTensors) -> Self {
+        let entries = layout
+            .specs
+            .iter()
+            .zip(tensors.to_host())
+            .map(|(s, values)| HostParam { path: s.path.clone(), shape: s.shape.clone(), values })
+            .collect();
+        Self { kind: kind.into(), entries }
+    }
+
+    /// Tensors for `layout`, matched by path; names the missing, extra or mis-shaped parameter.
+    pub fn to_tensors(&self, layout: &ParamLayout, device: &Device, source: &str) -> Result<ParamTensors> {
+        let mut values = Vec::with_capacity(layout.specs.len());
+        for spec in &layout.specs {
+            let Some(e) = self.entries.iter().find(|e| e.path == spec.path) else {
+                return Err(Error::format(source, format!("no values for parameter {} {:?}", spec.path, spec.shape)));
+            };
+            if e.shape != spec.shape || e.values.len() != spec.numel() {
+                return Err(Error::format(
+                    source,
+                    format!(
+                        "parameter {}: shape {:?} with {} values, the model has {:?}",
+                        spec.path,
+                        e.shape,
+                        e.values.len(),
+                        spec.shape
+                    ),
+                ));
+            }
+            values.push(e.values.clone());
+        }
+        if let Some(extra) = self.entries.iter().find(|e| !layout.specs.iter().any(|s| s.path == e.path)) {
+            return Err(Error::format(
+                source,
+                format!("parameter {} is not in the model (another architecture?)", extra.path),
+            ));
+        }
+        ParamTensors::from_host(layout, &values, device)
+    }
+}

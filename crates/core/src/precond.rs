@@ -1,0 +1,103 @@
+//! The diagonal preconditioner G: one positive tensor per trainable parameter.
+
+use crate::atomic::{read_json, write_json_atomic};
+use crate::params::{HostParams, ParamLayout, ParamTensors};
+use crate::{Error, Result};
+use burn::tensor::Device;
+use std::path::Path;
+
+/// The file kind recorded in a saved preconditioner.
+const KIND: &str = "hessrank-diag-preconditioner";
+
+/// A fixed diagonal preconditioner G, stored per parameter (layout order) with its square root.
+///
+/// Invariant: every entry is finite and strictly positive (checked on construction and load), so
+/// G is positive definite as Algorithm 1 requires and `Σ = σ² G⁻¹` exists.
+#[derive(Debug, Clone)]
+pub struct DiagPreconditioner {
+    layout: ParamLayout,
+    g: ParamTensors,
+    sqrt_g: ParamTensors,
+}
+
+impl DiagPreconditioner {
+    /// G = I.
+    pub fn identity(layout: &ParamLayout, device: &Device) -> Self {
+        let g = ParamTensors::full(layout, 1.0, device);
+        Self { layout: layout.clone(), sqrt_g: g.clone(), g }
+    }
+
+    /// G from per-parameter tensors; rejects zeros, negatives and non-finite entries, naming the
+    /// parameter, the index and the value.
+    pub fn new(layout: &ParamLayout, g: ParamTensors) -> Result<Self> {
+        let host = g.to_host();
+        if host.len() != layout.specs.len() {
+            return Err(Error::Shape {
+                what: "preconditioner".into(),
+                expected: format!("{} parameters", layout.specs.len()),
+                found: format!("{}", host.len()),
+            });
+        }
+        for (spec, values) in layout.specs.iter().zip(&host) {
+            if values.len() != spec.numel() {
+                return Err(Error::Shape {
+                    what: format!("preconditioner of {}", spec.path),
+                    expected: format!("{} values", spec.numel()),
+                    found: format!("{}", values.len()),
+                });
+            }
+            if let Some((i, v)) = values.iter().enumerate().find(|(_, v)| !(v.is_finite() && **v > 0.0)) {
+                return Err(Error::config(
+                    format!("preconditioner entry {}[{i}]", spec.path),
+                    v,
+                    "every entry must be finite and > 0 (G must be positive definite); rebuild it or use the identity",
+                ));
+            }
+        }
+        let sqrt_g = g.map(|t| t.sqrt());
+        Ok(Self { layout: layout.clone(), g, sqrt_g })
+    }
+
+    /// The parameter layout G belongs to.
+    pub fn layout(&self) -> &ParamLayout {
+        &self.layout
+    }
+
+    /// G, per parameter.
+    pub fn g(&self) -> &ParamTensors {
+        &self.g
+    }
+
+    /// G^½, per parameter.
+    pub fn sqrt_g(&self) -> &ParamTensors {
+        &self.sqrt_g
+    }
+
+    /// G multiplied by a positive scalar `s`.
+    pub fn scaled(&self, s: f64) -> Result<Self> {
+        if !(s.is_finite() && s > 0.0) {
+            return Err(Error::config("preconditioner scale", s, "a finite number > 0"));
+        }
+        Self::new(&self.layout, self.g.map(|t| t.mul_scalar(s)))
+    }
+
+    /// The entries of G as one host vector in layout order.
+    pub fn to_flat(&self) -> Vec<f64> {
+        self.g.to_flat()
+    }
+
+    /// Saves G keyed by parameter path, atomically, as JSON.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        write_json_atomic(path, &HostParams::capture(KIND, &self.layout, &self.g))
+    }
+
+    /// Loads G for a model with `layout`, matching parameters by path.
+    pub fn load(path: &Path, layout: &ParamLayout, device: &Device) -> Result<Self> {
+        let host: HostParams = read_json(path)?;
+        if host.kind != KIND {
+            return Err(Error::format(path, format!("kind {:?}, expected {KIND:?}", host.kind)));
+        }
+        let g = host.to_tensors(layout, device, &path.display().to_string())?;
+        Self::new(layout, g)
+    }
+}

@@ -1,0 +1,14 @@
+//! The models hessrank measures: the paper's deep linear network (with its random global minima and
+//! closed-form Hessian) and the 753-parameter DnCNN MNIST denoiser, the real MNIST digits shipped in
+//! `datasets/mnist`, and the deterministic full-batch objectives over fixed data.
+#![warn(missing_docs)]
+
+pub mod denoise;
+pub mod dncnn;
+pub mod linear;
+pub mod mnist;
+
+pub use denoise::{NoisyMnist, NoisyMnistConfig, NoisyMnistSampler};
+pub use dncnn::{DnCnn, DnCnnConfig};
+pub use linear::{ClosedFormHessian, GlobalMinimum, LinearNet, LinearNetConfig, PopulationObjective, SampleObjective};
+pub use mnist::Mnist;

@@ -1,0 +1,65 @@
+//! The linear net's objectives: the population loss for given second moments, and the sample
+//! loss (eq. 23) over a fixed dataset.
+
+use super::LinearNet;
+use burn::tensor::Tensor;
+use hessrank_core::{Error, Objective, Result};
+
+/// L(θ) = tr(A Σx Aᵀ) − 2 tr(A Σyxᵀ) + c, A = W_M ⋯ W_1: the expected squared error
+/// E‖y − A x‖² for inputs with second moment Σx = E[x xᵀ] and cross moment Σyx = E[y xᵀ];
+/// c = tr Σy makes it the full expectation (optional: it does not change gradients or Hessian).
+#[derive(Debug, Clone)]
+pub struct PopulationObjective {
+    /// Σx, [d_x, d_x].
+    pub sigma_x: Tensor<2>,
+    /// Σyx, [d_y, d_x].
+    pub sigma_yx: Tensor<2>,
+    /// The constant c (tr Σy, or 0).
+    pub constant: f64,
+}
+
+impl PopulationObjective {
+    /// The objective for Σx and Σyx (on the model's device), checking their shapes.
+    pub fn new(sigma_x: Tensor<2>, sigma_yx: Tensor<2>, constant: f64) -> Result<Self> {
+        let [a, b] = sigma_x.shape().dims::<2>();
+        let [_, c] = sigma_yx.shape().dims::<2>();
+        if a != b || c != a {
+            return Err(Error::Shape {
+                what: "Σx and Σyx".into(),
+                expected: "Σx [d_x, d_x] and Σyx [d_y, d_x]".into(),
+                found: format!("Σx {:?}, Σyx {:?}", [a, b], sigma_yx.shape().dims::<2>()),
+            });
+        }
+        Ok(Self { sigma_x, sigma_yx, constant })
+    }
+}
+
+impl Objective for PopulationObjective {
+    type Model = LinearNet;
+
+    fn loss(&self, model: &LinearNet) -> Tensor<1> {
+        let a = model.product();
+        let quad = a.clone().matmul(self.sigma_x.clone()).mul(a.clone()).sum();
+        let cross = a.mul(self.sigma_yx.clone()).sum().mul_scalar(2.0);
+        quad.sub(cross).add_scalar(self.constant)
+    }
+}
+
+/// L(θ) = (1/n) Σ_j ‖y_j − A x_j‖² over fixed rows `x` [n, d_x] and `y` [n, d_y] (eq. 23).
+#[derive(Debug, Clone)]
+pub struct SampleObjective {
+    /// Inputs, one per row.
+    pub x: Tensor<2>,
+    /// Targets, one per row.
+    pub y: Tensor<2>,
+}
+
+impl Objective for SampleObjective {
+    type Model = LinearNet;
+
+    fn loss(&self, model: &LinearNet) -> Tensor<1> {
+        let n = self.x.shape().dims::<2>()[0] as f64;
+        let r = model.forward(self.x.clone()).sub(self.y.clone());
+        r.powi_scalar(2).sum().div_scalar(n)
+    }
+}

