@@ -1,0 +1,111 @@
+//! Settings of Algorithm 1.
+
+use burn::config::Config;
+use hessrank_core::Error;
+use serde::{Deserialize, Serialize};
+
+/// The discretisation of the Langevin SDE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Scheme {
+    /// Euler–Maruyama, the paper's eq. 21 (inflates each mode by 1/(1 − ημ/2)).
+    EulerMaruyama,
+    /// Leimkuhler–Matthews, noise (ξ_k + ξ_{k+1})/2 (exact stationary variance on a quadratic).
+    LeimkuhlerMatthews,
+}
+
+impl std::str::FromStr for Scheme {
+    type Err = Error;
+    fn from_str(s: &str) -> hessrank_core::Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "em" | "euler-maruyama" | "eulermaruyama" => Ok(Scheme::EulerMaruyama),
+            "lm" | "leimkuhler-matthews" | "leimkuhlermatthews" => Ok(Scheme::LeimkuhlerMatthews),
+            _ => Err(Error::config("scheme", s, "em or lm")),
+        }
+    }
+}
+
+/// How the step size η is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum StepSize {
+    /// A given η.
+    Fixed(f64),
+    /// η = c / μ_max, with μ_max of G^½HG^½ estimated by power iteration on finite-difference
+    /// Hessian-vector products at θ_0.
+    Auto {
+        /// The target η μ_max (stability needs < 2).
+        c: f64,
+    },
+}
+
+/// Settings of one rank estimate.
+#[derive(Config, Debug)]
+pub struct LangevinConfig {
+    /// Step size.
+    #[config(default = "StepSize::Auto { c: 1.0 }")]
+    pub step: StepSize,
+    /// Noise power σ² (the paper: 2e-5 for linear nets, 1e-5 for the DnCNN).
+    #[config(default = 2e-5)]
+    pub sigma2: f64,
+    /// Total iterations K_tot.
+    #[config(default = 15000)]
+    pub k_tot: usize,
+    /// Iterations averaged at the end, K_avg ≤ K_tot.
+    #[config(default = 10000)]
+    pub k_avg: usize,
+    /// Independent chains (copies of θ_0 with independent noise).
+    #[config(default = 1)]
+    pub chains: usize,
+    /// The discretisation.
+    #[config(default = "Scheme::LeimkuhlerMatthews")]
+    pub scheme: Scheme,
+    /// Seed of the noise (chain c uses stream c).
+    #[config(default = 0)]
+    pub seed: u64,
+    /// Observers see every `record_stride`-th iteration.
+    #[config(default = 1)]
+    pub record_stride: usize,
+    /// Stop when a chain's loss exceeds L(θ_0) + `divergence_factor` · σ²/4 · n_params (the largest
+    /// stationary excess is σ²/4 · rank ≤ σ²/4 · n).
+    #[config(default = 100.0)]
+    pub divergence_factor: f64,
+    /// Run a noise-free companion chain and subtract its drift from the estimate.
+    #[config(default = false)]
+    pub drift_correction: bool,
+    /// Power iterations for the automatic step.
+    #[config(default = 50)]
+    pub power_iters: usize,
+}
+
+impl LangevinConfig {
+    /// Checks every field, naming the first bad one with its value and the allowed range.
+    pub fn validate(&self) -> hessrank_core::Result<()> {
+        match self.step {
+            StepSize::Fixed(eta) if !(eta.is_finite() && eta > 0.0) => {
+                return Err(Error::config("eta", eta, "a finite number > 0, or auto"));
+            }
+            StepSize::Auto { c } if !(c.is_finite() && c > 0.0 && c < 2.0) => {
+                return Err(Error::config("eta auto factor c", c, "0 < c < 2 (η μ_max < 2 for stability)"));
+            }
+            _ => {}
+        }
+        if !(self.sigma2.is_finite() && self.sigma2 > 0.0) {
+            return Err(Error::config("sigma2", self.sigma2, "a finite number > 0"));
+        }
+        if self.k_tot == 0 {
+            return Err(Error::config("k_tot", self.k_tot, "≥ 1"));
+        }
+        if self.k_avg == 0 || self.k_avg > self.k_tot {
+            return Err(Error::config("k_avg", self.k_avg, format!("1 ≤ K_avg ≤ K_tot = {}", self.k_tot)));
+        }
+        if self.chains == 0 {
+            return Err(Error::config("chains", self.chains, "≥ 1"));
+        }
+        if self.record_stride == 0 {
+            return Err(Error::config("record_stride", self.record_stride, "≥ 1"));
+        }
+        if !(self.divergence_factor.is_finite() && self.divergence_factor > 1.0) {
+            return Err(Error::config("divergence_factor", self.divergence_factor, "a finite number > 1"));
+        }
+        Ok(())
+    }
+}

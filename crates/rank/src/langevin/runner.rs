@@ -1,0 +1,322 @@
+//! The Langevin loop: C chains advanced in lock step, one full-batch gradient per chain per
+//! iteration through Burn autodiff; parameters, gradients and the update stay on the device and the
+//! only read-back per iteration is the chains' scalar losses.
+
+use super::estimate::{ChainSummary, RankEstimate, batch_means, pool};
+use super::{LangevinConfig, Observer, PowerIteration, Scheme, StartInfo, StepSize, estimate_mu_max};
+use crate::hessian::{FdHessian, Preconditioned};
+use burn::tensor::Tensor;
+use hessrank_core::noise::SeededNoise;
+use hessrank_core::params::{gradients_of, map_trainable};
+use hessrank_core::{DiagPreconditioner, Error, Objective, ParamLayout, ParamTensors, Result};
+use std::time::Instant;
+
+/// Noise stream of the drift chain (it draws none, but keeps the layout uniform).
+const DRIFT_STREAM: u64 = u64::MAX - 1;
+
+/// One copy of the parameters (holding `objective.chains()` chains) with its noise state.
+struct Copy<M> {
+    /// Always `Some` between steps (taken and put back by the update mapper).
+    model: Option<M>,
+    noise: SeededNoise,
+    /// ξ_k of the Leimkuhler–Matthews scheme, per parameter.
+    xi: Option<Vec<Tensor<1>>>,
+    /// No noise: the deterministic drift companion.
+    noiseless: bool,
+}
+
+impl<M: burn::module::Module> Copy<M> {
+    fn draw(&mut self, like: &ParamTensors) -> Vec<Tensor<1>> {
+        like.tensors.iter().map(|t| self.noise.normal_tensor([t.shape().num_elements()], &t.device())).collect()
+    }
+
+    /// One LD step: θ ← θ − (ηG)∇L + (√η σ G^½) ζ, with ζ = ξ_k (EM) or (ξ_k + ξ_{k+1})/2 (LM).
+    /// Returns the chains' losses at the current θ (before the step).
+    fn step<O: Objective<Model = M>>(
+        &mut self,
+        objective: &O,
+        a: &ParamTensors,
+        b: &ParamTensors,
+        scheme: Scheme,
+    ) -> Vec<f64> {
+        let model = self.model.take().expect("model present between steps");
+        let loss = objective.loss(&model);
+        let grads = loss.clone().sum().backward();
+        let losses: Vec<f64> = loss.into_data().iter::<f64>().collect();
+        let g = gradients_of(&model, &grads);
+        let zeta: Option<Vec<Tensor<1>>> = (!self.noiseless).then(|| match scheme {
+            Scheme::EulerMaruyama => self.draw(a),
+            Scheme::LeimkuhlerMatthews => {
+                let prev = match self.xi.take() {
+                    Some(xi) => xi,
+                    None => self.draw(a), // ξ_0, at the first step
+                };
+                let next = self.draw(a);
+                self.xi = Some(next.clone());
+                prev.into_iter().zip(next).map(|(p, n)| p.add(n).mul_scalar(0.5)).collect()
+            }
+        });
+        self.model = Some(map_trainable(model, |i, theta| {
+            let theta = theta.sub(a.tensors[i].clone().mul(g.tensors[i].clone()));
+            match &zeta {
+                Some(z) => theta.add(b.tensors[i].clone().mul(z[i].clone())),
+                None => theta,
+            }
+        }));
+        losses
+    }
+}
+
+/// A run of Algorithm 1 in progress: built by [`LangevinRun::new`], advanced by
+/// [`LangevinRun::step`], summarised by [`LangevinRun::finish`] (the solver/executor split: [`run`]
+/// is the executor that drives it and feeds an [`Observer`]).
+pub struct LangevinRun<'a, O: Objective> {
+    config: LangevinConfig,
+    objective: &'a O,
+    copies: Vec<Copy<O::Model>>,
+    /// ηG and √η σ G^½ per parameter, on the plain device.
+    a: ParamTensors,
+    b: ParamTensors,
+    eta: f64,
+    mu_max: Option<f64>,
+    n_params: usize,
+    grad_evals: usize,
+    k: usize,
+    loss0: Vec<f64>,
+    drift0: f64,
+    windows: Vec<Vec<f64>>,
+    drift_window: Vec<f64>,
+    bound_excess: f64,
+    start: Instant,
+}
+
+impl<'a, O: Objective> LangevinRun<'a, O>
+where
+    O::Model: Clone,
+{
+    /// Validates the configuration, checks the preconditioner's layout against the model, and
+    /// chooses η (by power iteration on finite-difference HVPs for [`StepSize::Auto`]).
+    pub fn new(
+        config: &LangevinConfig,
+        objective: &'a O,
+        theta0: &O::Model,
+        precond: &DiagPreconditioner,
+    ) -> Result<Self> {
+        config.validate()?;
+        let start = Instant::now();
+        let layout = ParamLayout::of(theta0);
+        layout.check_same(precond.layout(), "preconditioner vs model")?;
+        let per_copy = objective.chains();
+        let n_params = layout.numel() / per_copy.max(1);
+        let mut grad_evals = 0;
+        let (eta, mu_max) = match config.step {
+            StepSize::Fixed(eta) => (eta, None),
+            StepSize::Auto { c } => {
+                let h = FdHessian::new(objective, theta0);
+                let p: PowerIteration =
+                    estimate_mu_max(&Preconditioned::new(&h, &precond.to_flat()), config.power_iters, config.seed);
+                grad_evals += h.grad_evals();
+                if !(p.mu_max.is_finite() && p.mu_max > 0.0) {
+                    return Err(Error::Numerical(format!(
+                        "automatic step: the largest eigenvalue of G^½HG^½ came out as {} — θ_0 is not near a \
+                         minimum; give a fixed η",
+                        p.mu_max
+                    )));
+                }
+                (c / p.mu_max, Some(p.mu_max))
+            }
+        };
+        let a = precond.g().map(|t| t.inner().mul_scalar(eta));
+        let b = precond.sqrt_g().map(|t| t.inner().mul_scalar((eta * config.sigma2).sqrt()));
+        let mut copies: Vec<Copy<O::Model>> = (0..config.chains)
+            .map(|c| Copy {
+                model: Some(theta0.clone()),
+                noise: SeededNoise::new(config.seed, c as u64),
+                xi: None,
+                noiseless: false,
+            })
+            .collect();
+        if config.drift_correction {
+            copies.push(Copy {
+                model: Some(theta0.clone()),
+                noise: SeededNoise::new(config.seed, DRIFT_STREAM),
+                xi: None,
+                noiseless: true,
+            });
+        }
+        let n_chains = config.chains * per_copy;
+        Ok(Self {
+            config: config.clone(),
+            objective,
+            copies,
+            a,
+            b,
+            eta,
+            mu_max,
+            n_params,
+            grad_evals,
+            k: 0,
+            loss0: Vec::new(),
+            drift0: 0.0,
+            windows: vec![Vec::with_capacity(config.k_avg); n_chains],
+            drift_window: Vec::new(),
+            bound_excess: config.divergence_factor * config.sigma2 / 4.0 * n_params as f64,
+            start,
+        })
+    }
+
+    /// The step size in use.
+    pub fn eta(&self) -> f64 {
+        self.eta
+    }
+
+    /// Iterations done so far.
+    pub fn iteration(&self) -> usize {
+        self.k
+    }
+
+    /// Whether all K_tot iterations are done.
+    pub fn is_done(&self) -> bool {
+        self.k >= self.config.k_tot
+    }
+
+    /// The current parameters of every copy (the drift chain last, if any).
+    pub fn models(&self) -> impl Iterator<Item = &O::Model> {
+        self.copies.iter().filter_map(|c| c.model.as_ref())
+    }
+
+    /// L(θ_0) of every chain (empty before the first step).
+    pub fn loss0(&self) -> &[f64] {
+        &self.loss0
+    }
+
+    /// One iteration of every chain. Returns L(θ_k) of every chain and the drift chain's mean
+    /// loss, or the divergence error.
+    pub fn step(&mut self) -> Result<(Vec<f64>, Option<f64>)> {
+        let k = self.k;
+        let mut losses = Vec::with_capacity(self.windows.len());
+        let mut drift = None;
+        for copy in self.copies.iter_mut() {
+            let l = copy.step(self.objective, &self.a, &self.b, self.config.scheme);
+            if copy.noiseless {
+                drift = Some(l.iter().sum::<f64>() / l.len() as f64);
+            } else {
+                losses.extend(l);
+            }
+        }
+        self.grad_evals += self.copies.len();
+        if k == 0 {
+            self.loss0 = losses.clone();
+            self.drift0 = drift.unwrap_or(0.0);
+        }
+        for (c, (&l, &l0)) in losses.iter().zip(&self.loss0).enumerate() {
+            if !l.is_finite() || l - l0 > self.bound_excess {
+                return Err(Error::Numerical(format!(
+                    "Langevin dynamics diverged at iteration {k} (chain {c}): loss {l:.6e}, L(θ_0) = {l0:.6e}, \
+                     bound L(θ_0) + {:.3e}; η = {:.3e}{} — use a smaller η (η μ_max < 2) or a preconditioner",
+                    self.bound_excess,
+                    self.eta,
+                    self.mu_max.map(|m| format!(", η μ_max = {:.3}", self.eta * m)).unwrap_or_default()
+                )));
+            }
+        }
+        if k >= self.config.k_tot - self.config.k_avg {
+            for (w, &l) in self.windows.iter_mut().zip(&losses) {
+                w.push(l);
+            }
+            if let Some(d) = drift {
+                self.drift_window.push(d);
+            }
+        }
+        self.k += 1;
+        Ok((losses, drift))
+    }
+
+    /// The estimate from the iterations done (marked partial if fewer than K_tot).
+    pub fn finish(&self) -> Result<RankEstimate> {
+        if self.windows.first().is_none_or(|w| w.is_empty()) {
+            return Err(Error::Numerical(format!(
+                "no iteration of the averaging window was reached ({} of {} iterations done, window starts at {})",
+                self.k,
+                self.config.k_tot,
+                self.config.k_tot - self.config.k_avg
+            )));
+        }
+        let scale = 4.0 / self.config.sigma2;
+        let chain: Vec<ChainSummary> = self
+            .windows
+            .iter()
+            .zip(&self.loss0)
+            .map(|(w, &l0)| {
+                let (mean, se) = batch_means(w);
+                ChainSummary {
+                    loss0: l0,
+                    window_mean: mean,
+                    estimate: scale * (mean - l0),
+                    stderr_batch_means: scale * se,
+                }
+            })
+            .collect();
+        let drift_term = self
+            .config
+            .drift_correction
+            .then(|| scale * (self.drift_window.iter().sum::<f64>() / self.drift_window.len() as f64 - self.drift0));
+        let (uncorrected, ..) = pool(&chain, 0.0);
+        let (estimate, stderr, between, se_bm, ci95) = pool(&chain, drift_term.unwrap_or(0.0));
+        Ok(RankEstimate {
+            estimate,
+            stderr,
+            ci95,
+            stderr_between_chains: between,
+            stderr_batch_means: se_bm,
+            estimate_uncorrected: uncorrected,
+            drift: drift_term,
+            chain,
+            eta: self.eta,
+            mu_max: self.mu_max,
+            eta_mu_max: self.mu_max.map(|m| self.eta * m),
+            eigenvalue_threshold: 1.0 / (2.0 * self.eta * self.config.k_tot as f64),
+            n_params: self.n_params,
+            grad_evals: self.grad_evals,
+            wall_s: self.start.elapsed().as_secs_f64(),
+            partial: self.k < self.config.k_tot,
+            iterations: self.k,
+            config: self.config.clone(),
+        })
+    }
+}
+
+/// Runs Algorithm 1 from `theta0` with preconditioner `precond` (same layout as the model) to the
+/// end, reporting to `observer`.
+///
+/// Errors: an invalid configuration, a preconditioner of another layout, or divergence (a
+/// non-finite loss, or one above the configured bound) — naming the iteration, the loss and the fix.
+pub fn run<O: Objective>(
+    config: &LangevinConfig,
+    objective: &O,
+    theta0: &O::Model,
+    precond: &DiagPreconditioner,
+    observer: &mut dyn Observer,
+) -> Result<RankEstimate>
+where
+    O::Model: Clone,
+{
+    let mut state = LangevinRun::new(config, objective, theta0, precond)?;
+    while !state.is_done() {
+        let k = state.iteration();
+        let (losses, drift) = state.step()?;
+        if k == 0 {
+            observer.start(&StartInfo {
+                chains: losses.len(),
+                k_tot: config.k_tot,
+                eta: state.eta(),
+                loss0: state.loss0().to_vec(),
+                sigma2: config.sigma2,
+            });
+        }
+        if k % config.record_stride == 0 || k + 1 == config.k_tot {
+            observer.iteration(k, &losses, drift);
+        }
+    }
+    state.finish()
+}

@@ -1,0 +1,85 @@
+//! L(θ) = ½ θᵀ S θ for a symmetric PSD matrix S, as a Burn objective with C chains batched in one
+//! [C, n] parameter: the rank of S by Algorithm 1 (the paper's closing remark), and a quadratic with
+//! a known spectrum for tests.
+
+use burn::module::{Module, Param};
+use burn::tensor::{Device, Tensor, TensorData};
+use hessrank_core::{Error, Objective, Result};
+
+/// C points in R^n, one per row.
+#[derive(Module, Debug)]
+pub struct Points {
+    /// θ, [C, n].
+    pub theta: Param<Tensor<2>>,
+}
+
+impl Points {
+    /// C copies of the origin (the minimum of a PSD quadratic).
+    pub fn zeros(chains: usize, n: usize, device: &Device) -> Self {
+        Self { theta: Param::from_tensor(Tensor::zeros([chains, n], device)) }
+    }
+}
+
+/// ½ θᵀ S θ per chain.
+#[derive(Debug, Clone)]
+pub struct Quadratic {
+    s: Tensor<2>,
+    n: usize,
+    chains: usize,
+}
+
+impl Quadratic {
+    /// The objective for the row-major n×n matrix `s`, evaluated for `chains` points at once.
+    /// Rejects a non-square, non-finite or non-symmetric matrix (relative tolerance 1e-10), naming
+    /// `source` and the offending entry.
+    pub fn new(s: &[f64], n: usize, chains: usize, device: &Device, source: &str) -> Result<Self> {
+        if s.len() != n * n {
+            return Err(Error::Shape {
+                what: format!("matrix {source}"),
+                expected: format!("{n}×{n}"),
+                found: format!("{} entries", s.len()),
+            });
+        }
+        if let Some(i) = s.iter().position(|x| !x.is_finite()) {
+            return Err(Error::config(
+                format!("matrix {source} entry ({}, {})", i / n, i % n),
+                s[i],
+                "a finite number",
+            ));
+        }
+        let scale = s.iter().fold(0.0f64, |a, x| a.max(x.abs())).max(f64::MIN_POSITIVE);
+        for i in 0..n {
+            for j in 0..i {
+                if (s[i * n + j] - s[j * n + i]).abs() > 1e-10 * scale {
+                    return Err(Error::config(
+                        format!("matrix {source} entries ({i}, {j}) and ({j}, {i})"),
+                        format!("{} ≠ {}", s[i * n + j], s[j * n + i]),
+                        "a symmetric matrix",
+                    ));
+                }
+            }
+        }
+        if chains == 0 {
+            return Err(Error::config("chains", 0, "≥ 1"));
+        }
+        Ok(Self { s: Tensor::from_data(TensorData::new(s.to_vec(), [n, n]), device), n, chains })
+    }
+
+    /// The dimension n.
+    pub fn dim(&self) -> usize {
+        self.n
+    }
+}
+
+impl Objective for Quadratic {
+    type Model = Points;
+
+    fn loss(&self, model: &Points) -> Tensor<1> {
+        let theta = model.theta.val();
+        theta.clone().matmul(self.s.clone()).mul(theta).sum_dim(1).mul_scalar(0.5).reshape([self.chains])
+    }
+
+    fn chains(&self) -> usize {
+        self.chains
+    }
+}

@@ -1,0 +1,191 @@
+//! Algorithm 1 on quadratics with known spectra: the estimate against the rank, the discrete-time
+//! theory and Theorem 1.
+
+mod common;
+use burn::tensor::{Tensor, TensorData};
+use common::*;
+use hessrank_core::noise::SeededNoise;
+use hessrank_core::params::flatten_f64;
+use hessrank_core::{DiagPreconditioner, ParamLayout, ParamTensors};
+use hessrank_rank::langevin::{LangevinRun, NullObserver, Observer, run};
+use hessrank_rank::quadratic::{Points, Quadratic};
+use hessrank_rank::theory::{DiscreteTheory, OuModel, mode_eigenvalues};
+use hessrank_rank::{LangevinConfig, Scheme, StepSize};
+use nalgebra::DMatrix;
+
+/// n = 60, rank 25, nonzero eigenvalues log-spaced over [0.05, 20].
+fn rank25() -> (DMatrix<f64>, Vec<f64>) {
+    let mut ev = log_spaced(0.05, 20.0, 25);
+    ev.extend(std::iter::repeat_n(0.0, 35));
+    (with_spectrum(&ev, 7), ev)
+}
+
+#[test]
+fn leimkuhler_matthews_with_16_chains_recovers_rank_25_within_2_percent() {
+    let device = f64_device();
+    let (s, _) = rank25();
+    let q = Quadratic::new(&row_major(&s), 60, 16, &device, "test").unwrap();
+    let theta0 = Points::zeros(16, 60, &device);
+    let g = DiagPreconditioner::identity(&ParamLayout::of(&theta0), &device);
+    let config = LangevinConfig::new()
+        .with_step(StepSize::Auto { c: 1.0 })
+        .with_sigma2(1e-2)
+        .with_k_tot(6000)
+        .with_k_avg(5000)
+        .with_seed(3);
+    let r = run(&config, &q, &theta0, &g, &mut NullObserver).unwrap();
+    println!("LM quadratic: {:.3} ± {:.3} CI {:?} μ_max {:?}", r.estimate, r.stderr, r.ci95, r.mu_max);
+    assert!((r.estimate - 25.0).abs() < 0.5, "estimate {} ± {}", r.estimate, r.stderr);
+    assert!(r.ci95[0] <= 25.0 && 25.0 <= r.ci95[1], "95 % interval {:?} misses 25", r.ci95);
+    let mu = r.mu_max.unwrap();
+    assert!((mu - 20.0).abs() < 0.2, "power iteration μ_max {mu}");
+    assert_eq!(r.n_params, 60);
+    assert_eq!(r.chain.len(), 16);
+}
+
+#[test]
+fn euler_maruyama_overestimates_by_what_the_discrete_theory_predicts() {
+    let device = f64_device();
+    let (s, ev) = rank25();
+    let q = Quadratic::new(&row_major(&s), 60, 16, &device, "test").unwrap();
+    let theta0 = Points::zeros(16, 60, &device);
+    let g = DiagPreconditioner::identity(&ParamLayout::of(&theta0), &device);
+    let eta = 1.0 / 20.0; // η μ_max = 1
+    let config = LangevinConfig::new()
+        .with_step(StepSize::Fixed(eta))
+        .with_scheme(Scheme::EulerMaruyama)
+        .with_sigma2(1e-2)
+        .with_k_tot(6000)
+        .with_k_avg(5000)
+        .with_seed(4);
+    let r = run(&config, &q, &theta0, &g, &mut NullObserver).unwrap();
+    let theory = DiscreteTheory { mu: ev.clone(), eta, sigma2: 1e-2, scheme: Scheme::EulerMaruyama };
+    let predicted = theory.expected_estimate(6000, 5000);
+    assert!(predicted > 27.0, "EM at η μ_max = 1 inflates the stiff modes: predicted {predicted}");
+    println!("EM quadratic: {:.3} ± {:.3} vs predicted {predicted:.3}", r.estimate, r.stderr);
+    assert!((r.estimate / predicted - 1.0).abs() < 0.03, "EM estimate {} vs discrete theory {predicted}", r.estimate);
+}
+
+/// Mean loss over chains at the recorded iterations.
+struct MeanTrace {
+    at: Vec<usize>,
+    means: Vec<f64>,
+    stderrs: Vec<f64>,
+}
+
+impl Observer for MeanTrace {
+    fn iteration(&mut self, k: usize, losses: &[f64], _drift: Option<f64>) {
+        if self.at.contains(&k) {
+            let n = losses.len() as f64;
+            let m = losses.iter().sum::<f64>() / n;
+            let var = losses.iter().map(|l| (l - m).powi(2)).sum::<f64>() / (n - 1.0);
+            self.means.push(m);
+            self.stderrs.push((var / n).sqrt());
+        }
+    }
+}
+
+#[test]
+fn theorem1_curve_matches_the_mean_of_256_chains_with_a_diagonal_preconditioner() {
+    let device = f64_device();
+    let n = 10;
+    let h = with_spectrum(&log_spaced(0.3, 3.0, n), 11);
+    let gdiag: Vec<f64> = (0..n).map(|i| 0.5 + 0.15 * i as f64).collect();
+    let chains = 256;
+    let q = Quadratic::new(&row_major(&h), n, chains, &device, "test").unwrap();
+    let theta0 = Points::zeros(chains, n, &device);
+    let layout = ParamLayout::of(&theta0);
+    let g_full: Vec<f64> = (0..chains).flat_map(|_| gdiag.iter().copied()).collect();
+    let g = DiagPreconditioner::new(&layout, ParamTensors::from_flat(&layout, &g_full, &device).unwrap()).unwrap();
+    let mu = mode_eigenvalues(&h, &gdiag);
+    let eta = 0.005 / mu[n - 1];
+    let sigma2 = 0.1;
+    let k_tot = (3.0 / (mu[0] * eta)) as usize;
+    let at: Vec<usize> = (1..=20).map(|j| j * (k_tot - 1) / 20).collect();
+    let mut trace = MeanTrace { at: at.clone(), means: vec![], stderrs: vec![] };
+    let config = LangevinConfig::new()
+        .with_step(StepSize::Fixed(eta))
+        .with_scheme(Scheme::EulerMaruyama)
+        .with_sigma2(sigma2)
+        .with_k_tot(k_tot)
+        .with_k_avg(k_tot / 2)
+        .with_seed(5);
+    run(&config, &q, &theta0, &g, &mut trace).unwrap();
+    let gm = DMatrix::from_diagonal(&nalgebra::DVector::from_column_slice(&gdiag));
+    let sigma = DMatrix::from_diagonal(&nalgebra::DVector::from_iterator(n, gdiag.iter().map(|g| sigma2 / g)));
+    let ou = OuModel::new(&h, &gm, &sigma);
+    assert_eq!(trace.means.len(), 20);
+    for ((&k, m), se) in at.iter().zip(&trace.means).zip(&trace.stderrs) {
+        let expected = ou.expected_loss(eta * k as f64);
+        assert!((m - expected).abs() < 3.0 * se, "k = {k}: mean {m} vs Theorem 1 {expected} (se {se})");
+    }
+}
+
+#[test]
+fn one_step_through_burn_equals_the_hand_written_update() {
+    let device = f64_device();
+    let n = 6;
+    let s = with_spectrum(&[3.0, 2.0, 1.0, 0.5, 0.0, 0.0], 2);
+    let q = Quadratic::new(&row_major(&s), n, 1, &device, "test").unwrap();
+    let start: Vec<f64> = SeededNoise::new(9, 9).normal_vec(n);
+    let theta0 = Points {
+        theta: burn::module::Param::from_tensor(Tensor::from_data(TensorData::new(start.clone(), [1, n]), &device)),
+    };
+    let layout = ParamLayout::of(&theta0);
+    let gdiag = vec![0.5, 1.0, 1.5, 2.0, 0.25, 4.0];
+    let g = DiagPreconditioner::new(&layout, ParamTensors::from_flat(&layout, &gdiag, &device).unwrap()).unwrap();
+    let (eta, sigma2, seed) = (0.01, 0.3, 17);
+    for scheme in [Scheme::EulerMaruyama, Scheme::LeimkuhlerMatthews] {
+        let config = LangevinConfig::new()
+            .with_step(StepSize::Fixed(eta))
+            .with_scheme(scheme)
+            .with_sigma2(sigma2)
+            .with_k_tot(1)
+            .with_k_avg(1)
+            .with_seed(seed);
+        let mut state = LangevinRun::new(&config, &q, &theta0, &g).unwrap();
+        state.step().unwrap();
+        let got = flatten_f64(state.models().next().unwrap());
+        // Chain 0 draws from stream 0: ξ_0 for EM; ξ_0 then ξ_1 for LM.
+        let mut noise = SeededNoise::new(seed, 0);
+        let first = noise.normal_vec(n);
+        let zeta: Vec<f64> = match scheme {
+            Scheme::EulerMaruyama => first,
+            Scheme::LeimkuhlerMatthews => {
+                let second = noise.normal_vec(n);
+                first.iter().zip(&second).map(|(a, b)| 0.5 * (a + b)).collect()
+            }
+        };
+        for i in 0..n {
+            let grad: f64 = (0..n).map(|j| s[(i, j)] * start[j]).sum();
+            let expected = start[i] - eta * gdiag[i] * grad + (eta * sigma2).sqrt() * gdiag[i].sqrt() * zeta[i];
+            assert!((got[i] - expected).abs() < 1e-12, "{scheme:?} θ[{i}] = {} vs {expected}", got[i]);
+        }
+    }
+}
+
+#[test]
+fn a_step_far_too_large_stops_with_the_divergence_error() {
+    let device = f64_device();
+    let (s, _) = rank25();
+    let q = Quadratic::new(&row_major(&s), 60, 1, &device, "test").unwrap();
+    let theta0 = Points::zeros(1, 60, &device);
+    let g = DiagPreconditioner::identity(&ParamLayout::of(&theta0), &device);
+    let config = LangevinConfig::new().with_step(StepSize::Fixed(1.0)).with_k_tot(500).with_k_avg(100);
+    let err = run(&config, &q, &theta0, &g, &mut NullObserver).unwrap_err().to_string();
+    assert!(err.contains("diverged at iteration") && err.contains("smaller η"), "{err}");
+}
+
+#[test]
+fn bad_settings_name_the_field() {
+    for (config, field) in [
+        (LangevinConfig::new().with_sigma2(0.0), "sigma2"),
+        (LangevinConfig::new().with_sigma2(-1.0), "sigma2"),
+        (LangevinConfig::new().with_k_tot(10).with_k_avg(20), "k_avg"),
+        (LangevinConfig::new().with_step(StepSize::Fixed(-1.0)), "eta"),
+        (LangevinConfig::new().with_chains(0), "chains"),
+    ] {
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains(field), "{err}");
+    }
+}
