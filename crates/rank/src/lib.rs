@@ -14,6 +14,7 @@
 
 pub mod hessian;
 pub mod langevin;
+pub mod matrix_file;
 pub mod quadratic;
 pub mod theory;
 

@@ -83,3 +83,22 @@ impl Objective for Quadratic {
         self.chains
     }
 }
+
+/// The rank of a symmetric PSD matrix S (row-major, n×n) by Algorithm 1 on L = ½ θᵀSθ from θ_0 = 0
+/// with G = I; `config.chains` chains run batched in one [C, n] parameter.
+pub fn matrix_rank(
+    s: &[f64],
+    n: usize,
+    config: &crate::LangevinConfig,
+    device: &Device,
+    source: &str,
+) -> Result<crate::RankEstimate> {
+    config.validate()?;
+    let objective = Quadratic::new(s, n, config.chains, device, source)?;
+    let theta0 = Points::zeros(config.chains, n, device);
+    let g = hessrank_core::DiagPreconditioner::identity(&hessrank_core::ParamLayout::of(&theta0), device);
+    let batched = config.clone().with_chains(1);
+    let mut r = crate::langevin::run(&batched, &objective, &theta0, &g, &mut crate::langevin::NullObserver)?;
+    r.config = config.clone();
+    Ok(r)
+}

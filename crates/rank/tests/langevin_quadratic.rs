@@ -172,6 +172,9 @@ fn a_step_far_too_large_stops_with_the_divergence_error() {
     let theta0 = Points::zeros(1, 60, &device);
     let g = DiagPreconditioner::identity(&ParamLayout::of(&theta0), &device);
     let config = LangevinConfig::new().with_step(StepSize::Fixed(1.0)).with_k_tot(500).with_k_avg(100);
+    // The step check warns before the run: η μ_max = 20.
+    let state = LangevinRun::new(&config, &q, &theta0, &g).unwrap();
+    assert!(state.warnings().iter().any(|w| w.contains("will diverge")), "{:?}", state.warnings());
     let err = run(&config, &q, &theta0, &g, &mut NullObserver).unwrap_err().to_string();
     assert!(err.contains("diverged at iteration") && err.contains("smaller η"), "{err}");
 }

@@ -71,9 +71,12 @@ pub struct LangevinConfig {
     /// Run a noise-free companion chain and subtract its drift from the estimate.
     #[config(default = false)]
     pub drift_correction: bool,
-    /// Power iterations for the automatic step.
+    /// Power iterations for the automatic step (and for checking a fixed one).
     #[config(default = 50)]
     pub power_iters: usize,
+    /// With a fixed η, also estimate μ_max first and warn when η μ_max ≥ 2 (the run would diverge).
+    #[config(default = true)]
+    pub check_step: bool,
 }
 
 impl LangevinConfig {

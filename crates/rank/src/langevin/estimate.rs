@@ -57,6 +57,8 @@ pub struct RankEstimate {
     pub partial: bool,
     /// Iterations completed.
     pub iterations: usize,
+    /// Warnings raised before or during the run (e.g. a fixed η with η μ_max ≥ 2).
+    pub warnings: Vec<String>,
     /// The configuration, seed included.
     pub config: LangevinConfig,
 }

@@ -87,6 +87,7 @@ pub struct LangevinRun<'a, O: Objective> {
     windows: Vec<Vec<f64>>,
     drift_window: Vec<f64>,
     bound_excess: f64,
+    warnings: Vec<String>,
     start: Instant,
 }
 
@@ -109,21 +110,36 @@ where
         let per_copy = objective.chains();
         let n_params = layout.numel() / per_copy.max(1);
         let mut grad_evals = 0;
-        let (eta, mu_max) = match config.step {
-            StepSize::Fixed(eta) => (eta, None),
-            StepSize::Auto { c } => {
-                let h = FdHessian::new(objective, theta0);
-                let p: PowerIteration =
-                    estimate_mu_max(&Preconditioned::new(&h, &precond.to_flat()), config.power_iters, config.seed);
-                grad_evals += h.grad_evals();
-                if !(p.mu_max.is_finite() && p.mu_max > 0.0) {
-                    return Err(Error::Numerical(format!(
-                        "automatic step: the largest eigenvalue of G^½HG^½ came out as {} — θ_0 is not near a \
-                         minimum; give a fixed η",
-                        p.mu_max
-                    )));
+        let needs_mu = matches!(config.step, StepSize::Auto { .. }) || config.check_step;
+        let mu_max = if needs_mu {
+            let h = FdHessian::new(objective, theta0);
+            let p: PowerIteration =
+                estimate_mu_max(&Preconditioned::new(&h, &precond.to_flat()), config.power_iters, config.seed);
+            grad_evals += h.grad_evals();
+            Some(p.mu_max)
+        } else {
+            None
+        };
+        let mut warnings = Vec::new();
+        let eta = match (config.step, mu_max) {
+            (StepSize::Fixed(eta), Some(mu)) => {
+                if eta * mu >= 2.0 {
+                    warnings.push(format!(
+                        "η = {eta:.3e} with μ_max ≈ {mu:.4e} gives η μ_max = {:.3} ≥ 2: the run will diverge; \
+                         use η < {:.3e} (or --eta auto)",
+                        eta * mu,
+                        2.0 / mu
+                    ));
                 }
-                (c / p.mu_max, Some(p.mu_max))
+                eta
+            }
+            (StepSize::Fixed(eta), None) => eta,
+            (StepSize::Auto { c }, Some(mu)) if mu.is_finite() && mu > 0.0 => c / mu,
+            (StepSize::Auto { .. }, mu) => {
+                return Err(Error::Numerical(format!(
+                    "automatic step: the largest eigenvalue of G^½HG^½ came out as {mu:?} — θ_0 is not near a \
+                     minimum; give a fixed η"
+                )));
             }
         };
         let a = precond.g().map(|t| t.inner().mul_scalar(eta));
@@ -160,9 +176,15 @@ where
             drift0: 0.0,
             windows: vec![Vec::with_capacity(config.k_avg); n_chains],
             drift_window: Vec::new(),
+            warnings,
             bound_excess: config.divergence_factor * config.sigma2 / 4.0 * n_params as f64,
             start,
         })
+    }
+
+    /// Warnings found while setting up (show them before running).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// The step size in use.
@@ -281,6 +303,7 @@ where
             wall_s: self.start.elapsed().as_secs_f64(),
             partial: self.k < self.config.k_tot,
             iterations: self.k,
+            warnings: self.warnings.clone(),
             config: self.config.clone(),
         })
     }

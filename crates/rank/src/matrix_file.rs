@@ -1,0 +1,152 @@
+//! Reading a square matrix from `.npy` (NumPy, f64 or f32, C or Fortran order) or CSV (comma,
+//! semicolon or whitespace separated rows), with errors that name the file, the shape and the value.
+//! Symmetry and finiteness are checked by [`crate::quadratic::Quadratic::new`].
+
+use hessrank_core::{Error, Result};
+use std::path::Path;
+
+/// Largest accepted dimension: a 46341² f64 matrix already needs 16 GiB.
+const MAX_DIM: usize = 46_341;
+
+/// Reads a square matrix: returns n and its row-major entries.
+pub fn read_matrix(path: &Path) -> Result<(usize, Vec<f64>)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if bytes.starts_with(b"\x93NUMPY") { parse_npy(&bytes, path) } else { parse_csv(&bytes, path) }
+}
+
+/// Decodes `.npy` bytes.
+pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<(usize, Vec<f64>)> {
+    let bad = |what: String| Error::format(path, what);
+    let file = npyz::NpyFile::new(bytes).map_err(|e| bad(format!("not a valid .npy file: {e}")))?;
+    let shape: Vec<u64> = file.shape().to_vec();
+    let [rows, cols] = shape[..] else {
+        return Err(bad(format!("shape {shape:?}: expected a square 2-D matrix")));
+    };
+    if rows != cols {
+        return Err(bad(format!("shape ({rows}, {cols}) is not square")));
+    }
+    let n = rows as usize;
+    if n == 0 || n > MAX_DIM {
+        return Err(bad(format!("dimension {n}: expected 1 ≤ n ≤ {MAX_DIM}")));
+    }
+    let fortran = file.order() == npyz::Order::Fortran;
+    let dtype = file.dtype().descr();
+    // The data can be no larger than the file: check before reading, so a forged header cannot
+    // make us allocate.
+    if (n * n) as u64 > bytes.len() as u64 {
+        return Err(bad(format!(
+            "truncated data: ({n}, {n}) needs {} elements, the file has {} bytes",
+            n * n,
+            bytes.len()
+        )));
+    }
+    let values: Vec<f64> = match file.try_data::<f64>() {
+        Ok(r) => r.collect::<std::io::Result<_>>(),
+        Err(file) => match file.try_data::<f32>() {
+            Ok(r) => r.map(|x| x.map(f64::from)).collect::<std::io::Result<_>>(),
+            Err(_) => return Err(bad(format!("dtype {dtype}: expected float64 or float32"))),
+        },
+    }
+    .map_err(|e| bad(format!("truncated or unreadable data: {e}")))?;
+    if values.len() != n * n {
+        return Err(bad(format!("{} values for shape ({n}, {n})", values.len())));
+    }
+    Ok((n, if fortran { transpose(&values, n) } else { values }))
+}
+
+fn transpose(v: &[f64], n: usize) -> Vec<f64> {
+    (0..n * n).map(|k| v[(k % n) * n + k / n]).collect()
+}
+
+/// Decodes CSV text: one row per line, fields separated by commas, semicolons or whitespace.
+pub fn parse_csv(bytes: &[u8], path: &Path) -> Result<(usize, Vec<f64>)> {
+    let text = std::str::from_utf8(bytes).map_err(|e| Error::format(path, format!("not UTF-8 text: {e}")))?;
+    let mut rows: Vec<Vec<f64>> = Vec::new();
+    for (line_no, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let row = line
+            .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+            .filter(|f| !f.is_empty())
+            .map(|f| {
+                f.parse::<f64>()
+                    .map_err(|_| Error::format(path, format!("line {}: {f:?} is not a number", line_no + 1)))
+            })
+            .collect::<Result<Vec<f64>>>()?;
+        if rows.len() >= MAX_DIM {
+            return Err(Error::format(path, format!("more than {MAX_DIM} rows")));
+        }
+        rows.push(row);
+    }
+    let n = rows.len();
+    if n == 0 {
+        return Err(Error::format(path, "no rows: expected a square matrix"));
+    }
+    if let Some((i, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != n) {
+        return Err(Error::format(
+            path,
+            format!("row {} has {} entries, expected {n} (a square {n}×{n} matrix)", i + 1, r.len()),
+        ));
+    }
+    Ok((n, rows.into_iter().flatten().collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn npy(header: &str, data: &[u8]) -> Vec<u8> {
+        let mut h = header.to_string();
+        while (10 + h.len() + 1) % 64 != 0 {
+            h.push(' ');
+        }
+        h.push('\n');
+        let mut v = b"\x93NUMPY\x01\x00".to_vec();
+        v.extend((h.len() as u16).to_le_bytes());
+        v.extend(h.as_bytes());
+        v.extend(data);
+        v
+    }
+
+    fn f64s(v: &[f64]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn npy_c_and_fortran_order_and_f32() {
+        let p = Path::new("m.npy");
+        let c = npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", &f64s(&[1.0, 2.0, 3.0, 4.0]));
+        assert_eq!(parse_npy(&c, p).unwrap(), (2, vec![1.0, 2.0, 3.0, 4.0]));
+        let f = npy("{'descr': '<f8', 'fortran_order': True, 'shape': (2, 2), }", &f64s(&[1.0, 3.0, 2.0, 4.0]));
+        assert_eq!(parse_npy(&f, p).unwrap(), (2, vec![1.0, 2.0, 3.0, 4.0]));
+        let s: Vec<u8> = [1.5f32, 0.0, 0.0, 2.5].iter().flat_map(|x| x.to_le_bytes()).collect();
+        let f32s = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", &s);
+        assert_eq!(parse_npy(&f32s, p).unwrap(), (2, vec![1.5, 0.0, 0.0, 2.5]));
+    }
+
+    #[test]
+    fn npy_errors_name_the_problem() {
+        let p = Path::new("bad.npy");
+        let rect = npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", &f64s(&[0.0; 6]));
+        assert!(parse_npy(&rect, p).unwrap_err().to_string().contains("(2, 3) is not square"));
+        let trunc = npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", &f64s(&[1.0, 2.0, 3.0]));
+        assert!(parse_npy(&trunc, p).unwrap_err().to_string().contains("truncated"));
+        let huge = npy("{'descr': '<f8', 'fortran_order': False, 'shape': (40000, 40000), }", &[]);
+        assert!(parse_npy(&huge, p).unwrap_err().to_string().contains("truncated"));
+        let ints = npy("{'descr': '<i8', 'fortran_order': False, 'shape': (1, 1), }", &7i64.to_le_bytes());
+        assert!(parse_npy(&ints, p).unwrap_err().to_string().contains("dtype"));
+    }
+
+    #[test]
+    fn csv_forms_and_errors() {
+        let p = Path::new("m.csv");
+        assert_eq!(parse_csv(b"1, 2\n3 4\n", p).unwrap(), (2, vec![1.0, 2.0, 3.0, 4.0]));
+        assert_eq!(parse_csv(b"# comment\n1;0\n\n0;1\n", p).unwrap(), (2, vec![1.0, 0.0, 0.0, 1.0]));
+        assert!(parse_csv(b"1,2\n3\n", p).unwrap_err().to_string().contains("row 2 has 1 entries"));
+        assert!(parse_csv(b"1,x\n3,4\n", p).unwrap_err().to_string().contains("line 1"));
+        assert!(parse_csv(b"", p).unwrap_err().to_string().contains("no rows"));
+        assert_eq!(parse_csv(b"nan,1\n1,1\n", p).unwrap().1[0].is_nan(), true);
+    }
+}
