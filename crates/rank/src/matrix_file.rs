@@ -99,7 +99,7 @@ mod tests {
 
     fn npy(header: &str, data: &[u8]) -> Vec<u8> {
         let mut h = header.to_string();
-        while (10 + h.len() + 1) % 64 != 0 {
+        while !(10 + h.len() + 1).is_multiple_of(64) {
             h.push(' ');
         }
         h.push('\n');
@@ -147,6 +147,6 @@ mod tests {
         assert!(parse_csv(b"1,2\n3\n", p).unwrap_err().to_string().contains("row 2 has 1 entries"));
         assert!(parse_csv(b"1,x\n3,4\n", p).unwrap_err().to_string().contains("line 1"));
         assert!(parse_csv(b"", p).unwrap_err().to_string().contains("no rows"));
-        assert_eq!(parse_csv(b"nan,1\n1,1\n", p).unwrap().1[0].is_nan(), true);
+        assert!(parse_csv(b"nan,1\n1,1\n", p).unwrap().1[0].is_nan());
     }
 }
