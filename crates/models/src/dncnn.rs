@@ -114,21 +114,44 @@ pub struct DnCnn {
 }
 
 impl DnCnn {
-    /// The predicted noise for `noisy` images [N, C, H, W].
-    pub fn residual(&self, noisy: Tensor<4>) -> Tensor<4> {
-        let mut h = self.relu.forward(self.first.forward(noisy));
-        for layer in &self.mid {
+    /// The network with activation `act(i, pre_activation)` at the i-th ReLU.
+    fn forward_with(&self, noisy: Tensor<4>, mut act: impl FnMut(usize, Tensor<4>) -> Tensor<4>) -> Tensor<4> {
+        let mut h = act(0, self.first.forward(noisy.clone()));
+        for (i, layer) in self.mid.iter().enumerate() {
             h = layer.conv.forward(h);
             if let Some(bn) = &layer.bn {
                 h = bn.forward(h);
             }
-            h = self.relu.forward(h);
+            h = act(i + 1, h);
         }
-        self.last.forward(h)
+        noisy.sub(self.last.forward(h))
+    }
+
+    /// The predicted noise for `noisy` images [N, C, H, W].
+    pub fn residual(&self, noisy: Tensor<4>) -> Tensor<4> {
+        noisy.clone().sub(self.forward(noisy))
     }
 
     /// The denoised images: noisy − residual(noisy).
     pub fn forward(&self, noisy: Tensor<4>) -> Tensor<4> {
-        noisy.clone().sub(self.residual(noisy))
+        self.forward_with(noisy, |_, h| self.relu.forward(h))
+    }
+
+    /// The 0/1 activation pattern of every ReLU at the current parameters (detached constants).
+    pub fn relu_masks(&self, noisy: Tensor<4>) -> Vec<Tensor<4>> {
+        let mut masks = Vec::new();
+        self.forward_with(noisy, |_, h| {
+            masks.push(h.clone().detach().greater_elem(0.0).float());
+            self.relu.forward(h)
+        });
+        masks
+    }
+
+    /// The network with every ReLU replaced by multiplication with a fixed mask (see
+    /// [`DnCnn::relu_masks`]). At the parameters the masks were taken at, value and gradient equal
+    /// [`DnCnn::forward`]'s; the second derivative is the one autodiff's double backward gives
+    /// (ReLU″ = 0), without the kinks that make finite differences of gradients jump.
+    pub fn forward_masked(&self, noisy: Tensor<4>, masks: &[Tensor<4>]) -> Tensor<4> {
+        self.forward_with(noisy, |i, h| h.mul(masks[i].clone()))
     }
 }

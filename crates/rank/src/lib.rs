@@ -12,6 +12,7 @@
 //! device.
 #![warn(missing_docs)]
 
+pub mod baselines;
 pub mod hessian;
 pub mod langevin;
 pub mod matrix_file;

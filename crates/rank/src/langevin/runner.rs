@@ -103,6 +103,19 @@ where
         theta0: &O::Model,
         precond: &DiagPreconditioner,
     ) -> Result<Self> {
+        Self::with_curvature(config, objective, objective, theta0, precond)
+    }
+
+    /// As [`LangevinRun::new`], but μ_max is measured on `curvature` — an objective with the same
+    /// value, gradient and Hessian at θ₀ that finite differences handle better (for ReLU networks,
+    /// the objective with the activation pattern of θ₀ frozen).
+    pub fn with_curvature<C: Objective<Model = O::Model>>(
+        config: &LangevinConfig,
+        objective: &'a O,
+        curvature: &C,
+        theta0: &O::Model,
+        precond: &DiagPreconditioner,
+    ) -> Result<Self> {
         config.validate()?;
         let start = Instant::now();
         let layout = ParamLayout::of(theta0);
@@ -112,7 +125,7 @@ where
         let mut grad_evals = 0;
         let needs_mu = matches!(config.step, StepSize::Auto { .. }) || config.check_step;
         let mu_max = if needs_mu {
-            let h = FdHessian::new(objective, theta0);
+            let h = FdHessian::new(curvature, theta0);
             let p: PowerIteration =
                 estimate_mu_max(&Preconditioned::new(&h, &precond.to_flat()), config.power_iters, config.seed);
             grad_evals += h.grad_evals();
@@ -324,7 +337,33 @@ pub fn run<O: Objective>(
 where
     O::Model: Clone,
 {
-    let mut state = LangevinRun::new(config, objective, theta0, precond)?;
+    drive(LangevinRun::new(config, objective, theta0, precond)?, config, observer)
+}
+
+/// [`run`] with μ_max measured on `curvature` (see [`LangevinRun::with_curvature`]).
+pub fn run_with_curvature<O: Objective, C: Objective<Model = O::Model>>(
+    config: &LangevinConfig,
+    objective: &O,
+    curvature: &C,
+    theta0: &O::Model,
+    precond: &DiagPreconditioner,
+    observer: &mut dyn Observer,
+) -> Result<RankEstimate>
+where
+    O::Model: Clone,
+{
+    drive(LangevinRun::with_curvature(config, objective, curvature, theta0, precond)?, config, observer)
+}
+
+/// The executor: steps a run to the end, feeding the observer.
+fn drive<O: Objective>(
+    mut state: LangevinRun<'_, O>,
+    config: &LangevinConfig,
+    observer: &mut dyn Observer,
+) -> Result<RankEstimate>
+where
+    O::Model: Clone,
+{
     while !state.is_done() {
         let k = state.iteration();
         let (losses, drift) = state.step()?;
@@ -337,7 +376,7 @@ where
                 sigma2: config.sigma2,
             });
         }
-        if k % config.record_stride == 0 || k + 1 == config.k_tot {
+        if k.is_multiple_of(config.record_stride) || k + 1 == config.k_tot {
             observer.iteration(k, &losses, drift);
         }
     }
