@@ -58,6 +58,9 @@ pub enum Error {
     /// A numerical procedure failed (divergence, non-finite value, no convergence).
     #[error("{0}")]
     Numerical(String),
+    /// The run was stopped on request (Ctrl-C or an observer); its last checkpoint is on disk.
+    #[error("interrupted: {0}")]
+    Interrupted(String),
     /// A device could not be configured.
     #[error("device: {0}")]
     Device(String),

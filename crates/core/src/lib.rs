@@ -16,7 +16,7 @@ pub mod params;
 pub mod precond;
 
 pub use error::{Error, Result};
-pub use objective::{Objective, ValueAndGrad, value_and_grad};
+pub use objective::{Minibatches, Objective, ValueAndGrad, value_and_grad};
 pub use operator::{CountedOperator, DenseOperator, LinearOperator};
 pub use params::{ParamLayout, ParamSpec, ParamTensors};
 pub use precond::DiagPreconditioner;

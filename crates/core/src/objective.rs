@@ -26,6 +26,18 @@ pub trait Objective {
     }
 }
 
+/// Minibatch objectives for stochastic training: each epoch a fresh list of batches (fresh noise, a
+/// fresh shuffle), determined by the epoch number so training is reproducible and resumable.
+pub trait Minibatches {
+    /// The module trained.
+    type Model: Module;
+    /// One minibatch's loss.
+    type Batch: Objective<Model = Self::Model>;
+
+    /// The batches of `epoch`, each of at most `batch_size` examples.
+    fn epoch(&self, epoch: u64, batch_size: usize) -> Vec<Self::Batch>;
+}
+
 /// A loss value with the gradient of every trainable parameter.
 #[derive(Debug, Clone)]
 pub struct ValueAndGrad {

@@ -177,9 +177,10 @@ impl ParamTensors {
         Self { tensors }
     }
 
-    /// Σ over all parameters of the squared entries (one host read per parameter).
+    /// Σ over all parameters of the squared entries (summed on the device, one host read).
     pub fn sq_norm(&self) -> f64 {
-        self.tensors.iter().map(|t| t.clone().powi_scalar(2).sum().into_data().iter::<f64>().sum::<f64>()).sum()
+        let total = self.tensors.iter().map(|t| t.clone().powi_scalar(2).sum()).reduce(|a, b| a.add(b));
+        total.map(|t| t.into_data().iter::<f64>().sum::<f64>()).unwrap_or(0.0)
     }
 }
 

@@ -8,7 +8,7 @@ use crate::mnist::Mnist;
 use burn::config::Config;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use hessrank_core::noise::SeededNoise;
-use hessrank_core::{Error, Objective};
+use hessrank_core::{Error, Minibatches, Objective};
 use rand::seq::SliceRandom;
 
 /// Noise stream of the fixed objective's draw (epoch samplers use `EPOCH_STREAM + epoch`).
@@ -137,9 +137,9 @@ impl NoisyMnistSampler {
         Ok(Self { clean, config: config.clone() })
     }
 
-    /// The minibatches `(noisy, clean)` of `epoch`: a fresh noise draw and a fresh shuffle, both
-    /// determined by `(seed, epoch)`.
-    pub fn epoch(&self, epoch: u64, batch_size: usize) -> Vec<(Tensor<4>, Tensor<4>)> {
+    /// The minibatches of `epoch`: a fresh noise draw and a fresh shuffle, both determined by
+    /// `(seed, epoch)`.
+    pub fn epoch(&self, epoch: u64, batch_size: usize) -> Vec<NoisyBatch> {
         let n = self.config.n_images;
         let device = self.clean.device();
         let mut noise = SeededNoise::new(self.config.seed, EPOCH_STREAM + epoch);
@@ -154,8 +154,34 @@ impl NoisyMnistSampler {
                     TensorData::new(chunk.iter().map(|&i| i as i64).collect::<Vec<_>>(), [chunk.len()]),
                     &device,
                 );
-                (noisy.clone().select(0, idx.clone()), self.clean.clone().select(0, idx))
+                NoisyBatch { noisy: noisy.clone().select(0, idx.clone()), clean: self.clean.clone().select(0, idx) }
             })
             .collect()
+    }
+}
+
+impl Minibatches for NoisyMnistSampler {
+    type Model = DnCnn;
+    type Batch = NoisyBatch;
+
+    fn epoch(&self, epoch: u64, batch_size: usize) -> Vec<NoisyBatch> {
+        NoisyMnistSampler::epoch(self, epoch, batch_size)
+    }
+}
+
+/// One minibatch of noisy and clean images; its loss is the denoising MSE.
+#[derive(Debug, Clone)]
+pub struct NoisyBatch {
+    /// Noisy images [B, 1, H, W].
+    pub noisy: Tensor<4>,
+    /// Clean images [B, 1, H, W].
+    pub clean: Tensor<4>,
+}
+
+impl Objective for NoisyBatch {
+    type Model = DnCnn;
+
+    fn loss(&self, model: &DnCnn) -> Tensor<1> {
+        model.forward(self.noisy.clone()).sub(self.clean.clone()).powi_scalar(2).mean()
     }
 }

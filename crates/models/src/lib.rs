@@ -8,7 +8,7 @@ pub mod dncnn;
 pub mod linear;
 pub mod mnist;
 
-pub use denoise::{FrozenNoisyMnist, NoisyMnist, NoisyMnistConfig, NoisyMnistSampler};
+pub use denoise::{FrozenNoisyMnist, NoisyBatch, NoisyMnist, NoisyMnistConfig, NoisyMnistSampler};
 pub use dncnn::{DnCnn, DnCnnConfig};
 pub use linear::{ClosedFormHessian, GlobalMinimum, LinearNet, LinearNetConfig, PopulationObjective, SampleObjective};
 pub use mnist::Mnist;

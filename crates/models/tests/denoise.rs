@@ -49,12 +49,12 @@ fn sampler_draws_fresh_noise_each_epoch_and_bad_sizes_are_errors() {
     let cfg = NoisyMnistConfig::new().with_n_images(8);
     let s = NoisyMnistSampler::new(&mnist, &cfg, &device).unwrap();
     let e0 = s.epoch(0, 3);
-    assert_eq!(e0.iter().map(|(n, _)| n.shape().dims::<4>()[0]).collect::<Vec<_>>(), vec![3, 3, 2]);
+    assert_eq!(e0.iter().map(|b| b.noisy.shape().dims::<4>()[0]).collect::<Vec<_>>(), vec![3, 3, 2]);
     let sum = |t: &burn::tensor::Tensor<4>| t.clone().sum().into_scalar_f64();
     let e0b = s.epoch(0, 3);
     let e1 = s.epoch(1, 3);
-    assert_eq!(sum(&e0[0].0), sum(&e0b[0].0));
-    assert_ne!(sum(&e0[0].0), sum(&e1[0].0));
+    assert_eq!(sum(&e0[0].noisy), sum(&e0b[0].noisy));
+    assert_ne!(sum(&e0[0].noisy), sum(&e1[0].noisy));
     let err = NoisyMnistSampler::new(&mnist, &cfg.with_n_images(20_000), &device).unwrap_err().to_string();
     assert!(err.contains("n_images") && err.contains("10000"), "{err}");
 }

@@ -1,0 +1,134 @@
+//! Checkpoints: the model (burnpack), the preconditioner keyed by parameter path (a reloaded module
+//! gets fresh ParamIds) and `manifest.json`, each written atomically into `models/<name>/`.
+
+use crate::config::TrainConfig;
+use burn::module::Module;
+use burn::tensor::Device;
+use hessrank_core::atomic::{read_json, write_json_atomic};
+use hessrank_core::{DiagPreconditioner, Error, ParamLayout, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Burn's version, pinned in the workspace `Cargo.toml`.
+pub const BURN_VERSION: &str = "0.22.1";
+
+/// What one training phase did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseLog {
+    /// `"sgd"`, `"gd"` or `"adam"`.
+    pub phase: String,
+    /// Steps (SGD: minibatch steps) taken.
+    pub steps: usize,
+    /// Loss at the end of the phase (SGD: the last minibatch's; GD/Adam: the full objective's).
+    pub final_loss: f64,
+    /// ‖∇L‖ of the full objective at the end (GD and Adam; SGD does not compute it).
+    pub final_grad_norm: Option<f64>,
+    /// Why the phase stopped (`"epochs"`, `"tolerance"`, `"step limit"`, `"steps"`).
+    pub stop: String,
+    /// Seconds spent.
+    pub wall_s: f64,
+}
+
+/// Everything needed to reproduce and trust a checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Which model (`"dncnn"`, `"linear"`).
+    pub model_kind: String,
+    /// The model's configuration.
+    pub model_config: serde_json::Value,
+    /// The data subset, noise level and seeds.
+    pub data: serde_json::Value,
+    /// The training schedule.
+    pub train_config: TrainConfig,
+    /// The trainable parameters (paths and shapes).
+    pub layout: ParamLayout,
+    /// Loss of the full objective at θ₀.
+    pub final_loss: f64,
+    /// ‖∇L(θ₀)‖ of the full objective.
+    pub final_grad_norm: f64,
+    /// The scale s in G = s/(√v̂ + ε) that was applied.
+    pub precond_scale: f64,
+    /// One entry per phase.
+    pub phases: Vec<PhaseLog>,
+    /// Burn's version.
+    pub burn_version: String,
+    /// hessrank's version.
+    pub hessrank_version: String,
+    /// The device's float dtype during training.
+    pub dtype: String,
+    /// Total seconds.
+    pub wall_s: f64,
+}
+
+/// Saves a module as burnpack, atomically (temporary file, then rename).
+pub fn save_module<M: Module>(model: &M, path: &Path) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    model.clone().save_file(&tmp).map_err(|e| Error::format(&tmp, format!("cannot write the model: {e}")))?;
+    // burnpack's writer may add its extension: find what it wrote.
+    let written = if tmp.exists() { tmp.clone() } else { tmp.with_extension("bpk") };
+    if let Ok(f) = std::fs::File::open(&written) {
+        let _ = f.sync_all();
+    }
+    std::fs::rename(&written, path).map_err(|e| Error::io(path, e))
+}
+
+/// Loads a burnpack record into `template` (built from the same configuration), naming the file on
+/// a mismatch of architecture or dtype.
+pub fn load_module<M: Module>(template: M, path: &Path) -> Result<M> {
+    if !path.is_file() {
+        return Err(Error::format(path, "no model file (expected a burnpack written by `hessrank train`)"));
+    }
+    template.try_load_file(path).map_err(|e| Error::format(path, format!("cannot load into this architecture: {e}")))
+}
+
+/// A trained model with its preconditioner and manifest.
+pub struct Checkpoint;
+
+impl Checkpoint {
+    /// The folder's model file.
+    pub fn model_path(dir: &Path) -> PathBuf {
+        dir.join("model.bpk")
+    }
+
+    /// The folder's preconditioner file.
+    pub fn precond_path(dir: &Path) -> PathBuf {
+        dir.join("preconditioner.json")
+    }
+
+    /// The folder's manifest.
+    pub fn manifest_path(dir: &Path) -> PathBuf {
+        dir.join("manifest.json")
+    }
+
+    /// Writes the three files atomically into `dir` (created if needed); the manifest last, so a
+    /// folder with a manifest is complete.
+    pub fn save<M: Module>(dir: &Path, model: &M, precond: &DiagPreconditioner, manifest: &Manifest) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        save_module(model, &Self::model_path(dir))?;
+        precond.save(&Self::precond_path(dir))?;
+        write_json_atomic(&Self::manifest_path(dir), manifest)
+    }
+
+    /// Reads the manifest only.
+    pub fn manifest(dir: &Path) -> Result<Manifest> {
+        let path = Self::manifest_path(dir);
+        if !path.is_file() {
+            return Err(Error::format(
+                dir,
+                "not a checkpoint folder: no manifest.json (train one with `hessrank train`)",
+            ));
+        }
+        read_json(&path)
+    }
+
+    /// Loads the model into `template` and the preconditioner for its layout (on `device`, the
+    /// plain device of the model's tensors).
+    pub fn load<M: Module>(dir: &Path, template: M, device: &Device) -> Result<(M, DiagPreconditioner, Manifest)> {
+        let manifest = Self::manifest(dir)?;
+        let model = load_module(template, &Self::model_path(dir))?;
+        let layout = ParamLayout::of(&model);
+        manifest.layout.check_same(&layout, &format!("{} (manifest) vs the model", dir.display()))?;
+        let precond = DiagPreconditioner::load(&Self::precond_path(dir), &layout, device)?;
+        Ok((model, precond, manifest))
+    }
+}
