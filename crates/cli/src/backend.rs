@@ -1,50 +1,86 @@
-//! The backends compiled into this binary, chosen by cargo feature (`ndarray`, `flex`, `wgpu`).
+//! The backends compiled into this binary, chosen by cargo feature (`ndarray`, `flex`, `wgpu`),
+//! and picked at run time with `--backend`. Nothing below the CLI names a backend.
 
-use burn::tensor::Device;
+use burn::tensor::{Device, FloatDType};
 use std::fmt;
+use std::str::FromStr;
 
-/// A compute backend this binary may run on.
+/// A compute backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code)] // variants are picked by --backend once the CLI parses it
 pub enum Backend {
-    /// Burn's ndarray CPU backend.
-    #[cfg(feature = "ndarray")]
+    /// Burn's ndarray CPU backend (f32, f64).
     Ndarray,
-    /// Burn's flex CPU backend.
-    #[cfg(feature = "flex")]
+    /// Burn's flex CPU backend (f32, f64): the default where compiled in.
     Flex,
+    /// Burn's wgpu GPU backend (f32).
+    Wgpu,
 }
 
+/// Every backend with the cargo feature that compiles it in.
+const ALL: [(Backend, &str, bool); 3] = [
+    (Backend::Ndarray, "ndarray", cfg!(feature = "ndarray")),
+    (Backend::Flex, "flex", cfg!(feature = "flex")),
+    (Backend::Wgpu, "wgpu", cfg!(feature = "wgpu")),
+];
+
 impl Backend {
-    /// The default CPU backend: flex where compiled in (faster on the DnCNN), else ndarray.
-    pub fn default_cpu() -> Self {
-        #[cfg(feature = "flex")]
-        return Backend::Flex;
-        #[cfg(all(not(feature = "flex"), feature = "ndarray"))]
-        return Backend::Ndarray;
+    /// The default: flex where compiled in (6× faster on the DnCNN), else ndarray, else wgpu.
+    pub fn default_backend() -> Self {
+        [Backend::Flex, Backend::Ndarray, Backend::Wgpu]
+            .into_iter()
+            .find(|b| b.compiled_in())
+            .expect("at least one backend feature is enabled")
     }
 
-    /// A fresh device of this backend (not yet autodiff, dtype not yet set).
-    pub fn device(self) -> Device {
-        match self {
-            // Deprecated in Burn 0.22 in favour of flex, and still its fastest large GEMM.
+    /// Whether its feature was enabled at build time.
+    pub fn compiled_in(self) -> bool {
+        ALL.iter().any(|(b, _, on)| *b == self && *on)
+    }
+
+    /// Names of the compiled-in backends.
+    pub fn available() -> Vec<&'static str> {
+        ALL.iter().filter(|(_, _, on)| *on).map(|(_, n, _)| *n).collect()
+    }
+
+    /// A fresh autodiff device of this backend in `dtype` (once per process).
+    pub fn device(self, dtype: FloatDType) -> anyhow::Result<Device> {
+        let device = match self {
             #[cfg(feature = "ndarray")]
+            // Deprecated in Burn 0.22 in favour of flex; kept selectable (fastest large GEMM).
             #[allow(deprecated)]
             Backend::Ndarray => Device::ndarray(),
             #[cfg(feature = "flex")]
             Backend::Flex => Device::flex(),
+            #[cfg(feature = "wgpu")]
+            Backend::Wgpu => Device::wgpu(burn::tensor::DeviceKind::default()),
+            #[allow(unreachable_patterns)]
+            other => anyhow::bail!("backend {other} is not compiled in; rebuild with --features {other}"),
+        };
+        if self == Backend::Wgpu && dtype == FloatDType::F64 {
+            anyhow::bail!("--dtype f64 is not supported on wgpu; use --dtype f32 or a CPU backend");
         }
+        Ok(hessrank_core::device::with_float_dtype(device, dtype)?.autodiff())
+    }
+}
+
+impl FromStr for Backend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let Some((b, name, on)) = ALL.iter().find(|(_, n, _)| n.eq_ignore_ascii_case(s)) else {
+            return Err(format!("unknown backend {s:?}; allowed: {}", ALL.map(|a| a.1).join(", ")));
+        };
+        if !on {
+            return Err(format!(
+                "backend {name} is not compiled in; rebuild with --features {name} (compiled in: {})",
+                Backend::available().join(", ")
+            ));
+        }
+        Ok(*b)
     }
 }
 
 impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self {
-            #[cfg(feature = "ndarray")]
-            Backend::Ndarray => "ndarray",
-            #[cfg(feature = "flex")]
-            Backend::Flex => "flex",
-        };
-        f.write_str(name)
+        f.write_str(ALL.iter().find(|(b, _, _)| b == self).map(|a| a.1).unwrap_or("?"))
     }
 }

@@ -1,49 +1,138 @@
 //! `hessrank`: train networks and estimate the rank of their loss Hessian by preconditioned
 //! Langevin dynamics (Bar, Mulayoff, Michaeli, Talmon, AAAI 2024).
 //!
-//! The backend is chosen here and only here, by cargo feature; every library crate takes a `&Device`.
+//! The backend is chosen here and only here, by cargo feature and `--backend`; every library crate
+//! takes a `&Device`. With no subcommand, runs the DnCNN experiment at a CPU-friendly size.
 
 mod backend;
+mod cmd;
+mod plots;
+mod problem;
+mod progress;
+mod run_dir;
 
-use anyhow::{Context, Result};
+use backend::Backend;
 use burn::tensor::FloatDType;
-use hessrank_core::device::with_float_dtype;
-use hessrank_core::{ParamLayout, value_and_grad};
-use hessrank_models::{DnCnnConfig, GlobalMinimum, Mnist, NoisyMnist, NoisyMnistConfig};
-use std::time::Instant;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-fn main() -> Result<()> {
-    let start = Instant::now();
-    let backend = backend::Backend::default_cpu();
-    let device = with_float_dtype(backend.device(), FloatDType::F64)?.autodiff();
-    println!("hessrank {} — backend {backend} (f64)", env!("CARGO_PKG_VERSION"));
+/// Estimate the rank of a loss Hessian from the expected loss of preconditioned Langevin dynamics.
+#[derive(Parser, Debug)]
+#[command(name = "hessrank", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Compute backend (among those compiled in; default: flex, else ndarray).
+    #[arg(long, global = true, value_parser = parse_backend)]
+    backend: Option<Backend>,
+    /// Float precision of the device.
+    #[arg(long, global = true, value_enum, default_value_t = Dtype::F64)]
+    dtype: Dtype,
+    /// Root folder of results; each run writes into <out>/<command>-<timestamp>/.
+    #[arg(long, global = true, default_value = "results")]
+    out: PathBuf,
+    /// Seed of every random draw.
+    #[arg(long, global = true, default_value_t = 0)]
+    seed: u64,
+    /// CPU threads (sets RAYON_NUM_THREADS before any work).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    /// No progress bars.
+    #[arg(long, global = true)]
+    quiet: bool,
+}
 
-    let mnist = Mnist::bundled().context("loading the shipped MNIST digits")?;
-    println!("MNIST: {} digits of {}×{} from {}", mnist.len(), mnist.rows, mnist.cols, mnist.source.display());
+fn parse_backend(s: &str) -> Result<Backend, String> {
+    s.parse()
+}
 
-    let dncnn = DnCnnConfig::new().init(&device)?;
-    let objective = NoisyMnist::new(&mnist, &NoisyMnistConfig::new().with_n_images(64), &device)?;
-    let vg = value_and_grad(&objective, &dncnn);
-    println!(
-        "DnCNN: {} trainable parameters; noisy-MNIST loss at initialisation (N = 64, noise std 1) {:.6}, ‖∇L‖ = {:.3e}",
-        ParamLayout::of(&dncnn).numel(),
-        vg.loss,
-        vg.grads.sq_norm().sqrt()
-    );
+/// Float precision.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Dtype {
+    /// 32-bit.
+    F32,
+    /// 64-bit (ground truths need it).
+    F64,
+}
 
-    let (d, depth) = (8, 5);
-    let min = GlobalMinimum::random(d, depth, 0)?;
-    let net = min.net(&device);
-    let vg = value_and_grad(&min.objective(&device), &net);
-    println!(
-        "Linear net d = {d}, M = {depth}: {} parameters, Hessian rank d² = {} at a global minimum; \
-         loss {:.12} (analytic −tr(TΣxTᵀ) = {:.12}), ‖∇L‖ = {:.3e}",
-        ParamLayout::of(&net).numel(),
-        d * d,
-        vg.loss,
-        min.min_loss(),
-        vg.grads.sq_norm().sqrt()
-    );
-    println!("done in {:.2} s", start.elapsed().as_secs_f64());
-    Ok(())
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a model (SGD → GD → Adam) into models/<name>/, keeping Adam's second moment as G.
+    Train(cmd::train::TrainArgs),
+    /// Estimate the Hessian rank of a checkpoint by Algorithm 1.
+    Estimate(cmd::estimate::EstimateArgs),
+    /// Exact Hessian eigenvalues and the energy curve of a (small) checkpoint.
+    Spectrum(cmd::spectrum::SpectrumArgs),
+    /// Baselines on a checkpoint: Ubaru–Saad rank, Lanczos top-k, Hutchinson trace.
+    Baseline(cmd::baseline::BaselineArgs),
+    /// Rank of a symmetric PSD matrix read from .npy or CSV.
+    MatrixRank(cmd::matrix_rank::MatrixRankArgs),
+    /// The paper's Figure 1: a linear net's loss trace beside Theorem 1 and Proposition 1.
+    Figure1(cmd::figure1::Figure1Args),
+    /// The paper's Table 1 and Figure 2: rank estimates of linear nets against the truth and U&S.
+    Table1(cmd::table1::Table1Args),
+    /// The DnCNN experiment (Figure 3): train or load, estimate, exact spectrum, U&S, validation.
+    Dncnn(cmd::dncnn::DncnnArgs),
+}
+
+/// What every command needs.
+pub struct Ctx {
+    /// The autodiff device.
+    pub device: burn::tensor::Device,
+    /// Its backend.
+    pub backend: Backend,
+    /// Its dtype.
+    pub dtype: FloatDType,
+    /// Root of results.
+    pub out: PathBuf,
+    /// Seed.
+    pub seed: u64,
+    /// No progress bars.
+    pub quiet: bool,
+    /// Raised by Ctrl-C: long runs stop at the next iteration and write what they have.
+    pub stop: Arc<AtomicBool>,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(t) = cli.threads {
+        anyhow::ensure!(t >= 1, "--threads must be ≥ 1 (got {t})");
+        // SAFETY: set before any other thread exists.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", t.to_string()) };
+    }
+    let backend = cli.backend.unwrap_or_else(Backend::default_backend);
+    let dtype = match cli.dtype {
+        Dtype::F32 => FloatDType::F32,
+        Dtype::F64 => FloatDType::F64,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupt: finishing the current step and writing what was done (Ctrl-C again to abort)");
+    });
+    let ctx =
+        Ctx { device: backend.device(dtype)?, backend, dtype, out: cli.out, seed: cli.seed, quiet: cli.quiet, stop };
+    match cli.command {
+        Some(Command::Train(a)) => cmd::train::run(&ctx, a),
+        Some(Command::Estimate(a)) => cmd::estimate::run(&ctx, a),
+        Some(Command::Spectrum(a)) => cmd::spectrum::run(&ctx, a),
+        Some(Command::Baseline(a)) => cmd::baseline::run(&ctx, a),
+        Some(Command::MatrixRank(a)) => cmd::matrix_rank::run(&ctx, a),
+        Some(Command::Figure1(a)) => cmd::figure1::run(&ctx, a),
+        Some(Command::Table1(a)) => cmd::table1::run(&ctx, a),
+        Some(Command::Dncnn(a)) => cmd::dncnn::run(&ctx, a),
+        None => cmd::dncnn::run(&ctx, cmd::dncnn::DncnnArgs::parse_from(["dncnn"])),
+    }
 }

@@ -74,7 +74,7 @@ struct MeanTrace {
 }
 
 impl Observer for MeanTrace {
-    fn iteration(&mut self, k: usize, losses: &[f64], _drift: Option<f64>) {
+    fn iteration(&mut self, k: usize, losses: &[f64], _drift: Option<f64>) -> bool {
         if self.at.contains(&k) {
             let n = losses.len() as f64;
             let m = losses.iter().sum::<f64>() / n;
@@ -82,6 +82,7 @@ impl Observer for MeanTrace {
             self.means.push(m);
             self.stderrs.push((var / n).sqrt());
         }
+        true
     }
 }
 

@@ -33,6 +33,10 @@ pub struct GdPhase {
     /// Stop when ‖∇L‖ ≤ tol.
     #[config(default = 1e-4)]
     pub tol: f64,
+    /// Outer L-BFGS steps (Burn's, strong Wolfe line search, ≤ 20 iterations each) after GD, for
+    /// when plain GD stalls at ReLU kinks and BatchNorm's ill-conditioning; 0 disables it.
+    #[config(default = 0)]
+    pub lbfgs_steps: usize,
 }
 
 /// Adam on a copy of θ₀, for its second moment.

@@ -7,6 +7,7 @@
 pub mod adam;
 pub mod checkpoint;
 pub mod config;
+pub mod lbfgs;
 pub mod trainer;
 
 pub use adam::AdamState;

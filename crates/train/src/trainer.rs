@@ -11,7 +11,7 @@ use crate::checkpoint::{BURN_VERSION, Checkpoint, Manifest, PhaseLog, load_modul
 use crate::config::TrainConfig;
 use burn::module::Module;
 use hessrank_core::atomic::{read_json, write_json_atomic};
-use hessrank_core::params::{HostParams, map_trainable, params_of};
+use hessrank_core::params::{HostParams, flatten_f64, map_trainable, params_of, unflatten_f64};
 use hessrank_core::{
     DiagPreconditioner, Error, Minibatches, Objective, ParamLayout, ParamTensors, Result, value_and_grad,
 };
@@ -52,6 +52,7 @@ pub struct TrainOutcome<M> {
 enum Position {
     Sgd { next_epoch: usize },
     Gd { next_step: usize },
+    Lbfgs,
     Adam { next_step: usize, t: usize },
 }
 
@@ -128,7 +129,7 @@ where
             model = load_module(model, &resume_dir.join("model.bpk"))?;
             match &saved.position {
                 Position::Sgd { .. } => velocity = load_tensors(&resume_dir.join("velocity.json"), &layout, &device)?,
-                Position::Gd { .. } => {}
+                Position::Gd { .. } | Position::Lbfgs => {}
                 Position::Adam { t, .. } => {
                     adam_model = Some(load_module(model.clone(), &resume_dir.join("adam_model.bpk"))?);
                     adam.m = load_tensors(&resume_dir.join("adam_m.json"), &layout, &device)?;
@@ -220,6 +221,49 @@ where
             stop: stop.into(),
             wall_s: t0.elapsed().as_secs_f64(),
         });
+        state.position = Position::Lbfgs;
+        checkpoint(&mut state, &model, &|| Ok(()))?;
+    }
+
+    // Phase 2b: optional L-BFGS finish on the fixed objective.
+    if let Position::Lbfgs = state.position {
+        if config.gd.lbfgs_steps > 0 {
+            let t0 = Instant::now();
+            let mut current = model.clone();
+            let mut stopped = false;
+            let (x, loss, gnorm) = crate::lbfgs::minimize(
+                |x| match unflatten_f64(current.clone(), x) {
+                    Ok(m) => {
+                        let vg = value_and_grad(full, &m);
+                        (vg.loss, vg.grads.to_flat())
+                    }
+                    Err(_) => (f64::NAN, vec![0.0; x.len()]),
+                },
+                flatten_f64(&model),
+                config.gd.lbfgs_steps,
+                config.gd.tol,
+                20,
+                |it, loss, gnorm| {
+                    let go = observer.step("lbfgs", it + 1, config.gd.lbfgs_steps, loss, gnorm);
+                    stopped |= !go;
+                    go
+                },
+            );
+            if stopped {
+                return Err(interrupted(out));
+            }
+            current = unflatten_f64(current, &x)?;
+            model = current;
+            let last = (loss, gnorm);
+            state.phases.push(PhaseLog {
+                phase: "lbfgs".into(),
+                steps: config.gd.lbfgs_steps,
+                final_loss: last.0,
+                final_grad_norm: Some(last.1),
+                stop: if last.1 <= config.gd.tol { "tolerance".into() } else { "step limit".into() },
+                wall_s: t0.elapsed().as_secs_f64(),
+            });
+        }
         state.position = Position::Adam { next_step: 0, t: 0 };
         adam_model = Some(model.clone());
         let am = model.clone();

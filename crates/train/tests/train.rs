@@ -79,7 +79,7 @@ fn trains_writes_a_complete_checkpoint_and_reloads_it_bit_exactly() {
 
     // A checkpoint of another architecture is refused, naming the file.
     let linear = GlobalMinimum::random(4, 2, 0).unwrap().net(&device);
-    let err = Checkpoint::load(&dir, linear, &device).err().expect("must fail").to_string();
+    let err = Checkpoint::load(&dir, linear, &device).expect_err("must fail").to_string();
     assert!(err.contains("model.bpk"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

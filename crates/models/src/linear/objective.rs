@@ -63,3 +63,42 @@ impl Objective for SampleObjective {
         r.powi_scalar(2).sum().div_scalar(n)
     }
 }
+
+impl SampleObjective {
+    /// A regression dataset with a global minimum at T: n rows x ~ N(0, I_{d_x}) and targets
+    /// y = T x (no noise), drawn from `seed`.
+    pub fn regression(t: &nalgebra::DMatrix<f64>, n: usize, seed: u64, device: &burn::tensor::Device) -> Self {
+        let d_x = t.ncols();
+        let x = nalgebra::DMatrix::from_row_slice(
+            n,
+            d_x,
+            &hessrank_core::noise::SeededNoise::new(seed, 7).normal_vec(n * d_x),
+        );
+        let y = &x * t.transpose();
+        Self { x: super::matrix_to_tensor(&x, device), y: super::matrix_to_tensor(&y, device) }
+    }
+}
+
+impl hessrank_core::Minibatches for SampleObjective {
+    type Model = LinearNet;
+    type Batch = SampleObjective;
+
+    /// The rows in a fresh order each epoch (from the epoch number), cut into batches.
+    fn epoch(&self, epoch: u64, batch_size: usize) -> Vec<SampleObjective> {
+        use rand::seq::SliceRandom;
+        let n = self.x.shape().dims::<2>()[0];
+        let mut order: Vec<i64> = (0..n as i64).collect();
+        order.shuffle(hessrank_core::noise::SeededNoise::new(epoch, 8).rng());
+        let device = self.x.device();
+        order
+            .chunks(batch_size.max(1))
+            .map(|c| {
+                let idx = Tensor::<1, burn::tensor::Int>::from_data(
+                    burn::tensor::TensorData::new(c.to_vec(), [c.len()]),
+                    &device,
+                );
+                SampleObjective { x: self.x.clone().select(0, idx.clone()), y: self.y.clone().select(0, idx) }
+            })
+            .collect()
+    }
+}

@@ -20,7 +20,10 @@ pub trait Observer {
     /// Called once before the first iteration.
     fn start(&mut self, _info: &StartInfo) {}
     /// Called at recorded iterations with L(θ_k) of every chain (and of the drift chain, if any).
-    fn iteration(&mut self, _k: usize, _losses: &[f64], _drift: Option<f64>) {}
+    /// Return `false` to stop the run early: the result is then marked partial.
+    fn iteration(&mut self, _k: usize, _losses: &[f64], _drift: Option<f64>) -> bool {
+        true
+    }
 }
 
 /// An observer that ignores everything.

@@ -376,8 +376,8 @@ where
                 sigma2: config.sigma2,
             });
         }
-        if k.is_multiple_of(config.record_stride) || k + 1 == config.k_tot {
-            observer.iteration(k, &losses, drift);
+        if (k.is_multiple_of(config.record_stride) || k + 1 == config.k_tot) && !observer.iteration(k, &losses, drift) {
+            break;
         }
     }
     state.finish()

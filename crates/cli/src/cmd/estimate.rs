@@ -1,0 +1,87 @@
+//! `hessrank estimate`: the rank of a checkpoint's Hessian by Algorithm 1.
+
+use super::{LangevinArgs, summary_line};
+use crate::progress::{LangevinProgress, TracePoint};
+use crate::run_dir::RunDir;
+use crate::{Ctx, problem, with_problem};
+use anyhow::{Context, Result};
+use clap::Args;
+use hessrank_core::{DiagPreconditioner, Objective, ParamLayout};
+use hessrank_rank::RankEstimate;
+use hessrank_rank::langevin::run_with_curvature;
+use std::path::PathBuf;
+
+/// Arguments of `estimate`.
+#[derive(Args, Debug)]
+pub struct EstimateArgs {
+    /// Checkpoint folder (written by `hessrank train`).
+    #[arg(long, default_value = "models/dncnn-mnist")]
+    pub model: PathBuf,
+    /// Preconditioner: adam (the checkpoint's), identity, or a JSON file saved by hessrank.
+    #[arg(long, default_value = "adam")]
+    pub precond: String,
+    /// Algorithm 1's settings.
+    #[command(flatten)]
+    pub langevin: LangevinArgs,
+}
+
+/// The preconditioner named by `--precond`.
+pub fn choose_precond(
+    which: &str,
+    checkpoint: DiagPreconditioner,
+    layout: &ParamLayout,
+    ctx: &Ctx,
+) -> Result<DiagPreconditioner> {
+    let plain = ctx.device.clone().inner();
+    Ok(match which {
+        "adam" => checkpoint,
+        "identity" => DiagPreconditioner::identity(layout, &plain),
+        file => DiagPreconditioner::load(std::path::Path::new(file), layout, &plain)
+            .with_context(|| format!("--precond {file}: expected adam, identity or a preconditioner file"))?,
+    })
+}
+
+/// Runs Algorithm 1 with a progress bar; returns the estimate and the mean loss trace.
+pub fn estimate_with_progress<O: Objective, C: Objective<Model = O::Model>>(
+    ctx: &Ctx,
+    config: &hessrank_rank::LangevinConfig,
+    objective: &O,
+    curvature: &C,
+    theta0: &O::Model,
+    precond: &DiagPreconditioner,
+) -> Result<(RankEstimate, Vec<TracePoint>)>
+where
+    O::Model: Clone,
+{
+    let mut bar = LangevinProgress::new("langevin", ctx.quiet, ctx.stop.clone());
+    let r = run_with_curvature(config, objective, curvature, theta0, precond, &mut bar);
+    bar.finish();
+    let r = r?;
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok((r, bar.trace))
+}
+
+/// Runs `estimate`.
+pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
+    let config = a.langevin.config(ctx)?;
+    let loaded = problem::load(&a.model, &ctx.device)?;
+    let dir = RunDir::create(&ctx.out, "estimate")?;
+    dir.json("config.json", &serde_json::json!({"model": a.model, "precond": a.precond, "langevin": config, "backend": ctx.backend.to_string(), "dtype": format!("{:?}", ctx.dtype), "seed": ctx.seed}))?;
+    let (r, trace) = with_problem!(&loaded.problem, |model, objective, curvature| {
+        let layout = ParamLayout::of(model);
+        let g = choose_precond(&a.precond, loaded.precond.clone(), &layout, ctx)?;
+        estimate_with_progress(ctx, &config, objective, curvature, model, &g)?
+    });
+    dir.json("result.json", &r)?;
+    dir.csv(
+        "trace.csv",
+        &["iteration", "mean_loss", "drift_loss"],
+        trace.iter().map(|(k, l, d)| vec![*k as f64, *l, d.unwrap_or(f64::NAN)]),
+    )?;
+    println!("{} ({} parameters)", summary_line(&r), r.n_params);
+    println!("modes of G^½HG^½ below {:.3e} are not equilibrated (threshold 1/(2ηK_tot))", r.eigenvalue_threshold);
+    println!("results in {}", dir.path.display());
+    Ok(())
+}

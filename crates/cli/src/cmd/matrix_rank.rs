@@ -1,0 +1,37 @@
+//! `hessrank matrix-rank FILE`: the rank of a symmetric PSD matrix by the same dynamics on
+//! L = ½ θᵀSθ (the paper's closing remark).
+
+use super::{LangevinArgs, summary_line};
+use crate::Ctx;
+use crate::run_dir::RunDir;
+use anyhow::Result;
+use clap::Args;
+use hessrank_rank::matrix_file::read_matrix;
+use hessrank_rank::quadratic::matrix_rank;
+use std::path::PathBuf;
+
+/// Arguments of `matrix-rank`.
+#[derive(Args, Debug)]
+pub struct MatrixRankArgs {
+    /// A square symmetric PSD matrix: .npy (float64/float32) or CSV.
+    pub file: PathBuf,
+    /// Algorithm 1's settings (σ² is irrelevant for a quadratic; chains run batched).
+    #[command(flatten)]
+    pub langevin: LangevinArgs,
+}
+
+/// Runs `matrix-rank`.
+pub fn run(ctx: &Ctx, a: MatrixRankArgs) -> Result<()> {
+    let mut langevin = a.langevin.clone();
+    if langevin.chains == 1 {
+        langevin.chains = 8;
+    }
+    let config = langevin.config(ctx)?;
+    let (n, s) = read_matrix(&a.file)?;
+    let dir = RunDir::create(&ctx.out, "matrix-rank")?;
+    let r = matrix_rank(&s, n, &config, &ctx.device, &a.file.display().to_string())?;
+    dir.json("result.json", &serde_json::json!({"file": a.file, "n": n, "estimate": r}))?;
+    println!("{}: {n}×{n}, {}", a.file.display(), summary_line(&r));
+    println!("results in {}", dir.path.display());
+    Ok(())
+}

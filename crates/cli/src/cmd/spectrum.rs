@@ -1,0 +1,85 @@
+//! `hessrank spectrum`: the exact Hessian of a small checkpoint (finite differences of Burn
+//! gradients, f64), its eigenvalues and the normalised cumulative energy curve.
+
+use crate::plots::{Series, line_chart};
+use crate::run_dir::RunDir;
+use crate::{Ctx, problem, with_problem};
+use anyhow::{Result, ensure};
+use burn::tensor::FloatDType;
+use clap::Args;
+use hessrank_rank::hessian::{FdHessian, Spectrum, dense_matrix};
+use plotters::style::RGBColor;
+use std::path::PathBuf;
+
+/// Arguments of `spectrum`.
+#[derive(Args, Debug)]
+pub struct SpectrumArgs {
+    /// Checkpoint folder.
+    #[arg(long, default_value = "models/dncnn-mnist")]
+    pub model: PathBuf,
+    /// Refuse models with more parameters than this (the dense Hessian needs 2n gradients and n² memory).
+    #[arg(long, default_value_t = 5000)]
+    pub max_params: usize,
+}
+
+/// The dense Hessian spectrum of `objective` at `model` (f64 required).
+pub fn exact_spectrum<O: hessrank_core::Objective>(
+    ctx: &Ctx,
+    objective: &O,
+    model: &O::Model,
+) -> Result<(Spectrum, nalgebra::DMatrix<f64>)>
+where
+    O::Model: Clone,
+{
+    ensure!(
+        ctx.dtype == FloatDType::F64,
+        "the exact Hessian needs --dtype f64 (finite differences in f32 lose ~4 digits)"
+    );
+    let h = dense_matrix(&FdHessian::new(objective, model));
+    Ok((Spectrum::of(&h), h))
+}
+
+/// Runs `spectrum`.
+pub fn run(ctx: &Ctx, a: SpectrumArgs) -> Result<()> {
+    let loaded = problem::load(&a.model, &ctx.device)?;
+    let n = loaded.manifest.layout.numel();
+    ensure!(
+        n <= a.max_params,
+        "{} has {n} parameters; the dense Hessian is limited to --max-params {}",
+        a.model.display(),
+        a.max_params
+    );
+    let dir = RunDir::create(&ctx.out, "spectrum")?;
+    let (spectrum, _) =
+        with_problem!(&loaded.problem, |model, _objective, curvature| exact_spectrum(ctx, curvature, model)?);
+    let energy = spectrum.energy_curve();
+    dir.json("result.json", &spectrum)?;
+    dir.csv(
+        "spectrum.csv",
+        &["index", "eigenvalue", "energy"],
+        spectrum.eigenvalues.iter().zip(&energy).enumerate().map(|(i, (l, e))| vec![(i + 1) as f64, *l, *e]),
+    )?;
+    line_chart(
+        &dir.path.join("energy.svg"),
+        "Normalised cumulative eigenvalue energy",
+        "j (eigenvalues in descending order)",
+        "Σ_{i≤j} λ_i / Tr H",
+        &[Series {
+            label: "Hessian".into(),
+            points: energy.iter().enumerate().map(|(i, e)| ((i + 1) as f64, *e)).collect(),
+            color: RGBColor(31, 119, 180),
+            dashed: false,
+        }],
+        &[],
+    )?;
+    println!(
+        "{n} parameters: λ_max {:.4e}, Tr H {:.4e}, {} eigenvalues > 1e-6·λ_max, {} < −1e-6·λ_max; 98.5 % of the energy at rank {}",
+        spectrum.max(),
+        spectrum.trace,
+        spectrum.count_above(1e-6),
+        spectrum.negatives(1e-6),
+        spectrum.rank_for_energy(0.985)
+    );
+    println!("results in {}", dir.path.display());
+    Ok(())
+}

@@ -1,0 +1,191 @@
+//! `hessrank table1`: the paper's Table 1 and Figure 2 — rank estimates of deep linear nets at
+//! random global minima against the true rank d² and the Ubaru–Saad baseline with the same
+//! matrix-vector budget. The trials of one d run as batched chains.
+
+use super::{parse_eta, parse_scheme};
+use crate::Ctx;
+use crate::plots::{Bars, errorbar_chart};
+use crate::progress::LangevinProgress;
+use crate::run_dir::RunDir;
+use anyhow::{Result, ensure};
+use clap::Args;
+use hessrank_core::{DiagPreconditioner, ParamLayout};
+use hessrank_models::GlobalMinimum;
+use hessrank_models::linear::{BatchedLinearNet, BatchedPopulationObjective};
+use hessrank_rank::baselines::{UbaruSaad, UbaruSaadConfig};
+use hessrank_rank::langevin::run as run_langevin;
+use hessrank_rank::{LangevinConfig, Scheme, StepSize};
+use plotters::style::RGBColor;
+
+/// The paper's published normalised RMSE (%) for d = 8 … 256: ours, U&S.
+const PAPER: [(usize, f64, f64); 6] =
+    [(8, 6.9, 12.2), (16, 2.8, 18.5), (32, 1.2, 19.0), (64, 0.3, 19.2), (128, 2.0, 17.9), (256, 4.6, 18.7)];
+
+/// Arguments of `table1` (defaults: the paper's settings).
+#[derive(Args, Debug)]
+pub struct Table1Args {
+    /// Dimensions d (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "8,16,32,64,128,256")]
+    pub dims: Vec<usize>,
+    /// Trials per d (each at its own random global minimum).
+    #[arg(long, default_value_t = 100)]
+    pub trials: usize,
+    /// Discretisation: em (the paper) or lm.
+    #[arg(long, value_parser = parse_scheme, default_value = "em")]
+    pub scheme: Scheme,
+    /// Step size: a number (the paper: 1e-4), auto or auto:C.
+    #[arg(long, value_parser = parse_eta, default_value = "1e-4", allow_hyphen_values = true)]
+    pub eta: StepSize,
+    /// Total iterations K_tot.
+    #[arg(long, default_value_t = 15000)]
+    pub iters: usize,
+    /// Iterations averaged, K_avg.
+    #[arg(long, default_value_t = 10000)]
+    pub avg: usize,
+    /// Chains per trial.
+    #[arg(long, default_value_t = 1)]
+    pub chains: usize,
+    /// Noise power σ².
+    #[arg(long, default_value_t = 2e-5, allow_hyphen_values = true)]
+    pub sigma2: f64,
+    /// Depth M.
+    #[arg(long, default_value_t = 5)]
+    pub depth: usize,
+    /// U&S probe vectors (degree × vectors = the matrix-vector budget; the paper: 50 × 300).
+    #[arg(long, default_value_t = 300)]
+    pub us_vecs: usize,
+    /// U&S polynomial degree.
+    #[arg(long, default_value_t = 50)]
+    pub us_degree: usize,
+    /// Skip U&S.
+    #[arg(long)]
+    pub no_us: bool,
+}
+
+fn nrmse(estimates: &[f64], truth: f64) -> f64 {
+    (estimates.iter().map(|e| (e - truth).powi(2)).sum::<f64>() / estimates.len() as f64).sqrt() / truth
+}
+
+fn mean_std(v: &[f64]) -> (f64, f64) {
+    let m = v.iter().sum::<f64>() / v.len() as f64;
+    let s =
+        if v.len() > 1 { (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt() } else { 0.0 };
+    (m, s)
+}
+
+/// Runs `table1`.
+pub fn run(ctx: &Ctx, a: Table1Args) -> Result<()> {
+    ensure!(
+        !a.dims.is_empty() && a.dims.iter().all(|&d| d > 0),
+        "--dims needs positive dimensions, e.g. --dims 8,16,32"
+    );
+    ensure!(a.trials >= 1, "--trials must be ≥ 1");
+    ensure!(a.chains >= 1, "--chains must be ≥ 1");
+    let base = LangevinConfig::new()
+        .with_step(a.eta)
+        .with_sigma2(a.sigma2)
+        .with_k_tot(a.iters)
+        .with_k_avg(a.avg)
+        .with_scheme(a.scheme)
+        .with_check_step(false)
+        .with_record_stride((a.iters / 500).max(1));
+    base.validate().map_err(|e| anyhow::anyhow!(super::flag_names(&e.to_string())))?;
+    let dir = RunDir::create(&ctx.out, "table1")?;
+    dir.json("config.json", &serde_json::json!({"dims": a.dims, "trials": a.trials, "chains": a.chains, "depth": a.depth, "langevin": base, "us_vecs": a.us_vecs, "us_degree": a.us_degree, "seed": ctx.seed, "backend": ctx.backend.to_string()}))?;
+    let mut rows = Vec::new();
+    let mut summary = Vec::new();
+    for &d in &a.dims {
+        let minima: Vec<GlobalMinimum> = (0..a.trials)
+            .map(|t| {
+                GlobalMinimum::random(
+                    d,
+                    a.depth,
+                    ctx.seed.wrapping_mul(1_000_003).wrapping_add((d * 10_000 + t) as u64),
+                )
+            })
+            .collect::<Result<_, _>>()?;
+        let replicated: Vec<GlobalMinimum> =
+            minima.iter().flat_map(|m| std::iter::repeat_n(m.clone(), a.chains)).collect();
+        let net = BatchedLinearNet::from_minima(&replicated, &ctx.device)?;
+        let objective = BatchedPopulationObjective::from_minima(&replicated, &ctx.device);
+        let g = DiagPreconditioner::identity(&ParamLayout::of(&net), &ctx.device.clone().inner());
+        let config = base.clone().with_seed(ctx.seed.wrapping_add(d as u64));
+        let mut bar = LangevinProgress::new(&format!("d={d}"), ctx.quiet, ctx.stop.clone());
+        let r = run_langevin(&config, &objective, &net, &g, &mut bar);
+        bar.finish();
+        let r = r?;
+        let truth = (d * d) as f64;
+        let ours: Vec<f64> =
+            r.chain.chunks(a.chains).map(|c| c.iter().map(|s| s.estimate).sum::<f64>() / c.len() as f64).collect();
+        let us: Vec<f64> = if a.no_us {
+            vec![f64::NAN; a.trials]
+        } else {
+            minima
+                .iter()
+                .enumerate()
+                .map(|(t, m)| {
+                    let cfg = UbaruSaadConfig {
+                        degree: a.us_degree,
+                        nvecs: a.us_vecs,
+                        seed: ctx.seed.wrapping_add(t as u64),
+                        ..Default::default()
+                    };
+                    UbaruSaad::estimate(&m.hessian(), &cfg).rank
+                })
+                .collect()
+        };
+        for t in 0..a.trials {
+            rows.push(vec![d as f64, t as f64, ours[t], us[t], truth]);
+        }
+        let (m, s) = mean_std(&ours);
+        let (um, us_s) = mean_std(&us);
+        let paper = PAPER.iter().find(|p| p.0 == d);
+        summary.push(serde_json::json!({
+            "d": d, "true_rank": truth, "mean": m, "std": s, "nrmse": nrmse(&ours, truth),
+            "us_mean": if a.no_us { None } else { Some(um) }, "us_std": if a.no_us { None } else { Some(us_s) },
+            "us_nrmse": if a.no_us { None } else { Some(nrmse(&us, truth)) },
+            "paper_nrmse": paper.map(|p| p.1 / 100.0), "paper_us_nrmse": paper.map(|p| p.2 / 100.0),
+            "eta": r.eta, "wall_s": r.wall_s
+        }));
+    }
+    dir.csv("trials.csv", &["d", "trial", "estimate", "us_estimate", "true_rank"], rows.clone())?;
+    dir.json("result.json", &serde_json::json!({"table": summary}))?;
+
+    println!("\nTable 1 — normalised RMSE of the rank estimate ({} trials per d, scheme {:?})", a.trials, a.scheme);
+    println!("{:>6} {:>10} {:>12} {:>10} {:>12} {:>12}", "d²", "ours", "paper ours", "U&S", "paper U&S", "mean ours");
+    for s in &summary {
+        let pct = |k: &str| s[k].as_f64().map(|x| format!("{:.2} %", 100.0 * x)).unwrap_or_else(|| "—".into());
+        println!(
+            "{:>6} {:>10} {:>12} {:>10} {:>12} {:>12.1}",
+            s["true_rank"].as_f64().unwrap_or(0.0),
+            pct("nrmse"),
+            pct("paper_nrmse"),
+            pct("us_nrmse"),
+            pct("paper_us_nrmse"),
+            s["mean"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    let bars = |col: usize| -> Vec<(f64, f64, f64)> {
+        a.dims
+            .iter()
+            .map(|&d| {
+                let v: Vec<f64> = rows.iter().filter(|r| r[0] == d as f64).map(|r| r[col]).collect();
+                let (m, s) = mean_std(&v);
+                ((d * d) as f64, m, s)
+            })
+            .collect()
+    };
+    let mut groups = vec![Bars { label: "Langevin (ours)".into(), points: bars(2), color: RGBColor(31, 119, 180) }];
+    if !a.no_us {
+        groups.push(Bars { label: "Ubaru–Saad".into(), points: bars(3), color: RGBColor(214, 39, 40) });
+    }
+    errorbar_chart(
+        &dir.path.join("figure2.svg"),
+        "Estimated Hessian rank of linear nets (±1 std)",
+        "true rank d²",
+        "estimated rank",
+        &groups,
+    )?;
+    println!("results in {}", dir.path.display());
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! `hessrank train dncnn|linear`.
+
+use crate::Ctx;
+use crate::problem::LinearData;
+use crate::progress::TrainProgress;
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use hessrank_models::{
+    DnCnnConfig, GlobalMinimum, LinearNetConfig, Mnist, NoisyMnist, NoisyMnistConfig, NoisyMnistSampler,
+};
+use hessrank_train::{AdamPhase, GdPhase, PrecondScale, RunInfo, SgdPhase, TrainConfig, TrainOutcome, train};
+use std::path::PathBuf;
+
+/// Arguments of `train`.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Subcommand, Debug)]
+enum What {
+    /// The 753-parameter DnCNN on noisy MNIST.
+    Dncnn(DncnnTrain),
+    /// A deep linear net on regression data y = T x.
+    Linear(LinearTrain),
+}
+
+/// The schedule's flags.
+#[derive(Args, Debug, Clone)]
+pub struct Schedule {
+    /// SGD epochs (fresh noise each epoch).
+    #[arg(long, default_value_t = 40)]
+    pub sgd_epochs: usize,
+    /// SGD learning rate.
+    #[arg(long, default_value_t = 0.05)]
+    pub sgd_lr: f64,
+    /// SGD minibatch size.
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    /// Full-batch GD step limit.
+    #[arg(long, default_value_t = 300)]
+    pub gd_steps: usize,
+    /// Full-batch GD step size.
+    #[arg(long, default_value_t = 0.05)]
+    pub gd_lr: f64,
+    /// Stop GD when ‖∇L‖ ≤ this.
+    #[arg(long, default_value_t = 1e-7)]
+    pub gd_tol: f64,
+    /// L-BFGS steps after GD (Burn's L-BFGS, strong Wolfe; ≤ 20 iterations each).
+    #[arg(long, default_value_t = 4000)]
+    pub lbfgs_steps: usize,
+    /// Adam steps (on a copy of θ₀) for the second moment.
+    #[arg(long, default_value_t = 100)]
+    pub adam_steps: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub adam_lr: f64,
+}
+
+impl Schedule {
+    /// The training configuration.
+    pub fn config(&self) -> TrainConfig {
+        TrainConfig::new(
+            SgdPhase::new().with_epochs(self.sgd_epochs).with_lr(self.sgd_lr).with_batch_size(self.batch_size),
+            GdPhase::new()
+                .with_max_steps(self.gd_steps)
+                .with_lr(self.gd_lr)
+                .with_tol(self.gd_tol)
+                .with_lbfgs_steps(self.lbfgs_steps),
+            AdamPhase::new().with_steps(self.adam_steps).with_lr(self.adam_lr),
+        )
+        .with_precond_scale(PrecondScale::MeanOne)
+    }
+}
+
+/// DnCNN training flags.
+#[derive(Args, Debug, Clone)]
+pub struct DncnnTrain {
+    /// Output folder.
+    #[arg(long, default_value = "models/dncnn-mnist")]
+    pub dir: PathBuf,
+    /// Images N in the fixed batch.
+    #[arg(long, default_value_t = 32)]
+    pub n_images: usize,
+    /// Noise standard deviation (pixels in [0, 1]).
+    #[arg(long, default_value_t = 1.0)]
+    pub noise_std: f64,
+    /// The schedule.
+    #[command(flatten)]
+    pub schedule: Schedule,
+}
+
+/// Linear-net training flags.
+#[derive(Args, Debug, Clone)]
+struct LinearTrain {
+    /// Output folder.
+    #[arg(long, default_value = "models/linear")]
+    dir: PathBuf,
+    /// Dimension d.
+    #[arg(long, default_value_t = 8)]
+    d: usize,
+    /// Depth M.
+    #[arg(long, default_value_t = 3)]
+    depth: usize,
+    /// Samples n.
+    #[arg(long, default_value_t = 256)]
+    samples: usize,
+    #[command(flatten)]
+    schedule: Schedule,
+}
+
+/// Trains the DnCNN (used by `dncnn` too).
+pub fn train_dncnn(ctx: &Ctx, a: &DncnnTrain) -> Result<TrainOutcome<hessrank_models::DnCnn>> {
+    let mnist = Mnist::bundled()?;
+    let data = NoisyMnistConfig::new().with_n_images(a.n_images).with_noise_std(a.noise_std).with_seed(ctx.seed);
+    let sampler = NoisyMnistSampler::new(&mnist, &data, &ctx.device)?;
+    let full = NoisyMnist::new(&mnist, &data, &ctx.device)?;
+    let model_cfg = DnCnnConfig::new().with_seed(ctx.seed);
+    let info = RunInfo {
+        model_kind: "dncnn".into(),
+        model_config: serde_json::to_value(&model_cfg)?,
+        data: serde_json::to_value(&data)?,
+    };
+    let mut bar = TrainProgress::new(ctx.quiet, ctx.stop.clone());
+    let out = train(&a.schedule.config(), &sampler, &full, model_cfg.init(&ctx.device)?, &a.dir, info, &mut bar);
+    bar.finish();
+    Ok(out?)
+}
+
+fn report<M>(dir: &std::path::Path, out: &TrainOutcome<M>) {
+    let m = &out.manifest;
+    for p in &m.phases {
+        let g = p.final_grad_norm.map(|g| format!(", ‖∇L‖ {g:.3e}")).unwrap_or_default();
+        println!(
+            "  {:<5} {:>6} steps, loss {:.6e}{g}, stopped by {} ({:.1} s)",
+            p.phase, p.steps, p.final_loss, p.stop, p.wall_s
+        );
+    }
+    println!(
+        "θ₀: loss {:.8e}, ‖∇L‖ = {:.3e}; G scale {:.3e}; checkpoint in {}",
+        m.final_loss,
+        m.final_grad_norm,
+        m.precond_scale,
+        dir.display()
+    );
+}
+
+/// Runs `train`.
+pub fn run(ctx: &Ctx, a: TrainArgs) -> Result<()> {
+    match a.what {
+        What::Dncnn(d) => {
+            let out = train_dncnn(ctx, &d)?;
+            report(&d.dir, &out);
+        }
+        What::Linear(l) => {
+            GlobalMinimum::random(l.d, l.depth, ctx.seed)?;
+            let data = LinearData { d: l.d, depth: l.depth, samples: l.samples, seed: ctx.seed };
+            let objective = data.objective(&ctx.device)?;
+            let cfg = LinearNetConfig::square(l.d, l.depth).with_init_std(0.3).with_seed(ctx.seed);
+            let info = RunInfo {
+                model_kind: "linear".into(),
+                model_config: serde_json::to_value(&cfg)?,
+                data: serde_json::to_value(&data)?,
+            };
+            let mut bar = TrainProgress::new(ctx.quiet, ctx.stop.clone());
+            let out =
+                train(&l.schedule.config(), &objective, &objective, cfg.init(&ctx.device)?, &l.dir, info, &mut bar);
+            bar.finish();
+            report(&l.dir, &out?);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! Progress bars for long runs (indicatif): iteration, current loss, running rank estimate, ETA.
+
+use hessrank_rank::langevin::{Observer, StartInfo};
+use hessrank_train::TrainObserver;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+fn style() -> ProgressStyle {
+    ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {msg} (eta {eta})")
+        .expect("valid template")
+        .progress_chars("=> ")
+}
+
+/// One recorded iteration: (iteration, mean loss over chains, the drift chain's loss).
+pub type TracePoint = (usize, f64, Option<f64>);
+
+/// A bar for the Langevin run; also collects the mean loss trace for plots and CSV.
+pub struct LangevinProgress {
+    bar: ProgressBar,
+    scale: f64,
+    loss0: f64,
+    /// (iteration, mean loss over chains, drift chain's loss).
+    pub trace: Vec<TracePoint>,
+    stop: Arc<AtomicBool>,
+}
+
+impl LangevinProgress {
+    /// A bar titled `prefix`, hidden when `quiet`; `stop` is raised by Ctrl-C.
+    pub fn new(prefix: &str, quiet: bool, stop: Arc<AtomicBool>) -> Self {
+        let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(1) };
+        bar.set_style(style());
+        bar.set_prefix(prefix.to_string());
+        Self { bar, scale: 1.0, loss0: 0.0, trace: Vec::new(), stop }
+    }
+
+    /// Closes the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Observer for LangevinProgress {
+    fn start(&mut self, info: &StartInfo) {
+        self.bar.set_length(info.k_tot as u64);
+        self.scale = 4.0 / info.sigma2;
+        self.loss0 = info.loss0.iter().sum::<f64>() / info.loss0.len() as f64;
+    }
+
+    fn iteration(&mut self, k: usize, losses: &[f64], drift: Option<f64>) -> bool {
+        let mean = losses.iter().sum::<f64>() / losses.len() as f64;
+        self.trace.push((k, mean, drift));
+        self.bar.set_position(k as u64 + 1);
+        self.bar.set_message(format!("loss {mean:.6e}  4/σ²·(L−L₀) {:.1}", self.scale * (mean - self.loss0)));
+        !self.stop.load(Ordering::Relaxed)
+    }
+}
+
+/// A bar for training phases.
+pub struct TrainProgress {
+    bar: ProgressBar,
+    phase: String,
+    stop: Arc<AtomicBool>,
+}
+
+impl TrainProgress {
+    /// A training bar, hidden when `quiet`.
+    pub fn new(quiet: bool, stop: Arc<AtomicBool>) -> Self {
+        let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(1) };
+        bar.set_style(style());
+        Self { bar, phase: String::new(), stop }
+    }
+
+    /// Closes the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl TrainObserver for TrainProgress {
+    fn step(&mut self, phase: &str, step: usize, total: usize, loss: f64, grad_norm: f64) -> bool {
+        if phase != self.phase {
+            self.phase = phase.to_string();
+            self.bar.reset();
+            self.bar.set_prefix(phase.to_string());
+            self.bar.set_length(total as u64);
+        }
+        self.bar.set_position(step as u64);
+        let g = if grad_norm.is_finite() { format!("  ‖∇L‖ {grad_norm:.3e}") } else { String::new() };
+        self.bar.set_message(format!("loss {loss:.6e}{g}"));
+        !self.stop.load(Ordering::Relaxed)
+    }
+}

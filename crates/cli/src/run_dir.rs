@@ -1,0 +1,68 @@
+//! The output folder of a run, `results/<command>-<timestamp>/`, and atomic writers for its files.
+
+use anyhow::{Context, Result};
+use hessrank_core::atomic::{write_atomic, write_json_atomic};
+use std::path::{Path, PathBuf};
+
+/// Where a run writes its files.
+pub struct RunDir {
+    /// The folder.
+    pub path: PathBuf,
+}
+
+/// `YYYYMMDD-HHMMSS` (UTC) from the system clock (civil-from-days, H. Hinnant).
+pub fn timestamp() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+impl RunDir {
+    /// `<root>/<command>-<timestamp>` (a suffix is added if it exists), created now so an
+    /// unwritable output folder fails before any work.
+    pub fn create(root: &Path, command: &str) -> Result<Self> {
+        let base = root.join(format!("{command}-{}", timestamp()));
+        let mut path = base.clone();
+        let mut i = 1;
+        while path.exists() {
+            path = PathBuf::from(format!("{}-{i}", base.display()));
+            i += 1;
+        }
+        std::fs::create_dir_all(&path).with_context(|| {
+            format!("cannot create the output folder {}: choose a writable one with --out DIR", path.display())
+        })?;
+        Ok(Self { path })
+    }
+
+    /// Writes `name` as pretty JSON, atomically.
+    pub fn json<T: serde::Serialize>(&self, name: &str, value: &T) -> Result<PathBuf> {
+        let p = self.path.join(name);
+        write_json_atomic(&p, value)?;
+        Ok(p)
+    }
+
+    /// Writes a CSV file (header + rows), atomically. Non-finite numbers are written as empty
+    /// fields, never as NaN.
+    pub fn csv(&self, name: &str, header: &[&str], rows: impl IntoIterator<Item = Vec<f64>>) -> Result<PathBuf> {
+        let mut text = header.join(",");
+        text.push('\n');
+        for row in rows {
+            let fields: Vec<String> =
+                row.iter().map(|x| if x.is_finite() { format!("{x}") } else { String::new() }).collect();
+            text.push_str(&fields.join(","));
+            text.push('\n');
+        }
+        let p = self.path.join(name);
+        write_atomic(&p, text.as_bytes())?;
+        Ok(p)
+    }
+}

@@ -1,0 +1,228 @@
+//! The `hessrank` binary end to end on tiny sizes: every subcommand runs, writes the files it
+//! promises, its JSON parses with finite numbers, its plots are SVG; bad flags fail with a message.
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("hessrank-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn hessrank(out: &Path) -> Command {
+    let mut c = Command::cargo_bin("hessrank").unwrap();
+    c.arg("--quiet").arg("--out").arg(out);
+    c
+}
+
+/// The single run folder under `out` whose name starts with `prefix`.
+fn run_dir(out: &Path, prefix: &str) -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs.pop().unwrap()
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every number in the JSON is finite (NaN cannot even be written as JSON; check for nulls too).
+fn assert_finite(v: &serde_json::Value, at: &str) {
+    match v {
+        serde_json::Value::Number(n) => assert!(n.as_f64().unwrap().is_finite(), "{at}"),
+        serde_json::Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| assert_finite(x, &format!("{at}[{i}]"))),
+        serde_json::Value::Object(o) => o.iter().for_each(|(k, x)| assert_finite(x, &format!("{at}.{k}"))),
+        _ => {}
+    }
+}
+
+fn assert_svg(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>") && text.len() > 1000, "{}", path.display());
+}
+
+#[test]
+fn figure1_writes_trace_plot_and_result() {
+    let out = scratch("figure1");
+    hessrank(&out).args(["figure1", "--d", "4", "--depth", "3", "--iters", "400", "--avg", "200"]).assert().success();
+    let dir = run_dir(&out, "figure1-");
+    let r = json(&dir.join("result.json"));
+    assert_finite(&r["estimate"]["estimate"], "estimate");
+    assert_eq!(r["true_rank"], 16);
+    assert_svg(&dir.join("figure1.svg"));
+    let csv = std::fs::read_to_string(dir.join("trace.csv")).unwrap();
+    assert!(csv.starts_with("iteration,loss_minus_loss0,theorem1,prop1_limit,discrete_expectation\n"));
+    assert_eq!(csv.lines().count(), 401);
+}
+
+#[test]
+fn table1_nrmse_is_recomputed_from_the_per_trial_csv() {
+    let out = scratch("table1");
+    hessrank(&out)
+        .args([
+            "table1",
+            "--dims",
+            "8",
+            "--trials",
+            "3",
+            "--iters",
+            "600",
+            "--avg",
+            "300",
+            "--us-vecs",
+            "20",
+            "--us-degree",
+            "20",
+        ])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("Table 1"));
+    let dir = run_dir(&out, "table1-");
+    let csv = std::fs::read_to_string(dir.join("trials.csv")).unwrap();
+    let rows: Vec<Vec<f64>> = csv.lines().skip(1).map(|l| l.split(',').map(|x| x.parse().unwrap()).collect()).collect();
+    assert_eq!(rows.len(), 3);
+    let nrmse = |col: usize| (rows.iter().map(|r| (r[col] - 64.0).powi(2)).sum::<f64>() / 3.0).sqrt() / 64.0;
+    let r = json(&dir.join("result.json"));
+    let row = &r["table"][0];
+    assert!((row["nrmse"].as_f64().unwrap() - nrmse(2)).abs() < 1e-12);
+    assert!((row["us_nrmse"].as_f64().unwrap() - nrmse(3)).abs() < 1e-12);
+    assert_eq!(row["paper_nrmse"].as_f64().unwrap(), 0.069);
+    assert_svg(&dir.join("figure2.svg"));
+}
+
+#[test]
+fn matrix_rank_reads_a_csv_and_prints_the_rank() {
+    let out = scratch("matrix");
+    let file = out.join("s.csv");
+    // diag(3, 2, 1, 0, 0): rank 3.
+    let rows: Vec<String> = (0..5)
+        .map(|i| {
+            (0..5)
+                .map(|j| if i == j && i < 3 { format!("{}", 3 - i) } else { "0".into() })
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    std::fs::write(&file, rows.join("\n")).unwrap();
+    let assert = hessrank(&out)
+        .args(["matrix-rank"])
+        .arg(&file)
+        .args(["--iters", "3000", "--avg", "2000", "--chains", "16"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    assert!(stdout.contains("rank"), "{stdout}");
+    let r = json(&run_dir(&out, "matrix-rank-").join("result.json"));
+    let est = r["estimate"]["estimate"].as_f64().unwrap();
+    assert!((est - 3.0).abs() < 0.2, "{est}");
+    // A non-symmetric file is refused with the entry named.
+    std::fs::write(&file, "1,2\n3,4\n").unwrap();
+    hessrank(&out).args(["matrix-rank"]).arg(&file).assert().failure().stderr(predicates::str::contains("symmetric"));
+}
+
+#[test]
+fn train_estimate_spectrum_baseline_and_dncnn_on_a_tiny_checkpoint() {
+    let out = scratch("dncnn");
+    let model = out.join("m");
+    let m = model.to_str().unwrap();
+    hessrank(&out)
+        .args([
+            "train",
+            "dncnn",
+            "--dir",
+            m,
+            "--n-images",
+            "8",
+            "--sgd-epochs",
+            "1",
+            "--gd-steps",
+            "5",
+            "--adam-steps",
+            "3",
+        ])
+        .assert()
+        .success();
+    for f in ["model.bpk", "preconditioner.json", "manifest.json"] {
+        assert!(model.join(f).is_file(), "{f}");
+    }
+    hessrank(&out)
+        .args(["estimate", "--model", m, "--iters", "60", "--avg", "30", "--eta", "1e-3", "--drift"])
+        .assert()
+        .success();
+    let r = json(&run_dir(&out, "estimate-").join("result.json"));
+    assert_finite(&r, "estimate");
+    hessrank(&out).args(["spectrum", "--model", m]).assert().success();
+    let s = json(&run_dir(&out, "spectrum-").join("result.json"));
+    assert_eq!(s["eigenvalues"].as_array().unwrap().len(), 753);
+    assert_svg(&run_dir(&out, "spectrum-").join("energy.svg"));
+    hessrank(&out)
+        .args(["baseline", "--model", m, "--nvecs", "10", "--degree", "10", "--probes", "10"])
+        .assert()
+        .success();
+    assert_finite(&json(&run_dir(&out, "baseline-").join("result.json")), "baseline");
+    hessrank(&out)
+        .args([
+            "dncnn",
+            "--dir",
+            m,
+            "--n-images",
+            "8",
+            "--iters",
+            "60",
+            "--avg",
+            "30",
+            "--us-vecs",
+            "10",
+            "--us-degree",
+            "10",
+        ])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("loading"));
+    let dir = run_dir(&out, "dncnn-");
+    assert_finite(&json(&dir.join("result.json")), "dncnn");
+    assert_svg(&dir.join("figure3.svg"));
+    assert_svg(&dir.join("validation.svg"));
+}
+
+#[test]
+fn bad_flags_exit_non_zero_naming_the_flag() {
+    let out = scratch("bad");
+    for (args, needle) in [
+        (vec!["estimate", "--eta", "-1"], "--eta"),
+        (vec!["estimate", "--iters", "10", "--avg", "20"], "--avg"),
+        (vec!["--backend", "foo", "figure1"], "unknown backend"),
+        (vec!["estimate", "--model", "/nonexistent/checkpoint"], "/nonexistent/checkpoint"),
+        (vec!["estimate", "--sigma2", "0"], "--sigma2"),
+        (vec!["figure1", "--iters", "10", "--avg", "20"], "--avg"),
+    ] {
+        let assert = hessrank(&out).args(&args).assert().failure();
+        let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(err.lines().filter(|l| !l.trim().is_empty()).count() <= 3, "short message: {err}");
+    }
+    // An unwritable output folder is named.
+    Command::cargo_bin("hessrank")
+        .unwrap()
+        .args([
+            "--quiet",
+            "--out",
+            "/proc/hessrank-cannot-write",
+            "figure1",
+            "--d",
+            "2",
+            "--iters",
+            "20",
+            "--avg",
+            "10",
+        ])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("/proc/hessrank-cannot-write"));
+}
