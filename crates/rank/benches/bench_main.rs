@@ -1,0 +1,7 @@
+//! Benchmarks of one Langevin iteration (criterion). Run with `cargo bench -p hessrank-rank`;
+//! `HESSRANK_BENCH_BACKEND` = flex (default) | ndarray and `HESSRANK_BENCH_DTYPE` = f32 (default) |
+//! f64 choose the device (one dtype per device per process). `scripts/bench` runs all four.
+
+mod benchmarks;
+
+criterion::criterion_main!(benchmarks::linear::benches, benchmarks::dncnn::benches);
