@@ -193,3 +193,22 @@ fn bad_settings_name_the_field() {
         assert!(err.contains(field), "{err}");
     }
 }
+
+#[test]
+fn same_seed_gives_bitwise_the_same_estimate_on_flex_and_ndarray() {
+    for device in [f64_device(), f64_ndarray()] {
+        let (s, _) = rank25();
+        let q = Quadratic::new(&row_major(&s), 60, 4, &device, "test").unwrap();
+        let theta0 = Points::zeros(4, 60, &device);
+        let g = DiagPreconditioner::identity(&ParamLayout::of(&theta0), &device);
+        let config = LangevinConfig::new().with_k_tot(300).with_k_avg(200).with_sigma2(1e-2).with_seed(9);
+        let a = run(&config, &q, &theta0, &g, &mut NullObserver).unwrap();
+        let b = run(&config, &q, &theta0, &g, &mut NullObserver).unwrap();
+        let c = run(&config.clone().with_seed(10), &q, &theta0, &g, &mut NullObserver).unwrap();
+        assert_eq!(a.estimate.to_bits(), b.estimate.to_bits());
+        assert_eq!(a.eta.to_bits(), b.eta.to_bits());
+        assert!(a.chain.iter().zip(&b.chain).all(|(x, y)| x.window_mean.to_bits() == y.window_mean.to_bits()));
+        assert_ne!(a.estimate, c.estimate);
+        assert_eq!(a.config.seed, 9, "the seed is in the result");
+    }
+}

@@ -4,7 +4,7 @@
 //! measured loss trace with the discrete-time theory on the exact spectrum of G^½HG^½.
 
 use super::parse_scheme;
-use super::spectrum::exact_spectrum;
+use super::spectrum::{exact_spectrum, write_spectrum};
 use super::train::{DncnnTrain, Schedule, train_dncnn};
 use crate::Ctx;
 use crate::plots::{Series, VLine, line_chart};
@@ -206,23 +206,11 @@ fn write_outputs(
     trace: &[(usize, f64, Option<f64>)],
     predicted: f64,
 ) -> Result<()> {
-    let energy = spectrum.energy_curve();
-    dir.csv(
-        "spectrum.csv",
-        &["index", "eigenvalue", "energy"],
-        spectrum.eigenvalues.iter().zip(&energy).enumerate().map(|(i, (l, e))| vec![(i + 1) as f64, *l, *e]),
-    )?;
-    line_chart(
-        &dir.path.join("figure3.svg"),
+    write_spectrum(
+        dir,
+        spectrum,
+        "figure3.svg",
         "DnCNN: normalised cumulative eigenvalue energy of the Hessian",
-        "j (eigenvalues in descending order)",
-        "Σ_{i≤j} λ_i / Tr H",
-        &[Series {
-            label: "Hessian spectrum".into(),
-            points: energy.iter().enumerate().map(|(i, e)| ((i + 1) as f64, *e)).collect(),
-            color: RGBColor(31, 119, 180),
-            dashed: false,
-        }],
         &[
             VLine { label: format!("Langevin estimate {:.0}", r.estimate), x: r.estimate, color: RGBColor(0, 0, 0) },
             VLine { label: format!("Ubaru–Saad {:.0}", us.rank), x: us.rank, color: RGBColor(150, 150, 150) },

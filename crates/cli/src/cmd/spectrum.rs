@@ -1,7 +1,7 @@
 //! `hessrank spectrum`: the exact Hessian of a small checkpoint (finite differences of Burn
 //! gradients, f64), its eigenvalues and the normalised cumulative energy curve.
 
-use crate::plots::{Series, line_chart};
+use crate::plots::{Series, VLine, line_chart};
 use crate::run_dir::RunDir;
 use crate::{Ctx, problem, with_problem};
 use anyhow::{Result, ensure};
@@ -39,6 +39,29 @@ where
     Ok((Spectrum::of(&h), h))
 }
 
+/// Writes `spectrum.csv` and the energy-curve plot `svg` (with reference lines `vlines`).
+pub fn write_spectrum(dir: &RunDir, spectrum: &Spectrum, svg: &str, title: &str, vlines: &[VLine]) -> Result<()> {
+    let energy = spectrum.energy_curve();
+    dir.csv(
+        "spectrum.csv",
+        &["index", "eigenvalue", "energy"],
+        spectrum.eigenvalues.iter().zip(&energy).enumerate().map(|(i, (l, e))| vec![(i + 1) as f64, *l, *e]),
+    )?;
+    line_chart(
+        &dir.path.join(svg),
+        title,
+        "j (eigenvalues in descending order)",
+        "Σ_{i≤j} λ_i / Tr H",
+        &[Series {
+            label: "Hessian spectrum".into(),
+            points: energy.iter().enumerate().map(|(i, e)| ((i + 1) as f64, *e)).collect(),
+            color: RGBColor(31, 119, 180),
+            dashed: false,
+        }],
+        vlines,
+    )
+}
+
 /// Runs `spectrum`.
 pub fn run(ctx: &Ctx, a: SpectrumArgs) -> Result<()> {
     let loaded = problem::load(&a.model, &ctx.device)?;
@@ -52,26 +75,8 @@ pub fn run(ctx: &Ctx, a: SpectrumArgs) -> Result<()> {
     let dir = RunDir::create(&ctx.out, "spectrum")?;
     let (spectrum, _) =
         with_problem!(&loaded.problem, |model, _objective, curvature| exact_spectrum(ctx, curvature, model)?);
-    let energy = spectrum.energy_curve();
     dir.json("result.json", &spectrum)?;
-    dir.csv(
-        "spectrum.csv",
-        &["index", "eigenvalue", "energy"],
-        spectrum.eigenvalues.iter().zip(&energy).enumerate().map(|(i, (l, e))| vec![(i + 1) as f64, *l, *e]),
-    )?;
-    line_chart(
-        &dir.path.join("energy.svg"),
-        "Normalised cumulative eigenvalue energy",
-        "j (eigenvalues in descending order)",
-        "Σ_{i≤j} λ_i / Tr H",
-        &[Series {
-            label: "Hessian".into(),
-            points: energy.iter().enumerate().map(|(i, e)| ((i + 1) as f64, *e)).collect(),
-            color: RGBColor(31, 119, 180),
-            dashed: false,
-        }],
-        &[],
-    )?;
+    write_spectrum(&dir, &spectrum, "energy.svg", "Normalised cumulative eigenvalue energy", &[])?;
     println!(
         "{n} parameters: λ_max {:.4e}, Tr H {:.4e}, {} eigenvalues > 1e-6·λ_max, {} < −1e-6·λ_max; 98.5 % of the energy at rank {}",
         spectrum.max(),
