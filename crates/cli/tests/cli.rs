@@ -155,8 +155,17 @@ fn train_estimate_spectrum_baseline_and_dncnn_on_a_tiny_checkpoint() {
         .args(["estimate", "--model", m, "--iters", "60", "--avg", "30", "--eta", "1e-3", "--drift"])
         .assert()
         .success();
-    let r = json(&run_dir(&out, "estimate-").join("result.json"));
+    let est_dir = run_dir(&out, "estimate-");
+    let r = json(&est_dir.join("result.json"));
     assert_finite(&r, "estimate");
+    assert!(est_dir.join("langevin-state.json").is_file());
+    // Resuming a finished run reproduces its result.
+    hessrank(&out)
+        .args(["estimate", "--model", m, "--iters", "60", "--avg", "30", "--eta", "1e-3", "--drift", "--resume"])
+        .arg(&est_dir)
+        .assert()
+        .success();
+    assert_eq!(json(&est_dir.join("result.json"))["estimate"], r["estimate"]);
     hessrank(&out).args(["spectrum", "--model", m]).assert().success();
     let s = json(&run_dir(&out, "spectrum-").join("result.json"));
     assert_eq!(s["eigenvalues"].as_array().unwrap().len(), 753);

@@ -30,6 +30,16 @@ impl SeededNoise {
         &mut self.rng
     }
 
+    /// The generator's position in its stream (32-bit words consumed), for checkpoints.
+    pub fn clone_word_pos(&self) -> u128 {
+        self.rng.get_word_pos()
+    }
+
+    /// Moves the generator to a position saved by [`SeededNoise::clone_word_pos`].
+    pub fn set_word_pos(&mut self, pos: u128) {
+        self.rng.set_word_pos(pos)
+    }
+
     /// `n` standard-normal values.
     pub fn normal_vec(&mut self, n: usize) -> Vec<f64> {
         (0..n).map(|_| StandardNormal.sample(&mut self.rng)).collect()

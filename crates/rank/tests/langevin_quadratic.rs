@@ -212,3 +212,47 @@ fn same_seed_gives_bitwise_the_same_estimate_on_flex_and_ndarray() {
         assert_eq!(a.config.seed, 9, "the seed is in the result");
     }
 }
+
+/// Stops the run after iteration `at`.
+struct StopAt(usize);
+
+impl Observer for StopAt {
+    fn iteration(&mut self, k: usize, _losses: &[f64], _drift: Option<f64>) -> bool {
+        k < self.0
+    }
+}
+
+#[test]
+fn an_interrupted_estimate_resumes_to_bitwise_the_same_result() {
+    use hessrank_rank::langevin::{Checkpointing, run_resumable};
+    for device in [f64_device(), f64_ndarray()] {
+        let (s, _) = rank25();
+        let q = Quadratic::new(&row_major(&s), 60, 3, &device, "test").unwrap();
+        let theta0 = Points::zeros(3, 60, &device);
+        let g = DiagPreconditioner::identity(&ParamLayout::of(&theta0), &device);
+        let config = LangevinConfig::new()
+            .with_k_tot(300)
+            .with_k_avg(200)
+            .with_sigma2(1e-2)
+            .with_chains(2)
+            .with_drift_correction(true)
+            .with_seed(5);
+        let dir = std::env::temp_dir().join(format!("hessrank-resume-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let whole = Checkpointing { path: dir.join("whole.json"), every: 50 };
+        let a = run_resumable(&config, &q, &q, &theta0, &g, &mut NullObserver, &whole, false).unwrap();
+        let cut = Checkpointing { path: dir.join("cut.json"), every: 50 };
+        let partial = run_resumable(&config, &q, &q, &theta0, &g, &mut StopAt(137), &cut, false).unwrap();
+        assert!(partial.partial && partial.iterations == 138, "{} {}", partial.partial, partial.iterations);
+        let b = run_resumable(&config, &q, &q, &theta0, &g, &mut NullObserver, &cut, true).unwrap();
+        assert!(!b.partial);
+        assert_eq!(a.estimate.to_bits(), b.estimate.to_bits(), "{} vs {}", a.estimate, b.estimate);
+        assert_eq!(a.drift.unwrap().to_bits(), b.drift.unwrap().to_bits());
+        assert_eq!(a.grad_evals, b.grad_evals);
+        // Other settings refuse the saved state.
+        let err = run_resumable(&config.clone().with_seed(6), &q, &q, &theta0, &g, &mut NullObserver, &cut, true)
+            .unwrap_err();
+        assert!(err.to_string().contains("other settings"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

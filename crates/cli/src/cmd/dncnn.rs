@@ -131,7 +131,8 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
         .with_drift_correction(true)
         .with_check_step(false);
     config.validate().map_err(|e| anyhow::anyhow!(super::flag_names(&e.to_string())))?;
-    let (r, trace) = super::estimate::estimate_with_progress(ctx, &config, &objective, &frozen, &model, &precond)?;
+    let (r, trace) =
+        super::estimate::estimate_with_progress(ctx, &config, &objective, &frozen, &model, &precond, None)?;
 
     // 4. U&S on the dense Hessian (products are free once H is formed).
     let us_cfg = UbaruSaadConfig { degree: a.us_degree, nvecs: a.us_vecs, seed: ctx.seed, ..Default::default() };

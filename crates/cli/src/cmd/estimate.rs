@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use hessrank_core::{DiagPreconditioner, Objective, ParamLayout};
 use hessrank_rank::RankEstimate;
-use hessrank_rank::langevin::run_with_curvature;
+use hessrank_rank::langevin::{Checkpointing, run_resumable, run_with_curvature};
 use std::path::PathBuf;
 
 /// Arguments of `estimate`.
@@ -23,6 +23,12 @@ pub struct EstimateArgs {
     /// Algorithm 1's settings.
     #[command(flatten)]
     pub langevin: LangevinArgs,
+    /// Save the run's state (langevin-state.json in the run folder) every this many iterations.
+    #[arg(long, default_value_t = 500)]
+    pub checkpoint_every: usize,
+    /// Continue the run saved in this results folder (same flags), writing its results there.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
 }
 
 /// The preconditioner named by `--precond`.
@@ -49,12 +55,16 @@ pub fn estimate_with_progress<O: Objective, C: Objective<Model = O::Model>>(
     curvature: &C,
     theta0: &O::Model,
     precond: &DiagPreconditioner,
+    checkpointing: Option<(&Checkpointing, bool)>,
 ) -> Result<(RankEstimate, Vec<TracePoint>)>
 where
     O::Model: Clone,
 {
     let mut bar = LangevinProgress::new("langevin", ctx.quiet, ctx.stop.clone());
-    let r = run_with_curvature(config, objective, curvature, theta0, precond, &mut bar);
+    let r = match checkpointing {
+        Some((c, resume)) => run_resumable(config, objective, curvature, theta0, precond, &mut bar, c, resume),
+        None => run_with_curvature(config, objective, curvature, theta0, precond, &mut bar),
+    };
     bar.finish();
     let r = r?;
     for w in &r.warnings {
@@ -67,12 +77,31 @@ where
 pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
     let config = a.langevin.config(ctx)?;
     let loaded = problem::load(&a.model, &ctx.device)?;
-    let dir = RunDir::create(&ctx.out, "estimate")?;
+    let dir = match &a.resume {
+        Some(d) => {
+            anyhow::ensure!(
+                d.join("langevin-state.json").is_file(),
+                "--resume {}: no langevin-state.json there (give the folder of an earlier estimate run)",
+                d.display()
+            );
+            RunDir { path: d.clone() }
+        }
+        None => RunDir::create(&ctx.out, "estimate")?,
+    };
+    let checkpointing = Checkpointing { path: dir.path.join("langevin-state.json"), every: a.checkpoint_every.max(1) };
     dir.json("config.json", &serde_json::json!({"model": a.model, "precond": a.precond, "langevin": config, "backend": ctx.backend.to_string(), "dtype": format!("{:?}", ctx.dtype), "seed": ctx.seed}))?;
     let (r, trace) = with_problem!(&loaded.problem, |model, objective, curvature| {
         let layout = ParamLayout::of(model);
         let g = choose_precond(&a.precond, loaded.precond.clone(), &layout, ctx)?;
-        estimate_with_progress(ctx, &config, objective, curvature, model, &g)?
+        estimate_with_progress(
+            ctx,
+            &config,
+            objective,
+            curvature,
+            model,
+            &g,
+            Some((&checkpointing, a.resume.is_some())),
+        )?
     });
     dir.json("result.json", &r)?;
     dir.csv(

@@ -35,4 +35,4 @@ pub use auto_step::{PowerIteration, estimate_mu_max};
 pub use config::{LangevinConfig, Scheme, StepSize};
 pub use estimate::{ChainSummary, RankEstimate};
 pub use observer::{NullObserver, Observer, StartInfo};
-pub use runner::{LangevinRun, run, run_with_curvature};
+pub use runner::{Checkpointing, LangevinRun, LangevinState, run, run_resumable, run_with_curvature};

@@ -6,9 +6,11 @@ use super::estimate::{ChainSummary, RankEstimate, batch_means, pool};
 use super::{LangevinConfig, Observer, PowerIteration, Scheme, StartInfo, StepSize, estimate_mu_max};
 use crate::hessian::{FdHessian, Preconditioned};
 use burn::tensor::Tensor;
+use hessrank_core::atomic::{read_json, write_json_atomic};
 use hessrank_core::noise::SeededNoise;
-use hessrank_core::params::{gradients_of, map_trainable};
+use hessrank_core::params::{flatten_f64, gradients_of, map_trainable, set_params};
 use hessrank_core::{DiagPreconditioner, Error, Objective, ParamLayout, ParamTensors, Result};
+use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 /// Noise stream of the drift chain (it draws none, but keeps the layout uniform).
@@ -23,6 +25,8 @@ struct Copy<M> {
     xi: Option<Vec<Tensor<1>>>,
     /// No noise: the deterministic drift companion.
     noiseless: bool,
+    /// The noise stream (chain index, or the drift stream).
+    stream: u64,
 }
 
 impl<M: burn::module::Module> Copy<M> {
@@ -67,6 +71,45 @@ impl<M: burn::module::Module> Copy<M> {
     }
 }
 
+/// A resumable snapshot of a [`LangevinRun`]: parameters, noise positions and ξ of every chain,
+/// running sums and the iteration, as JSON (f64 values round-trip exactly).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LangevinState {
+    /// The run's settings.
+    pub config: LangevinConfig,
+    /// Iterations done.
+    pub k: usize,
+    /// The step in use.
+    pub eta: f64,
+    /// μ_max, when measured.
+    pub mu_max: Option<f64>,
+    /// Gradient evaluations so far.
+    pub grad_evals: usize,
+    /// L(θ_0) per chain.
+    pub loss0: Vec<f64>,
+    /// L(θ_0) of the drift chain.
+    pub drift0: f64,
+    /// Losses recorded in the averaging window, per chain.
+    pub windows: Vec<Vec<f64>>,
+    /// The drift chain's window.
+    pub drift_window: Vec<f64>,
+    /// Warnings so far.
+    pub warnings: Vec<String>,
+    /// Seconds spent so far.
+    pub elapsed_s: f64,
+    copies: Vec<CopyState>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CopyState {
+    params: Vec<f64>,
+    xi: Option<Vec<f64>>,
+    stream: u64,
+    /// The noise generator's position (a u128, as text for JSON).
+    word_pos: String,
+    noiseless: bool,
+}
+
 /// A run of Algorithm 1 in progress: built by [`LangevinRun::new`], advanced by
 /// [`LangevinRun::step`], summarised by [`LangevinRun::finish`] (the solver/executor split: [`run`]
 /// is the executor that drives it and feeds an [`Observer`]).
@@ -89,6 +132,8 @@ pub struct LangevinRun<'a, O: Objective> {
     bound_excess: f64,
     warnings: Vec<String>,
     start: Instant,
+    /// Seconds spent before a resume.
+    elapsed0: f64,
 }
 
 impl<'a, O: Objective> LangevinRun<'a, O>
@@ -163,6 +208,7 @@ where
                 noise: SeededNoise::new(config.seed, c as u64),
                 xi: None,
                 noiseless: false,
+                stream: c as u64,
             })
             .collect();
         if config.drift_correction {
@@ -171,6 +217,7 @@ where
                 noise: SeededNoise::new(config.seed, DRIFT_STREAM),
                 xi: None,
                 noiseless: true,
+                stream: DRIFT_STREAM,
             });
         }
         let n_chains = config.chains * per_copy;
@@ -190,6 +237,7 @@ where
             windows: vec![Vec::with_capacity(config.k_avg); n_chains],
             drift_window: Vec::new(),
             warnings,
+            elapsed0: 0.0,
             bound_excess: config.divergence_factor * config.sigma2 / 4.0 * n_params as f64,
             start,
         })
@@ -267,6 +315,110 @@ where
         Ok((losses, drift))
     }
 
+    /// Everything needed to continue this run later (see [`LangevinRun::restore`]).
+    pub fn snapshot(&self) -> LangevinState {
+        let copies = self
+            .copies
+            .iter()
+            .map(|c| CopyState {
+                params: c.model.as_ref().map(flatten_f64).unwrap_or_default(),
+                xi: c
+                    .xi
+                    .as_ref()
+                    .map(|x| x.iter().flat_map(|t| t.to_data().iter::<f64>().collect::<Vec<_>>()).collect()),
+                stream: c.stream,
+                word_pos: c.noise.clone_word_pos().to_string(),
+                noiseless: c.noiseless,
+            })
+            .collect();
+        LangevinState {
+            config: self.config.clone(),
+            k: self.k,
+            eta: self.eta,
+            mu_max: self.mu_max,
+            grad_evals: self.grad_evals,
+            loss0: self.loss0.clone(),
+            drift0: self.drift0,
+            windows: self.windows.clone(),
+            drift_window: self.drift_window.clone(),
+            warnings: self.warnings.clone(),
+            elapsed_s: self.elapsed0 + self.start.elapsed().as_secs_f64(),
+            copies,
+        }
+    }
+
+    /// Continues a run from `state` for the same objective, θ₀ template and preconditioner. With
+    /// the same backend, the result is bitwise that of an uninterrupted run (the noise generators
+    /// resume at the same word).
+    pub fn restore(
+        state: LangevinState,
+        objective: &'a O,
+        theta0: &O::Model,
+        precond: &DiagPreconditioner,
+    ) -> Result<Self> {
+        let config = state.config.clone();
+        config.validate()?;
+        let layout = ParamLayout::of(theta0);
+        layout.check_same(precond.layout(), "preconditioner vs model")?;
+        let expected_copies = config.chains + usize::from(config.drift_correction);
+        if state.copies.len() != expected_copies || state.k > config.k_tot {
+            return Err(Error::config(
+                "langevin state",
+                format!("{} copies at iteration {}", state.copies.len(), state.k),
+                format!("{expected_copies} copies, iteration ≤ K_tot"),
+            ));
+        }
+        let device = precond
+            .g()
+            .tensors
+            .first()
+            .map(|t| t.device().inner())
+            .ok_or_else(|| Error::config("model", "no parameters", "≥ 1"))?;
+        let mut copies = Vec::with_capacity(state.copies.len());
+        for c in &state.copies {
+            let params = ParamTensors::from_flat(&layout, &c.params, &device)?;
+            let mut noise = SeededNoise::new(config.seed, c.stream);
+            let pos: u128 =
+                c.word_pos.parse().map_err(|_| Error::config("noise word position", &c.word_pos, "an integer"))?;
+            noise.set_word_pos(pos);
+            let xi = match &c.xi {
+                Some(flat) => Some(ParamTensors::from_flat(&layout, flat, &device)?.tensors),
+                None => None,
+            };
+            copies.push(Copy {
+                model: Some(set_params(theta0.clone(), &params)?),
+                noise,
+                xi,
+                noiseless: c.noiseless,
+                stream: c.stream,
+            });
+        }
+        let eta = state.eta;
+        let a = precond.g().map(|t| t.inner().mul_scalar(eta));
+        let b = precond.sqrt_g().map(|t| t.inner().mul_scalar((eta * config.sigma2).sqrt()));
+        let n_params = layout.numel() / objective.chains().max(1);
+        Ok(Self {
+            bound_excess: config.divergence_factor * config.sigma2 / 4.0 * n_params as f64,
+            config,
+            objective,
+            copies,
+            a,
+            b,
+            eta,
+            mu_max: state.mu_max,
+            n_params,
+            grad_evals: state.grad_evals,
+            k: state.k,
+            loss0: state.loss0,
+            drift0: state.drift0,
+            windows: state.windows,
+            drift_window: state.drift_window,
+            warnings: state.warnings,
+            start: Instant::now(),
+            elapsed0: state.elapsed_s,
+        })
+    }
+
     /// The estimate from the iterations done (marked partial if fewer than K_tot).
     pub fn finish(&self) -> Result<RankEstimate> {
         if self.windows.first().is_none_or(|w| w.is_empty()) {
@@ -313,7 +465,7 @@ where
             eigenvalue_threshold: 1.0 / (2.0 * self.eta * self.config.k_tot as f64),
             n_params: self.n_params,
             grad_evals: self.grad_evals,
-            wall_s: self.start.elapsed().as_secs_f64(),
+            wall_s: self.elapsed0 + self.start.elapsed().as_secs_f64(),
             partial: self.k < self.config.k_tot,
             iterations: self.k,
             warnings: self.warnings.clone(),
@@ -355,19 +507,79 @@ where
     drive(LangevinRun::with_curvature(config, objective, curvature, theta0, precond)?, config, observer)
 }
 
+/// Where and how often a run saves its [`LangevinState`].
+#[derive(Debug, Clone)]
+pub struct Checkpointing {
+    /// The state file (JSON, written atomically).
+    pub path: std::path::PathBuf,
+    /// Save every this many iterations (and when the observer stops the run).
+    pub every: usize,
+}
+
+/// [`run_with_curvature`] that saves its state periodically and, when `resume` is set and the state
+/// file exists, continues from it (the settings must be the ones the state was written with).
+#[allow(clippy::too_many_arguments)]
+pub fn run_resumable<O: Objective, C: Objective<Model = O::Model>>(
+    config: &LangevinConfig,
+    objective: &O,
+    curvature: &C,
+    theta0: &O::Model,
+    precond: &DiagPreconditioner,
+    observer: &mut dyn Observer,
+    checkpointing: &Checkpointing,
+    resume: bool,
+) -> Result<RankEstimate>
+where
+    O::Model: Clone,
+{
+    let state = if resume && checkpointing.path.is_file() {
+        let saved: LangevinState = read_json(&checkpointing.path)?;
+        if serde_json::to_value(&saved.config).ok() != serde_json::to_value(config).ok() {
+            return Err(Error::format(
+                &checkpointing.path,
+                "the saved run used other settings; resume with the same flags (or start a new run)",
+            ));
+        }
+        LangevinRun::restore(saved, objective, theta0, precond)?
+    } else {
+        LangevinRun::with_curvature(config, objective, curvature, theta0, precond)?
+    };
+    drive_with(state, config, observer, Some(checkpointing))
+}
+
 /// The executor: steps a run to the end, feeding the observer.
 fn drive<O: Objective>(
-    mut state: LangevinRun<'_, O>,
+    state: LangevinRun<'_, O>,
     config: &LangevinConfig,
     observer: &mut dyn Observer,
 ) -> Result<RankEstimate>
 where
     O::Model: Clone,
 {
+    drive_with(state, config, observer, None)
+}
+
+fn drive_with<O: Objective>(
+    mut state: LangevinRun<'_, O>,
+    config: &LangevinConfig,
+    observer: &mut dyn Observer,
+    checkpointing: Option<&Checkpointing>,
+) -> Result<RankEstimate>
+where
+    O::Model: Clone,
+{
+    let save = |state: &LangevinRun<'_, O>| -> Result<()> {
+        match checkpointing {
+            Some(c) => write_json_atomic(&c.path, &state.snapshot()),
+            None => Ok(()),
+        }
+    };
+    let mut started = false;
     while !state.is_done() {
         let k = state.iteration();
         let (losses, drift) = state.step()?;
-        if k == 0 {
+        if !started {
+            started = true;
             observer.start(&StartInfo {
                 chains: losses.len(),
                 k_tot: config.k_tot,
@@ -376,9 +588,18 @@ where
                 sigma2: config.sigma2,
             });
         }
+        if let Some(c) = checkpointing
+            && (k + 1).is_multiple_of(c.every.max(1))
+        {
+            save(&state)?;
+        }
         if (k.is_multiple_of(config.record_stride) || k + 1 == config.k_tot) && !observer.iteration(k, &losses, drift) {
+            save(&state)?;
             break;
         }
+    }
+    if state.is_done() {
+        save(&state)?;
     }
     state.finish()
 }
