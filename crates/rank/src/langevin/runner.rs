@@ -71,6 +71,18 @@ impl<M: burn::module::Module> Copy<M> {
     }
 }
 
+/// The constant factors of the update, ηG and √η σ G^½, on the plain device.
+fn step_factors(precond: &DiagPreconditioner, eta: f64, sigma2: f64) -> (ParamTensors, ParamTensors) {
+    let a = precond.g().map(|t| t.inner().mul_scalar(eta));
+    let b = precond.sqrt_g().map(|t| t.inner().mul_scalar((eta * sigma2).sqrt()));
+    (a, b)
+}
+
+/// The largest excess loss before a run counts as diverged: `divergence_factor` · σ²/4 · n.
+fn divergence_bound(config: &LangevinConfig, n_params: usize) -> f64 {
+    config.divergence_factor * config.sigma2 / 4.0 * n_params as f64
+}
+
 /// A resumable snapshot of a [`LangevinRun`]: parameters, noise positions and ξ of every chain,
 /// running sums and the iteration, as JSON (f64 values round-trip exactly).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -200,8 +212,7 @@ where
                 )));
             }
         };
-        let a = precond.g().map(|t| t.inner().mul_scalar(eta));
-        let b = precond.sqrt_g().map(|t| t.inner().mul_scalar((eta * config.sigma2).sqrt()));
+        let (a, b) = step_factors(precond, eta, config.sigma2);
         let mut copies: Vec<Copy<O::Model>> = (0..config.chains)
             .map(|c| Copy {
                 model: Some(theta0.clone()),
@@ -238,7 +249,7 @@ where
             drift_window: Vec::new(),
             warnings,
             elapsed0: 0.0,
-            bound_excess: config.divergence_factor * config.sigma2 / 4.0 * n_params as f64,
+            bound_excess: divergence_bound(config, n_params),
             start,
         })
     }
@@ -394,11 +405,10 @@ where
             });
         }
         let eta = state.eta;
-        let a = precond.g().map(|t| t.inner().mul_scalar(eta));
-        let b = precond.sqrt_g().map(|t| t.inner().mul_scalar((eta * config.sigma2).sqrt()));
+        let (a, b) = step_factors(precond, eta, config.sigma2);
         let n_params = layout.numel() / objective.chains().max(1);
         Ok(Self {
-            bound_excess: config.divergence_factor * config.sigma2 / 4.0 * n_params as f64,
+            bound_excess: divergence_bound(&config, n_params),
             config,
             objective,
             copies,
