@@ -61,18 +61,24 @@ pub fn parse_idx(bytes: &[u8], expected_rank: usize, path: &Path) -> Result<IdxA
 /// Reads an IDX file, gzip-compressed or not (detected from its first bytes).
 pub fn read_idx(path: &Path, expected_rank: usize) -> Result<IdxArray> {
     let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    decode_idx(&raw, expected_rank, path)
+}
+
+/// Decodes an IDX file's bytes as read from disk, gzip-compressed or not (the entry point the
+/// fuzz target drives); `path` names the file in errors.
+pub fn decode_idx(raw: &[u8], expected_rank: usize, path: &Path) -> Result<IdxArray> {
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         // Decompress at most the largest valid size (+1 to detect excess); a corrupt or hostile
         // stream cannot make us allocate more than that.
         let limit = (4 + 4 * expected_rank + MAX_ELEMENTS + 1) as u64;
         let mut out = Vec::new();
-        GzDecoder::new(raw.as_slice())
+        GzDecoder::new(raw)
             .take(limit)
             .read_to_end(&mut out)
             .map_err(|e| Error::format(path, format!("corrupt gzip stream: {e}")))?;
         out
     } else {
-        raw
+        raw.to_vec()
     };
     parse_idx(&bytes, expected_rank, path)
 }

@@ -11,12 +11,19 @@ const MAX_DIM: usize = 46_341;
 /// Reads a square matrix: returns n and its row-major entries.
 pub fn read_matrix(path: &Path) -> Result<(usize, Vec<f64>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    if bytes.starts_with(b"\x93NUMPY") { parse_npy(&bytes, path) } else { parse_csv(&bytes, path) }
+    parse_matrix(&bytes, path)
+}
+
+/// Decodes a matrix file's bytes: `.npy` when they start with NumPy's magic string, else CSV
+/// (the entry point the fuzz target drives).
+pub fn parse_matrix(bytes: &[u8], path: &Path) -> Result<(usize, Vec<f64>)> {
+    if bytes.starts_with(b"\x93NUMPY") { parse_npy(bytes, path) } else { parse_csv(bytes, path) }
 }
 
 /// Decodes `.npy` bytes.
 pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<(usize, Vec<f64>)> {
     let bad = |what: String| Error::format(path, what);
+    check_npy_header_length(bytes).map_err(bad)?;
     let file = npyz::NpyFile::new(bytes).map_err(|e| bad(format!("not a valid .npy file: {e}")))?;
     let shape: Vec<u64> = file.shape().to_vec();
     let [rows, cols] = shape[..] else {
@@ -52,6 +59,41 @@ pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<(usize, Vec<f64>)> {
         return Err(bad(format!("{} values for shape ({n}, {n})", values.len())));
     }
     Ok((n, if fortran { transpose(&values, n) } else { values }))
+}
+
+/// Checks that the header length field fits in the file: npyz allocates the header's length
+/// before reading it, so a forged field (found by fuzzing) would make it allocate gigabytes.
+fn check_npy_header_length(bytes: &[u8]) -> std::result::Result<(), String> {
+    let (len, start) = match bytes.get(6) {
+        Some(1) if bytes.len() >= 10 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        Some(2 | 3) if bytes.len() >= 12 => {
+            (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
+        }
+        Some(v @ 1..=3) => return Err(format!("truncated .npy preamble (version {v}): {} bytes", bytes.len())),
+        v => return Err(format!("unsupported .npy format version {v:?}: expected 1, 2 or 3")),
+    };
+    if start + len > bytes.len() {
+        return Err(format!("truncated .npy header: it declares {len} bytes, the file holds {}", bytes.len() - start));
+    }
+    // npyz parses the header as a Python literal with backtracking: deeply nested brackets (found
+    // by fuzzing) take exponential time. A plain float matrix's header is one dict holding one
+    // tuple; lists only appear in structured dtypes, which are refused anyway.
+    let header = &bytes[start..start + len];
+    if header.contains(&b'[') {
+        return Err("structured dtype (a list in the header): expected float64 or float32".into());
+    }
+    let mut depth = 0usize;
+    for &b in header {
+        match b {
+            b'(' | b'{' => depth += 1,
+            b')' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > 2 {
+            return Err("malformed .npy header: brackets nested deeper than {'shape': (…)}".into());
+        }
+    }
+    Ok(())
 }
 
 fn transpose(v: &[f64], n: usize) -> Vec<f64> {

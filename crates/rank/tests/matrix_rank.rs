@@ -36,3 +36,32 @@ fn rank_of_a_csv_matrix_with_a_gap() {
     assert!(err.contains("finite"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_forged_npy_header_length_is_an_error_not_a_huge_allocation() {
+    // Found by `cargo fuzz run matrix_file`: version 3 declares a 2.4 GB header in a 97-byte file.
+    use hessrank_rank::matrix_file::parse_matrix;
+    let mut bytes = b"\x93NUMPY\x03\x00".to_vec();
+    bytes.extend(2_390_425_718u32.to_le_bytes());
+    bytes.extend(b"{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }\n");
+    let err = parse_matrix(&bytes, std::path::Path::new("forged.npy")).unwrap_err().to_string();
+    assert!(err.contains("forged.npy") && err.contains("declares 2390425718 bytes"), "{err}");
+    let err = parse_matrix(b"\x93NUMPY\x09\x00\x10\x00", std::path::Path::new("v9.npy")).unwrap_err().to_string();
+    assert!(err.contains("unsupported .npy format version"), "{err}");
+}
+
+#[test]
+fn deeply_nested_npy_header_brackets_are_refused_at_once() {
+    // Found by `cargo fuzz run matrix_file`: nested '[' made npyz's header parser backtrack for
+    // minutes. Such headers are refused before parsing.
+    use hessrank_rank::matrix_file::parse_matrix;
+    for (open, what) in [("[", "structured dtype"), ("(", "nested deeper")] {
+        let header = format!("{{'descr': '<f8', 'x': {}0, 'shape': (1, 1), }}\n", open.repeat(40));
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend((header.len() as u16).to_le_bytes());
+        bytes.extend(header.as_bytes());
+        bytes.extend(1.0f64.to_le_bytes());
+        let err = parse_matrix(&bytes, std::path::Path::new("nested.npy")).unwrap_err().to_string();
+        assert!(err.contains("nested.npy") && err.contains(what), "{err}");
+    }
+}
