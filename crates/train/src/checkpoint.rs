@@ -78,7 +78,12 @@ pub fn load_module<M: Module>(template: M, path: &Path) -> Result<M> {
     if !path.is_file() {
         return Err(Error::format(path, "no model file (expected a burnpack written by `hessrank train`)"));
     }
-    template.try_load_file(path).map_err(|e| Error::format(path, format!("cannot load into this architecture: {e}")))
+    let record = burn::store::ModuleRecord::load(path)
+        .map_err(|e| Error::format(path, format!("cannot read the model: {e}")))?
+        // A checkpoint keeps the dtype it was trained in; the run's dtype wins (burnpack would
+        // otherwise hand an f32 run f64 tensors).
+        .cast_to_module_dtype();
+    template.try_load_record(record).map_err(|e| Error::format(path, format!("cannot load into this architecture: {e}")))
 }
 
 /// A trained model with its preconditioner and manifest.
@@ -125,6 +130,16 @@ impl Checkpoint {
     /// plain device of the model's tensors).
     pub fn load<M: Module>(dir: &Path, template: M, device: &Device) -> Result<(M, DiagPreconditioner, Manifest)> {
         let manifest = Self::manifest(dir)?;
+        let run_dtype = format!("{:?}", device.settings().float_dtype);
+        // An f64 minimum rounds to an f32 one; an f32 minimum is not one to f64 precision (its
+        // gradient in f64 is of f32 rounding size, which Langevin dynamics would see as drift).
+        if manifest.dtype == "F32" && run_dtype == "F64" {
+            return Err(Error::format(
+                dir,
+                "the checkpoint was trained in F32 and this run uses F64: θ₀ is a minimum only to f32 precision; \
+                 run with --dtype f32, or train again with --dtype f64",
+            ));
+        }
         let model = load_module(template, &Self::model_path(dir))?;
         let layout = ParamLayout::of(&model);
         manifest.layout.check_same(&layout, &format!("{} (manifest) vs the model", dir.display()))?;

@@ -105,3 +105,44 @@ fn an_interrupted_training_resumes_to_the_same_parameters() {
     assert_eq!(resumed.precond.to_flat(), whole.precond.to_flat());
     let _ = ParamLayout::of(&resumed.model);
 }
+
+#[test]
+fn a_checkpoint_trained_in_f32_is_refused_in_f64_and_an_f64_one_loads_in_f32() {
+    // ndarray carries f32 here (flex is f64 in this test binary: one dtype per device per process).
+    #[allow(deprecated)]
+    let f32_device = with_float_dtype(Device::ndarray(), FloatDType::F32).unwrap().autodiff();
+    let f64_device = device();
+    let mnist = Mnist::bundled().unwrap();
+    let data = NoisyMnistConfig::new().with_n_images(8);
+    let short = TrainConfig::new(
+        SgdPhase::new().with_epochs(1).with_batch_size(8),
+        GdPhase::new().with_max_steps(2),
+        AdamPhase::new().with_steps(2),
+    );
+    let mut dirs = Vec::new();
+    for (name, dev) in [("f32", &f32_device), ("f64", &f64_device)] {
+        let sampler = NoisyMnistSampler::new(&mnist, &data, dev).unwrap();
+        let full = NoisyMnist::new(&mnist, &data, dev).unwrap();
+        let dir = scratch(&format!("dtype-{name}"));
+        train(&short, &sampler, &full, DnCnnConfig::new().init(dev).unwrap(), &dir, info(), &mut ()).unwrap();
+        dirs.push(dir);
+    }
+    let err = Checkpoint::load(&dirs[0], DnCnnConfig::new().init(&f64_device).unwrap(), &f64_device.clone().inner())
+        .err()
+        .expect("an f32 checkpoint is refused in an f64 run")
+        .to_string();
+    assert!(err.contains("trained in F32") && err.contains("--dtype f32") && err.contains("dtype-f32"), "{err}");
+    // f64 → f32 rounds: the parameters agree to f32 precision.
+    let (m32, _, _) =
+        Checkpoint::load(&dirs[1], DnCnnConfig::new().init(&f32_device).unwrap(), &f32_device.clone().inner()).unwrap();
+    let (m64, _, _) =
+        Checkpoint::load(&dirs[1], DnCnnConfig::new().init(&f64_device).unwrap(), &f64_device.clone().inner()).unwrap();
+    let dtypes: Vec<_> = hessrank_core::params::params_of(&m32).tensors.iter().map(|t| t.dtype()).collect();
+    assert!(dtypes.iter().all(|d| *d == burn::tensor::DType::F32), "loaded into f32: {dtypes:?}");
+    let (a, b) = (flatten_f64(&m32), flatten_f64(&m64));
+    let err = a.iter().zip(&b).map(|(x, y)| (x - y).abs() / y.abs().max(1e-3)).fold(0.0, f64::max);
+    assert!(err < 1e-6 && err > 0.0, "f32 copy of the f64 checkpoint: relative error {err:e}");
+    for d in dirs {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
