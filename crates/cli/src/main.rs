@@ -27,9 +27,9 @@ struct Cli {
     /// Compute backend (among those compiled in; default: flex, else ndarray).
     #[arg(long, global = true, value_parser = parse_backend)]
     backend: Option<Backend>,
-    /// Float precision of the device.
-    #[arg(long, global = true, value_enum, default_value_t = Dtype::F64)]
-    dtype: Dtype,
+    /// Float precision of the device (default: f64 on the CPU backends, f32 on wgpu).
+    #[arg(long, global = true, value_enum)]
+    dtype: Option<Dtype>,
     /// Root folder of results; each run writes into <out>/<command>-<timestamp>/.
     #[arg(long, global = true, default_value = "results")]
     out: PathBuf,
@@ -111,9 +111,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let backend = cli.backend.unwrap_or_else(Backend::default_backend);
     let dtype = match cli.dtype {
-        Dtype::F32 => FloatDType::F32,
-        Dtype::F64 => FloatDType::F64,
+        Some(Dtype::F32) => FloatDType::F32,
+        Some(Dtype::F64) => FloatDType::F64,
+        None if backend == Backend::Wgpu => FloatDType::F32,
+        None => FloatDType::F64,
     };
+    run_dir::set_provenance(&backend.to_string(), &format!("{dtype:?}"), cli.seed);
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let _ = ctrlc::set_handler(move || {

@@ -3,6 +3,7 @@
 use hessrank_rank::langevin::{Observer, StartInfo};
 use hessrank_train::TrainObserver;
 use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -23,6 +24,8 @@ pub struct LangevinProgress {
     /// (iteration, mean loss over chains, drift chain's loss).
     pub trace: Vec<TracePoint>,
     stop: Arc<AtomicBool>,
+    /// Where the trace is kept between resumes, how often it is saved, the last iteration saved.
+    persist: Option<(PathBuf, usize, usize)>,
 }
 
 impl LangevinProgress {
@@ -31,7 +34,28 @@ impl LangevinProgress {
         let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(1) };
         bar.set_style(style());
         bar.set_prefix(prefix.to_string());
-        Self { bar, scale: 1.0, loss0: 0.0, trace: Vec::new(), stop }
+        Self { bar, scale: 1.0, loss0: 0.0, trace: Vec::new(), stop, persist: None }
+    }
+
+    /// Keeps the trace in `path` (JSON, written atomically every `every` iterations and when the
+    /// run stops), so that the plots and CSV of a resumed run cover the whole run. With `resume`,
+    /// the trace saved there is loaded first; points at or after the iteration the run resumes
+    /// from are dropped as they come again.
+    pub fn persist_trace(mut self, path: PathBuf, every: usize, resume: bool) -> anyhow::Result<Self> {
+        if resume && path.is_file() {
+            self.trace = hessrank_core::atomic::read_json(&path)?;
+        }
+        self.persist = Some((path, every.max(1), 0));
+        Ok(self)
+    }
+
+    fn save_trace(&mut self, k: usize) {
+        if let Some((path, _, last)) = &mut self.persist {
+            *last = k;
+            if let Err(e) = hessrank_core::atomic::write_json_atomic(path, &self.trace) {
+                self.bar.suspend(|| eprintln!("warning: could not save the loss trace: {e}"));
+            }
+        }
     }
 
     /// Closes the bar.
@@ -49,10 +73,19 @@ impl Observer for LangevinProgress {
 
     fn iteration(&mut self, k: usize, losses: &[f64], drift: Option<f64>) -> bool {
         let mean = losses.iter().sum::<f64>() / losses.len() as f64;
+        while self.trace.last().is_some_and(|p| p.0 >= k) {
+            self.trace.pop();
+        }
         self.trace.push((k, mean, drift));
         self.bar.set_position(k as u64 + 1);
         self.bar.set_message(format!("loss {mean:.6e}  4/σ²·(L−L₀) {:.1}", self.scale * (mean - self.loss0)));
-        !self.stop.load(Ordering::Relaxed)
+        let go_on = !self.stop.load(Ordering::Relaxed);
+        if let Some((_, every, last)) = self.persist
+            && (!go_on || k >= last + every)
+        {
+            self.save_trace(k);
+        }
+        go_on
     }
 }
 

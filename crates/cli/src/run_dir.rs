@@ -3,6 +3,32 @@
 use anyhow::{Context, Result};
 use hessrank_core::atomic::{write_atomic, write_json_atomic};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// What produced this process's results; added to every JSON object a run writes.
+static PROVENANCE: OnceLock<serde_json::Value> = OnceLock::new();
+
+/// The version of a package in the workspace's `Cargo.lock` (compiled in, so it names what this
+/// binary was built against).
+pub fn locked_version(package: &str) -> Option<&'static str> {
+    let lock = include_str!("../../../Cargo.lock");
+    let header = format!("name = \"{package}\"\nversion = \"");
+    let start = lock.find(&header)? + header.len();
+    lock[start..].split('"').next()
+}
+
+/// Records the provenance added to every JSON result: versions, backend, dtype, seed and the
+/// command line. Called once by `main`.
+pub fn set_provenance(backend: &str, dtype: &str, seed: u64) {
+    let _ = PROVENANCE.set(serde_json::json!({
+        "hessrank": env!("CARGO_PKG_VERSION"),
+        "burn": locked_version("burn"),
+        "backend": backend,
+        "dtype": dtype,
+        "seed": seed,
+        "command": std::env::args().collect::<Vec<_>>(),
+    }));
+}
 
 /// Where a run writes its files.
 pub struct RunDir {
@@ -43,10 +69,15 @@ impl RunDir {
         Ok(Self { path })
     }
 
-    /// Writes `name` as pretty JSON, atomically.
+    /// Writes `name` as pretty JSON, atomically; a JSON object gets a `provenance` entry (see
+    /// [`set_provenance`]).
     pub fn json<T: serde::Serialize>(&self, name: &str, value: &T) -> Result<PathBuf> {
         let p = self.path.join(name);
-        write_json_atomic(&p, value)?;
+        let mut value = serde_json::to_value(value)?;
+        if let (Some(o), Some(prov)) = (value.as_object_mut(), PROVENANCE.get()) {
+            o.insert("provenance".into(), prov.clone());
+        }
+        write_json_atomic(&p, &value)?;
         Ok(p)
     }
 
@@ -64,5 +95,21 @@ impl RunDir {
         let p = self.path.join(name);
         write_atomic(&p, text.as_bytes())?;
         Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_locked_burn_version_is_the_one_the_workspace_pins() {
+        let manifest = include_str!("../../../Cargo.toml");
+        let pinned = manifest
+            .lines()
+            .find(|l| l.trim_start().starts_with("burn ="))
+            .and_then(|l| l.split("version = \"=").nth(1))
+            .and_then(|v| v.split('"').next())
+            .expect("burn pinned in Cargo.toml");
+        assert_eq!(super::locked_version("burn"), Some(pinned));
+        assert_eq!(super::locked_version("no-such-package"), None);
     }
 }

@@ -15,6 +15,7 @@ use hessrank_core::{DenseOperator, ParamLayout};
 use hessrank_models::{DnCnnConfig, Mnist, NoisyMnist, NoisyMnistConfig};
 use hessrank_rank::baselines::{UbaruSaad, UbaruSaadConfig};
 use hessrank_rank::hessian::Spectrum;
+use hessrank_rank::langevin::Checkpointing;
 use hessrank_rank::theory::DiscreteTheory;
 use hessrank_rank::{LangevinConfig, Scheme, StepSize};
 use hessrank_train::checkpoint::Checkpoint;
@@ -61,6 +62,14 @@ pub struct DncnnArgs {
     /// U&S degree.
     #[arg(long, default_value_t = 50)]
     pub us_degree: usize,
+    /// Save the Langevin run's state (langevin-state.json in the run folder) every this many
+    /// iterations.
+    #[arg(long, default_value_t = 500)]
+    pub checkpoint_every: usize,
+    /// Continue the run saved in this results folder (same flags and seed), writing its results
+    /// there. The checkpoint in --dir must be the one the run started from.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
     /// Training schedule (when training).
     #[command(flatten)]
     pub schedule: Schedule,
@@ -70,13 +79,31 @@ pub struct DncnnArgs {
 pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
     let t0 = Instant::now();
     let data = NoisyMnistConfig::new().with_n_images(a.n_images).with_noise_std(a.noise_std).with_seed(ctx.seed);
-    let dir = RunDir::create(&ctx.out, "dncnn")?;
     let plain = ctx.device.clone().inner();
-
-    // 1. θ₀ and G: load a matching checkpoint, else train.
     let matches = Checkpoint::manifest(&a.dir)
         .map(|m| m.model_kind == "dncnn" && m.data == serde_json::to_value(&data).unwrap_or_default())
         .unwrap_or(false);
+    let dir = match &a.resume {
+        Some(d) => {
+            anyhow::ensure!(
+                d.join("langevin-state.json").is_file(),
+                "--resume {}: no langevin-state.json there (give the folder of an earlier dncnn run)",
+                d.display()
+            );
+            anyhow::ensure!(
+                matches && !a.retrain,
+                "--resume {}: the checkpoint {} is missing or was trained for other data settings; resume with \
+                 the --dir, --n-images, --noise-std and --seed of the original run (and without --retrain)",
+                d.display(),
+                a.dir.display()
+            );
+            RunDir { path: d.clone() }
+        }
+        None => RunDir::create(&ctx.out, "dncnn")?,
+    };
+    let checkpointing = Checkpointing { path: dir.path.join("langevin-state.json"), every: a.checkpoint_every.max(1) };
+
+    // 1. θ₀ and G: load a matching checkpoint, else train.
     let (model, precond, manifest) = if matches && !a.retrain {
         println!("loading {}", a.dir.display());
         Checkpoint::load(&a.dir, DnCnnConfig::new().with_seed(ctx.seed).init(&ctx.device)?, &plain)?
@@ -131,8 +158,16 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
         .with_drift_correction(true)
         .with_check_step(false);
     config.validate().map_err(|e| anyhow::anyhow!(super::flag_names(&e.to_string())))?;
-    let (r, trace) =
-        super::estimate::estimate_with_progress(ctx, &config, &objective, &frozen, &model, &precond, None)?;
+    let done = super::estimate::estimate_with_progress(
+        ctx,
+        &config,
+        &objective,
+        &frozen,
+        &model,
+        &precond,
+        Some((&checkpointing, a.resume.is_some())),
+    )?;
+    let Some((r, trace)) = done else { return super::estimate::write_interrupted(&dir) };
 
     // 4. U&S on the dense Hessian (products are free once H is formed).
     let us_cfg = UbaruSaadConfig { degree: a.us_degree, nvecs: a.us_vecs, seed: ctx.seed, ..Default::default() };
@@ -193,6 +228,9 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
     println!("  98.5 % of the energy lies in the top {} eigenvalues", spectrum.rank_for_energy(0.985));
     println!("  modes with μ < {:.3e} are not yet equilibrated", r.eigenvalue_threshold);
     println!("plots and data in {} ({:.0} s)", dir.path.display(), t0.elapsed().as_secs_f64());
+    if r.partial {
+        println!("interrupted after {} iterations: continue with --resume {}", r.iterations, dir.path.display());
+    }
     Ok(())
 }
 

@@ -47,7 +47,9 @@ pub fn choose_precond(
     })
 }
 
-/// Runs Algorithm 1 with a progress bar; returns the estimate and the mean loss trace.
+/// Runs Algorithm 1 with a progress bar; returns the estimate and the mean loss trace, or `None`
+/// when Ctrl-C stopped the run before its averaging window (nothing to estimate yet). With
+/// checkpointing, the run's state and its trace are saved beside each other and resumed together.
 pub fn estimate_with_progress<O: Objective, C: Objective<Model = O::Model>>(
     ctx: &Ctx,
     config: &hessrank_rank::LangevinConfig,
@@ -56,21 +58,37 @@ pub fn estimate_with_progress<O: Objective, C: Objective<Model = O::Model>>(
     theta0: &O::Model,
     precond: &DiagPreconditioner,
     checkpointing: Option<(&Checkpointing, bool)>,
-) -> Result<(RankEstimate, Vec<TracePoint>)>
+) -> Result<Option<(RankEstimate, Vec<TracePoint>)>>
 where
     O::Model: Clone,
 {
     let mut bar = LangevinProgress::new("langevin", ctx.quiet, ctx.stop.clone());
+    if let Some((c, resume)) = checkpointing {
+        bar = bar.persist_trace(c.path.with_extension("trace.json"), c.every, resume)?;
+    }
     let r = match checkpointing {
         Some((c, resume)) => run_resumable(config, objective, curvature, theta0, precond, &mut bar, c, resume),
         None => run_with_curvature(config, objective, curvature, theta0, precond, &mut bar),
     };
     bar.finish();
-    let r = r?;
+    let r = match r {
+        Err(hessrank_core::Error::Interrupted(msg)) => {
+            println!("interrupted: {msg}");
+            return Ok(None);
+        }
+        r => r?,
+    };
     for w in &r.warnings {
         eprintln!("warning: {w}");
     }
-    Ok((r, bar.trace))
+    Ok(Some((r, bar.trace)))
+}
+
+/// Writes the result of a run stopped before its averaging window: marked partial, no estimate.
+pub fn write_interrupted(dir: &RunDir) -> Result<()> {
+    dir.json("result.json", &serde_json::json!({"partial": true, "estimate": null}))?;
+    println!("the state is saved: continue with --resume {}", dir.path.display());
+    Ok(())
 }
 
 /// Runs `estimate`.
@@ -90,7 +108,7 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
     };
     let checkpointing = Checkpointing { path: dir.path.join("langevin-state.json"), every: a.checkpoint_every.max(1) };
     dir.json("config.json", &serde_json::json!({"model": a.model, "precond": a.precond, "langevin": config, "backend": ctx.backend.to_string(), "dtype": format!("{:?}", ctx.dtype), "seed": ctx.seed}))?;
-    let (r, trace) = with_problem!(&loaded.problem, |model, objective, curvature| {
+    let done = with_problem!(&loaded.problem, |model, objective, curvature| {
         let layout = ParamLayout::of(model);
         let g = choose_precond(&a.precond, loaded.precond.clone(), &layout, ctx)?;
         estimate_with_progress(
@@ -103,6 +121,7 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
             Some((&checkpointing, a.resume.is_some())),
         )?
     });
+    let Some((r, trace)) = done else { return write_interrupted(&dir) };
     dir.json("result.json", &r)?;
     dir.csv(
         "trace.csv",
@@ -112,5 +131,8 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
     println!("{} ({} parameters)", summary_line(&r), r.n_params);
     println!("modes of G^½HG^½ below {:.3e} are not equilibrated (threshold 1/(2ηK_tot))", r.eigenvalue_threshold);
     println!("results in {}", dir.path.display());
+    if r.partial {
+        println!("interrupted after {} iterations: continue with --resume {}", r.iterations, dir.path.display());
+    }
     Ok(())
 }

@@ -13,9 +13,12 @@ use hessrank_core::{DiagPreconditioner, ParamLayout};
 use hessrank_models::GlobalMinimum;
 use hessrank_models::linear::{BatchedLinearNet, BatchedPopulationObjective};
 use hessrank_rank::baselines::{UbaruSaad, UbaruSaadConfig};
-use hessrank_rank::langevin::run as run_langevin;
+use hessrank_core::atomic::read_json;
+use hessrank_rank::langevin::{Checkpointing, run_resumable};
 use hessrank_rank::{LangevinConfig, Scheme, StepSize};
 use plotters::style::RGBColor;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 
 /// The paper's published normalised RMSE (%) for d = 8 … 256: ours, U&S.
 const PAPER: [(usize, f64, f64); 6] =
@@ -60,6 +63,22 @@ pub struct Table1Args {
     /// Skip U&S.
     #[arg(long)]
     pub no_us: bool,
+    /// Save the running d's Langevin state (langevin-state-d<d>.json) every this many iterations.
+    #[arg(long, default_value_t = 1000)]
+    pub checkpoint_every: usize,
+    /// Continue the sweep saved in this results folder (same flags and seed): finished
+    /// dimensions are read back, the interrupted one continues from its saved state.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+}
+
+/// What one finished dimension leaves in the run folder (`d<d>.json`), so a resumed sweep skips it.
+#[derive(Serialize, Deserialize)]
+struct DoneDim {
+    summary: serde_json::Value,
+    ours: Vec<f64>,
+    /// `null` where U&S was skipped.
+    us: Vec<Option<f64>>,
 }
 
 fn nrmse(estimates: &[f64], truth: f64) -> f64 {
@@ -90,11 +109,53 @@ pub fn run(ctx: &Ctx, a: Table1Args) -> Result<()> {
         .with_check_step(false)
         .with_record_stride((a.iters / 500).max(1));
     base.validate().map_err(|e| anyhow::anyhow!(super::flag_names(&e.to_string())))?;
-    let dir = RunDir::create(&ctx.out, "table1")?;
-    dir.json("config.json", &serde_json::json!({"dims": a.dims, "trials": a.trials, "chains": a.chains, "depth": a.depth, "langevin": base, "us_vecs": a.us_vecs, "us_degree": a.us_degree, "seed": ctx.seed, "backend": ctx.backend.to_string()}))?;
+    let config_json = serde_json::json!({"dims": a.dims, "trials": a.trials, "chains": a.chains, "depth": a.depth, "langevin": base, "us_vecs": a.us_vecs, "us_degree": a.us_degree, "no_us": a.no_us, "seed": ctx.seed, "backend": ctx.backend.to_string(), "dtype": format!("{:?}", ctx.dtype)});
+    let dir = match &a.resume {
+        Some(d) => {
+            let path = d.join("config.json");
+            let saved: serde_json::Value = read_json(&path).map_err(|e| {
+                anyhow::anyhow!("--resume {}: {e} (give the folder of an earlier table1 run)", d.display())
+            })?;
+            let mut saved_cmp = saved.clone();
+            if let Some(o) = saved_cmp.as_object_mut() {
+                o.remove("provenance");
+            }
+            ensure!(
+                saved_cmp == config_json,
+                "--resume {}: that sweep used other settings ({}); resume with the same flags and seed",
+                d.display(),
+                path.display()
+            );
+            RunDir { path: d.clone() }
+        }
+        None => {
+            let dir = RunDir::create(&ctx.out, "table1")?;
+            dir.json("config.json", &config_json)?;
+            dir
+        }
+    };
     let mut rows = Vec::new();
     let mut summary = Vec::new();
+    let mut partial = false;
     for &d in &a.dims {
+        let truth = (d * d) as f64;
+        let done_path = dir.path.join(format!("d{d}.json"));
+        if a.resume.is_some() && done_path.is_file() {
+            let done: DoneDim = read_json(&done_path)?;
+            ensure!(
+                done.ours.len() == a.trials && done.us.len() == a.trials,
+                "{}: {} trials saved, {} asked for",
+                done_path.display(),
+                done.ours.len(),
+                a.trials
+            );
+            println!("d={d}: done earlier ({})", done_path.display());
+            for t in 0..a.trials {
+                rows.push(vec![d as f64, t as f64, done.ours[t], done.us[t].unwrap_or(f64::NAN), truth]);
+            }
+            summary.push(done.summary);
+            continue;
+        }
         let minima: Vec<GlobalMinimum> = (0..a.trials)
             .map(|t| {
                 GlobalMinimum::random(
@@ -110,11 +171,26 @@ pub fn run(ctx: &Ctx, a: Table1Args) -> Result<()> {
         let objective = BatchedPopulationObjective::from_minima(&replicated, &ctx.device);
         let g = DiagPreconditioner::identity(&ParamLayout::of(&net), &ctx.device.clone().inner());
         let config = base.clone().with_seed(ctx.seed.wrapping_add(d as u64));
+        let checkpointing = Checkpointing {
+            path: dir.path.join(format!("langevin-state-d{d}.json")),
+            every: a.checkpoint_every.max(1),
+        };
         let mut bar = LangevinProgress::new(&format!("d={d}"), ctx.quiet, ctx.stop.clone());
-        let r = run_langevin(&config, &objective, &net, &g, &mut bar);
+        let r = run_resumable(&config, &objective, &objective, &net, &g, &mut bar, &checkpointing, a.resume.is_some());
         bar.finish();
-        let r = r?;
-        let truth = (d * d) as f64;
+        let (r, stopped) = match r {
+            Err(hessrank_core::Error::Interrupted(msg)) => (None, msg),
+            r => {
+                let r = r?;
+                let msg = format!("{} iterations done", r.iterations);
+                if r.partial { (None, msg) } else { (Some(r), msg) }
+            }
+        };
+        let Some(r) = r else {
+            partial = true;
+            println!("interrupted at d={d} ({stopped}); continue with --resume {}", dir.path.display());
+            break;
+        };
         let ours: Vec<f64> =
             r.chain.chunks(a.chains).map(|c| c.iter().map(|s| s.estimate).sum::<f64>() / c.len() as f64).collect();
         let us: Vec<f64> = if a.no_us {
@@ -140,16 +216,25 @@ pub fn run(ctx: &Ctx, a: Table1Args) -> Result<()> {
         let (m, s) = mean_std(&ours);
         let (um, us_s) = mean_std(&us);
         let paper = PAPER.iter().find(|p| p.0 == d);
-        summary.push(serde_json::json!({
+        let row = serde_json::json!({
             "d": d, "true_rank": truth, "mean": m, "std": s, "nrmse": nrmse(&ours, truth),
             "us_mean": if a.no_us { None } else { Some(um) }, "us_std": if a.no_us { None } else { Some(us_s) },
             "us_nrmse": if a.no_us { None } else { Some(nrmse(&us, truth)) },
             "paper_nrmse": paper.map(|p| p.1 / 100.0), "paper_us_nrmse": paper.map(|p| p.2 / 100.0),
             "eta": r.eta, "wall_s": r.wall_s
-        }));
+        });
+        // U&S NaNs (with --no-us) are stored as null and read back as NaN.
+        let us_json: Vec<Option<f64>> = us.iter().map(|x| x.is_finite().then_some(*x)).collect();
+        dir.json(&format!("d{d}.json"), &serde_json::json!({"summary": row, "ours": ours, "us": us_json}))?;
+        // The dimension is recorded; its Langevin state is no longer needed.
+        let _ = std::fs::remove_file(&checkpointing.path);
+        summary.push(row);
     }
     dir.csv("trials.csv", &["d", "trial", "estimate", "us_estimate", "true_rank"], rows.clone())?;
-    dir.json("result.json", &serde_json::json!({"table": summary}))?;
+    dir.json("result.json", &serde_json::json!({"table": summary, "partial": partial}))?;
+    if partial {
+        return Ok(());
+    }
 
     println!("\nTable 1 — normalised RMSE of the rank estimate ({} trials per d, scheme {:?})", a.trials, a.scheme);
     println!("{:>6} {:>10} {:>12} {:>10} {:>12} {:>12}", "d²", "ours", "paper ours", "U&S", "paper U&S", "mean ours");

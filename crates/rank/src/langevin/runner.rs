@@ -431,6 +431,14 @@ where
 
     /// The estimate from the iterations done (marked partial if fewer than K_tot).
     pub fn finish(&self) -> Result<RankEstimate> {
+        if self.windows.first().is_none_or(|w| w.is_empty()) && self.k < self.config.k_tot {
+            return Err(Error::Interrupted(format!(
+                "stopped at iteration {} of {}, before the averaging window (from iteration {}): no estimate yet",
+                self.k,
+                self.config.k_tot,
+                self.config.k_tot - self.config.k_avg
+            )));
+        }
         if self.windows.first().is_none_or(|w| w.is_empty()) {
             return Err(Error::Numerical(format!(
                 "no iteration of the averaging window was reached ({} of {} iterations done, window starts at {})",
