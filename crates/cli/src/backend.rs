@@ -44,6 +44,9 @@ impl Backend {
 
     /// A fresh autodiff device of this backend in `dtype` (once per process).
     pub fn device(self, dtype: FloatDType) -> anyhow::Result<Device> {
+        if self == Backend::Wgpu && dtype == FloatDType::F64 {
+            anyhow::bail!("--dtype f64 is not supported on wgpu; use --dtype f32 or a CPU backend");
+        }
         let device = match self {
             #[cfg(feature = "ndarray")]
             // Deprecated in Burn 0.22 in favour of flex; kept selectable (fastest large GEMM).
@@ -51,14 +54,17 @@ impl Backend {
             Backend::Ndarray => Device::ndarray(),
             #[cfg(feature = "flex")]
             Backend::Flex => Device::flex(),
+            // Initialised explicitly so a machine without a GPU driver gets an error, not a panic.
             #[cfg(feature = "wgpu")]
-            Backend::Wgpu => Device::wgpu(burn::tensor::DeviceKind::default()),
+            Backend::Wgpu => Device::wgpu_options().init().map_err(|e| {
+                anyhow::anyhow!(
+                    "--backend wgpu: no usable adapter ({e}); install a Vulkan driver (on Debian: apt-get install \
+                     mesa-vulkan-drivers for the CPU driver lavapipe) or pick --backend flex"
+                )
+            })?,
             #[allow(unreachable_patterns)]
             other => anyhow::bail!("backend {other} is not compiled in; rebuild with --features {other}"),
         };
-        if self == Backend::Wgpu && dtype == FloatDType::F64 {
-            anyhow::bail!("--dtype f64 is not supported on wgpu; use --dtype f32 or a CPU backend");
-        }
         Ok(hessrank_core::device::with_float_dtype(device, dtype)?.autodiff())
     }
 }

@@ -198,6 +198,43 @@ fn train_estimate_spectrum_baseline_and_dncnn_on_a_tiny_checkpoint() {
     assert_finite(&json(&dir.join("result.json")), "dncnn");
     assert_svg(&dir.join("figure3.svg"));
     assert_svg(&dir.join("validation.svg"));
+
+    // Ctrl-C during the Langevin run leaves a partial result; --resume finishes it, with the
+    // loss trace of the whole run.
+    let cut = scratch("dncnn-cut");
+    let args = [
+        "dncnn",
+        "--dir",
+        m,
+        "--n-images",
+        "8",
+        "--iters",
+        "4000",
+        "--avg",
+        "1000",
+        "--us-vecs",
+        "10",
+        "--us-degree",
+        "10",
+        "--checkpoint-every",
+        "50",
+    ];
+    let stdout = interrupt_once_saved(&cut, &args, "langevin-state.json");
+    // Stopped long before the averaging window: no estimate yet, the result says so.
+    assert!(stdout.contains("before the averaging window") && stdout.contains("--resume"), "{stdout}");
+    let dir = run_dir(&cut, "dncnn-");
+    let partial = json(&dir.join("result.json"));
+    assert_eq!(partial["partial"], true);
+    assert!(partial["estimate"].is_null());
+    hessrank(&cut).args(args).arg("--resume").arg(&dir).assert().success();
+    let r = json(&dir.join("result.json"));
+    assert_eq!(r["estimate"]["partial"], false);
+    assert_eq!(r["estimate"]["iterations"], 4000);
+    let csv = std::fs::read_to_string(dir.join("trace.csv")).unwrap();
+    let ks: Vec<f64> = csv.lines().skip(1).map(|l| l.split(',').next().unwrap().parse().unwrap()).collect();
+    assert_eq!(ks.first(), Some(&0.0), "the trace starts at iteration 0");
+    assert_eq!(ks.last(), Some(&3999.0));
+    assert!(ks.windows(2).all(|w| w[0] < w[1]), "the trace is increasing, without repeats");
 }
 
 #[test]
@@ -234,4 +271,101 @@ fn bad_flags_exit_non_zero_naming_the_flag() {
         .assert()
         .failure()
         .stderr(predicates::str::contains("/proc/hessrank-cannot-write"));
+}
+
+/// Runs `hessrank --quiet --out <out> <args>` and, once a run folder under `out` holds `file`
+/// (the run has saved its state), sends SIGINT as Ctrl-C would. Returns the process's stdout.
+fn interrupt_once_saved(out: &Path, args: &[&str], file: &str) -> String {
+    use std::process::Stdio;
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("hessrank"))
+        .arg("--quiet")
+        .arg("--out")
+        .arg(out)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let saved = || std::fs::read_dir(out).unwrap().any(|e| e.unwrap().path().join(file).is_file());
+    let t0 = std::time::Instant::now();
+    while !saved() {
+        assert!(t0.elapsed().as_secs() < 600, "{file} never appeared");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let done = child.wait_with_output().unwrap();
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    String::from_utf8(done.stdout).unwrap()
+}
+
+#[test]
+fn an_interrupted_table1_sweep_resumes_to_bitwise_the_same_trials() {
+    let args = [
+        "table1",
+        "--dims",
+        "4,6",
+        "--trials",
+        "3",
+        "--iters",
+        "40000",
+        "--avg",
+        "1000",
+        "--eta",
+        "auto",
+        "--no-us",
+        "--checkpoint-every",
+        "300",
+    ];
+    let whole = scratch("table1-whole");
+    hessrank(&whole).args(args).assert().success();
+    let a = std::fs::read_to_string(run_dir(&whole, "table1-").join("trials.csv")).unwrap();
+
+    // d = 4 finishes first and leaves d4.json; d = 6 is interrupted once its state is saved.
+    let cut = scratch("table1-cut");
+    let stdout = interrupt_once_saved(&cut, &args, "langevin-state-d6.json");
+    assert!(stdout.contains("interrupted at d=6"), "{stdout}");
+    let dir = run_dir(&cut, "table1-");
+    assert!(dir.join("d4.json").is_file() && dir.join("langevin-state-d6.json").is_file());
+    let partial = json(&dir.join("result.json"));
+    assert_eq!(partial["partial"], true);
+    assert_eq!(partial["provenance"]["burn"], "0.22.1");
+    assert_eq!(partial["provenance"]["seed"], 0);
+    hessrank(&cut)
+        .args(args)
+        .arg("--resume")
+        .arg(&dir)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("d=4: done earlier"));
+    let b = std::fs::read_to_string(dir.join("trials.csv")).unwrap();
+    assert_eq!(a, b, "the resumed sweep gives bitwise the same trials");
+    assert_eq!(json(&dir.join("result.json"))["partial"], false);
+    // Other settings refuse the folder.
+    hessrank(&cut)
+        .args(["table1", "--dims", "4,6", "--trials", "2", "--no-us", "--resume"])
+        .arg(&dir)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("other settings"));
+}
+
+#[cfg(feature = "wgpu")]
+#[test]
+fn the_wgpu_backend_runs_figure1_in_f32_and_refuses_f64() {
+    let out = scratch("wgpu");
+    hessrank(&out)
+        .args(["--backend", "wgpu", "figure1", "--d", "3", "--depth", "3", "--iters", "300", "--avg", "150"])
+        .assert()
+        .success();
+    let r = json(&run_dir(&out, "figure1-").join("result.json"));
+    assert_eq!(r["provenance"]["backend"], "wgpu");
+    assert_eq!(r["provenance"]["dtype"], "F32", "wgpu defaults to f32");
+    let est = r["estimate"]["estimate"].as_f64().unwrap();
+    assert!(est.is_finite() && est > 0.0, "{est}");
+    hessrank(&out)
+        .args(["--backend", "wgpu", "--dtype", "f64", "figure1", "--d", "3"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("--dtype f64 is not supported on wgpu"));
 }

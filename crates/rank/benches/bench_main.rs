@@ -1,5 +1,5 @@
 //! Benchmarks of one Langevin iteration (criterion). Run with `cargo bench -p hessrank-rank`;
-//! `HESSRANK_BENCH_BACKEND` = flex (default) | ndarray and `HESSRANK_BENCH_DTYPE` = f32 (default) |
+//! `HESSRANK_BENCH_BACKEND` = flex (default) | ndarray | wgpu (with `--features wgpu`) and `HESSRANK_BENCH_DTYPE` = f32 (default) |
 //! f64 choose the device (one dtype per device per process). `scripts/bench` runs all four.
 
 mod benchmarks;

@@ -83,7 +83,9 @@ pub fn load_module<M: Module>(template: M, path: &Path) -> Result<M> {
         // A checkpoint keeps the dtype it was trained in; the run's dtype wins (burnpack would
         // otherwise hand an f32 run f64 tensors).
         .cast_to_module_dtype();
-    template.try_load_record(record).map_err(|e| Error::format(path, format!("cannot load into this architecture: {e}")))
+    template
+        .try_load_record(record)
+        .map_err(|e| Error::format(path, format!("cannot load into this architecture: {e}")))
 }
 
 /// A trained model with its preconditioner and manifest.

@@ -7,11 +7,23 @@ pub mod linear;
 
 use burn::tensor::{Device, FloatDType};
 
-/// The device chosen by the environment, with its label.
+/// The device chosen by the environment, with its label; made once per process (a wgpu runtime
+/// refuses a second initialisation, and one dtype per device per process).
 pub fn device() -> (Device, String) {
+    static DEVICE: std::sync::OnceLock<(Device, String)> = std::sync::OnceLock::new();
+    DEVICE.get_or_init(make_device).clone()
+}
+
+fn make_device() -> (Device, String) {
     let backend = std::env::var("HESSRANK_BENCH_BACKEND").unwrap_or_else(|_| "flex".into());
     let dtype = std::env::var("HESSRANK_BENCH_DTYPE").unwrap_or_else(|_| "f32".into());
-    let base = if backend == "ndarray" { Device::ndarray() } else { Device::flex() };
+    let base = match backend.as_str() {
+        "ndarray" => Device::ndarray(),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => Device::wgpu_options().init().expect("a wgpu adapter"),
+        "flex" => Device::flex(),
+        other => panic!("HESSRANK_BENCH_BACKEND={other}: expected flex, ndarray or wgpu (with --features wgpu)"),
+    };
     let float = if dtype == "f64" { FloatDType::F64 } else { FloatDType::F32 };
     let device = hessrank_core::device::with_float_dtype(base, float).expect("dtype").autodiff();
     (device, format!("{backend}-{dtype}"))

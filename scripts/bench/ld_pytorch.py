@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""The PyTorch side of scripts/bench/compare-pytorch: times the Langevin iteration that
+crates/rank/examples/ld_timing.rs times in hessrank, and prints one JSON line.
+
+    ld_pytorch.py linear SIZE f32|f64 THREADS [ITERS [DEVICE]]   deep linear net, depth 5, population loss
+    ld_pytorch.py dncnn SIZE f32|f64 THREADS [ITERS [DEVICE]]    753-parameter DnCNN on SIZE noisy images
+    ld_pytorch.py dgemm SIZE f64 THREADS                 SIZE^3 matrix product rate (GFLOP/s)
+
+The iteration is the paper authors' autograd formulation: loss, torch.autograd.grad, an
+in-place update θ ← θ − η∇L + √η σ (ξ_k + ξ_{k+1})/2 (Leimkuhler–Matthews, G = I), fresh
+Gaussian noise, and the scalar loss read back to the host (hessrank records it too).
+"""
+import json
+import math
+import sys
+import time
+
+import torch
+
+
+def time_steps(step, iters):
+    for _ in range(iters // 5 + 3):
+        step()
+    t = []
+    for _ in range(iters):
+        s = time.perf_counter()
+        step()
+        t.append(time.perf_counter() - s)
+    t.sort()
+    return t[len(t) // 2], t[0]
+
+
+def langevin(params, loss_fn, eta=1e-5, sigma2=1e-5):
+    b = 0.5 * math.sqrt(eta * sigma2)
+    xi_prev = [torch.randn_like(p) for p in params]
+
+    def step():
+        loss = loss_fn()
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            for i, (p, g) in enumerate(zip(params, grads)):
+                xi = torch.randn_like(p)
+                p.add_(g, alpha=-eta)
+                p.add_(xi_prev[i] + xi, alpha=b)
+                xi_prev[i] = xi
+        return loss.item()
+
+    return step
+
+
+def linear(d, dtype, device):
+    torch.manual_seed(1)
+    params = [
+        (torch.eye(d, dtype=dtype) + 0.1 * torch.randn(d, d, dtype=dtype)).to(device).requires_grad_()
+        for _ in range(5)
+    ]
+    x = torch.randn(d, 2 * d, dtype=dtype, device=device)
+    sx = x @ x.T / (2 * d)
+    syx = torch.randn(d, d, dtype=dtype, device=device) @ sx
+
+    def loss():
+        a = params[0]
+        for w in params[1:]:
+            a = w @ a
+        return ((a @ sx) * a).sum() - 2.0 * (a * syx).sum()
+
+    return langevin(params, loss)
+
+
+def dncnn(n, dtype, device):
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 8, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 8, 3, padding=1),
+        torch.nn.BatchNorm2d(8),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 1, 3, padding=1),
+    ).to(dtype=dtype, device=device)
+    params = list(net.parameters())
+    assert sum(p.numel() for p in params) == 753
+    clean = torch.rand(n, 1, 28, 28, dtype=dtype, device=device)
+    noisy = clean + torch.randn_like(clean)
+
+    def loss():
+        return ((noisy - net(noisy) - clean) ** 2).mean()
+
+    return langevin(params, loss)
+
+
+def main():
+    if len(sys.argv) < 5:
+        sys.exit(__doc__)
+    model, size, dt, threads = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    dtype = {"f32": torch.float32, "f64": torch.float64}[dt]
+    torch.set_num_threads(threads)
+    out = {"impl": "pytorch", "model": model, "size": size, "dtype": dt, "threads": threads,
+           "torch": torch.__version__}
+    if model == "dgemm":
+        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+        median, low = time_steps(lambda: torch.mm(a, b), 200)
+        out.update(median_s=median, min_s=low, gflops=2 * size**3 / median / 1e9)
+    else:
+        default = {"linear": 30 if size >= 128 else 300, "dncnn": 10 if size >= 1024 else 30}[model]
+        iters = int(sys.argv[5]) if len(sys.argv) > 5 else default
+        device = sys.argv[6] if len(sys.argv) > 6 else "cpu"
+        out["device"] = device
+        step = {"linear": linear, "dncnn": dncnn}[model](size, dtype, device)
+        median, low = time_steps(step, iters)
+        out.update(iters=iters, median_s=median, min_s=low)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
