@@ -69,6 +69,21 @@ impl RunDir {
         Ok(Self { path })
     }
 
+    /// The folder of an earlier `command` run to resume (it must hold `state`), or a new one.
+    pub fn resume_or_create(resume: Option<&Path>, root: &Path, command: &str, state: &str) -> Result<Self> {
+        match resume {
+            Some(d) => {
+                anyhow::ensure!(
+                    d.join(state).is_file(),
+                    "--resume {}: no {state} there (give the folder of an earlier {command} run)",
+                    d.display()
+                );
+                Ok(Self { path: d.to_path_buf() })
+            }
+            None => Self::create(root, command),
+        }
+    }
+
     /// Writes `name` as pretty JSON, atomically; a JSON object gets a `provenance` entry (see
     /// [`set_provenance`]).
     pub fn json<T: serde::Serialize>(&self, name: &str, value: &T) -> Result<PathBuf> {

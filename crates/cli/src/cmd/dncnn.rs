@@ -83,24 +83,16 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
     let matches = Checkpoint::manifest(&a.dir)
         .map(|m| m.model_kind == "dncnn" && m.data == serde_json::to_value(&data).unwrap_or_default())
         .unwrap_or(false);
-    let dir = match &a.resume {
-        Some(d) => {
-            anyhow::ensure!(
-                d.join("langevin-state.json").is_file(),
-                "--resume {}: no langevin-state.json there (give the folder of an earlier dncnn run)",
-                d.display()
-            );
-            anyhow::ensure!(
-                matches && !a.retrain,
-                "--resume {}: the checkpoint {} is missing or was trained for other data settings; resume with \
-                 the --dir, --n-images, --noise-std and --seed of the original run (and without --retrain)",
-                d.display(),
-                a.dir.display()
-            );
-            RunDir { path: d.clone() }
-        }
-        None => RunDir::create(&ctx.out, "dncnn")?,
-    };
+    if let Some(d) = &a.resume {
+        anyhow::ensure!(
+            matches && !a.retrain,
+            "--resume {}: the checkpoint {} is missing or was trained for other data settings; resume with \
+             the --dir, --n-images, --noise-std and --seed of the original run (and without --retrain)",
+            d.display(),
+            a.dir.display()
+        );
+    }
+    let dir = RunDir::resume_or_create(a.resume.as_deref(), &ctx.out, "dncnn", "langevin-state.json")?;
     let checkpointing = Checkpointing { path: dir.path.join("langevin-state.json"), every: a.checkpoint_every.max(1) };
 
     // 1. θ₀ and G: load a matching checkpoint, else train.

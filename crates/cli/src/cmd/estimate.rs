@@ -95,17 +95,7 @@ pub fn write_interrupted(dir: &RunDir) -> Result<()> {
 pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
     let config = a.langevin.config(ctx)?;
     let loaded = problem::load(&a.model, &ctx.device)?;
-    let dir = match &a.resume {
-        Some(d) => {
-            anyhow::ensure!(
-                d.join("langevin-state.json").is_file(),
-                "--resume {}: no langevin-state.json there (give the folder of an earlier estimate run)",
-                d.display()
-            );
-            RunDir { path: d.clone() }
-        }
-        None => RunDir::create(&ctx.out, "estimate")?,
-    };
+    let dir = RunDir::resume_or_create(a.resume.as_deref(), &ctx.out, "estimate", "langevin-state.json")?;
     let checkpointing = Checkpointing { path: dir.path.join("langevin-state.json"), every: a.checkpoint_every.max(1) };
     dir.json("config.json", &serde_json::json!({"model": a.model, "precond": a.precond, "langevin": config, "backend": ctx.backend.to_string(), "dtype": format!("{:?}", ctx.dtype), "seed": ctx.seed}))?;
     let done = with_problem!(&loaded.problem, |model, objective, curvature| {
