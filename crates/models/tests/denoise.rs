@@ -1,7 +1,6 @@
 //! The noisy-MNIST objective is a deterministic function of the parameters and of its seed.
 
-mod common;
-use common::*;
+use crate::common::*;
 use hessrank_core::Objective;
 use hessrank_core::objective::ScalarExt;
 use hessrank_models::{DnCnnConfig, Mnist, NoisyMnist, NoisyMnistConfig, NoisyMnistSampler};

@@ -1,8 +1,7 @@
 //! The DnCNN's size and determinism.
 
-mod common;
+use crate::common::*;
 use burn::module::Module;
-use common::*;
 use hessrank_core::ParamLayout;
 use hessrank_core::params::flatten_f64;
 use hessrank_models::DnCnnConfig;

@@ -1,8 +1,7 @@
 //! The linear net's closed-form Hessian (eq. 24–25) against a finite-difference Hessian of the Burn
 //! loss, its rank d_x·d_y, its structured product and its analytic spectrum.
 
-mod common;
-use common::*;
+use crate::common::*;
 use hessrank_core::LinearOperator;
 use hessrank_core::noise::SeededNoise;
 use hessrank_models::GlobalMinimum;

@@ -1,7 +1,6 @@
 //! The paper's random global minimum of the deep linear net, checked against its defining identities.
 
-mod common;
-use common::*;
+use crate::common::*;
 use hessrank_core::params::flatten_f64;
 use hessrank_core::value_and_grad;
 use hessrank_models::GlobalMinimum;

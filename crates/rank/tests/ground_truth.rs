@@ -1,8 +1,7 @@
 //! Ground truths and baselines against exact spectra: U&S, Lanczos, Hutchinson, SLQ, and the
 //! finite-difference Hessian of Burn objectives.
 
-mod common;
-use common::*;
+use crate::common::*;
 use hessrank_core::params::flatten_f64;
 use hessrank_core::{DenseOperator, LinearOperator, value_and_grad};
 use hessrank_models::{DnCnnConfig, GlobalMinimum, Mnist, NoisyMnist, NoisyMnistConfig};

@@ -1,7 +1,6 @@
 //! Algorithm 1 on the paper's deep linear nets, whose Hessian rank at a global minimum is d².
 
-mod common;
-use common::*;
+use crate::common::*;
 use hessrank_core::{DiagPreconditioner, ParamLayout};
 use hessrank_models::GlobalMinimum;
 use hessrank_rank::langevin::{NullObserver, run};

@@ -1,9 +1,8 @@
 //! Algorithm 1 on quadratics with known spectra: the estimate against the rank, the discrete-time
 //! theory and Theorem 1.
 
-mod common;
+use crate::common::*;
 use burn::tensor::{Tensor, TensorData};
-use common::*;
 use hessrank_core::noise::SeededNoise;
 use hessrank_core::params::flatten_f64;
 use hessrank_core::{DiagPreconditioner, ParamLayout, ParamTensors};

@@ -1,7 +1,6 @@
 //! The rank of a symmetric PSD matrix read from a file (the paper's closing remark).
 
-mod common;
-use common::*;
+use crate::common::*;
 use hessrank_rank::LangevinConfig;
 use hessrank_rank::matrix_file::read_matrix;
 use hessrank_rank::quadratic::matrix_rank;

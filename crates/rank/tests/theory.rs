@@ -2,8 +2,7 @@
 //! integrated Lyapunov equation, Propositions 3–4, Corollaries 1–3, eq. 14, and the discrete-time
 //! recursions against direct iteration.
 
-mod common;
-use common::*;
+use crate::common::*;
 use hessrank_core::noise::SeededNoise;
 use hessrank_rank::Scheme;
 use hessrank_rank::theory::*;

@@ -10,7 +10,9 @@ use hessrank_train::{AdamPhase, AdamState};
 
 #[test]
 fn our_adam_matches_burns_adam_over_five_steps() {
-    let device = with_float_dtype(Device::flex(), FloatDType::F32).unwrap().autodiff();
+    // ndarray, not flex: this binary's other tests hold flex at f64, and a device keeps one
+    // float dtype per process.
+    let device = with_float_dtype(Device::ndarray(), FloatDType::F32).unwrap().autodiff();
     // A smooth objective (the linear net's population loss away from its minimum): on a ReLU
     // network, Adam's normalisation of near-zero gradients amplifies f32 rounding into kinks.
     let min = GlobalMinimum::random(6, 3, 1).unwrap();

@@ -1,0 +1,9 @@
+//! The rank crate's integration tests, linked into one binary: each test file is a module,
+//! so Burn and its backends are linked once per crate rather than once per file.
+
+mod common;
+mod ground_truth;
+mod langevin_linear;
+mod langevin_quadratic;
+mod matrix_rank;
+mod theory;
