@@ -9,8 +9,9 @@ use hessrank_models::{GlobalMinimum, LinearNetConfig};
 use hessrank_train::{AdamPhase, AdamState};
 
 #[test]
+#[allow(deprecated)]
 fn our_adam_matches_burns_adam_over_five_steps() {
-    // ndarray, not flex: this binary's other tests hold flex at f64, and a device keeps one
+    // ndarray (deprecated in Burn 0.22, still our reference backend), not flex: this binary's other tests hold flex at f64, and a device keeps one
     // float dtype per process.
     let device = with_float_dtype(Device::ndarray(), FloatDType::F32).unwrap().autodiff();
     // A smooth objective (the linear net's population loss away from its minimum): on a ReLU

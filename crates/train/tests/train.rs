@@ -127,10 +127,12 @@ fn a_checkpoint_trained_in_f32_is_refused_in_f64_and_an_f64_one_loads_in_f32() {
         train(&short, &sampler, &full, DnCnnConfig::new().init(dev).unwrap(), &dir, info(), &mut ()).unwrap();
         dirs.push(dir);
     }
-    let err = Checkpoint::load(&dirs[0], DnCnnConfig::new().init(&f64_device).unwrap(), &f64_device.clone().inner())
-        .err()
-        .expect("an f32 checkpoint is refused in an f64 run")
-        .to_string();
+    let Err(err) =
+        Checkpoint::load(&dirs[0], DnCnnConfig::new().init(&f64_device).unwrap(), &f64_device.clone().inner())
+    else {
+        panic!("an f32 checkpoint is refused in an f64 run")
+    };
+    let err = err.to_string();
     assert!(err.contains("trained in F32") && err.contains("--dtype f32") && err.contains("dtype-f32"), "{err}");
     // f64 → f32 rounds: the parameters agree to f32 precision.
     let (m32, _, _) =
