@@ -12,6 +12,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use hessrank_core::Error;
 use hessrank_core::noise::SeededNoise;
 use hessrank_core::params::{ParamLayout, map_trainable};
+use hessrank_kernels::conv2d;
 use rand_distr::{Distribution, Uniform};
 
 /// Configuration of a DnCNN.
@@ -116,15 +117,15 @@ pub struct DnCnn {
 impl DnCnn {
     /// The network with activation `act(i, pre_activation)` at the i-th ReLU.
     fn forward_with(&self, noisy: Tensor<4>, mut act: impl FnMut(usize, Tensor<4>) -> Tensor<4>) -> Tensor<4> {
-        let mut h = act(0, self.first.forward(noisy.clone()));
+        let mut h = act(0, conv2d(&self.first, noisy.clone()));
         for (i, layer) in self.mid.iter().enumerate() {
-            h = layer.conv.forward(h);
+            h = conv2d(&layer.conv, h);
             if let Some(bn) = &layer.bn {
                 h = bn.forward(h);
             }
             h = act(i + 1, h);
         }
-        noisy.sub(self.last.forward(h))
+        noisy.sub(conv2d(&self.last, h))
     }
 
     /// The predicted noise for `noisy` images [N, C, H, W].

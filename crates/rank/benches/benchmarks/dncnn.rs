@@ -8,8 +8,18 @@ use hessrank_rank::langevin::LangevinRun;
 
 fn dncnn(c: &mut Criterion) {
     let (device, label) = device();
+    // Flex runs the direct 3×3 convolution; the `_burnconv` group is the same step with Burn's.
+    for (fast, suffix) in [(true, ""), (false, "_burnconv")] {
+        hessrank_kernels::set_fast_conv(fast);
+        dncnn_group(c, &device, &format!("ld_dncnn_{label}{suffix}"));
+    }
+    hessrank_kernels::set_fast_conv(true);
+}
+
+fn dncnn_group(c: &mut Criterion, device: &burn::tensor::Device, name: &str) {
+    let device = device.clone();
     let mnist = Mnist::bundled().unwrap();
-    let mut group = c.benchmark_group(format!("ld_dncnn_{label}"));
+    let mut group = c.benchmark_group(name);
     group.sample_size(10);
     for n in [64usize, 256, 1024] {
         let objective = NoisyMnist::new(&mnist, &NoisyMnistConfig::new().with_n_images(n), &device).unwrap();

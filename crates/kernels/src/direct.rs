@@ -1,0 +1,525 @@
+//! Direct 3×3 "same" convolution on host slices (NCHW): the forward pass and the weight gradient.
+//!
+//! Written by hand because no maintained crate has a small-channel direct convolution: the
+//! im2col + GEMM route of general libraries spends most of its time packing when the channel
+//! counts are 1–16, as in the DnCNN. The layout trick: each input plane is zero-padded to
+//! (H+2)×(W+2) and flattened, so the output at flat position q = y·(W+2)+x reads the input at
+//! q + ky·(W+2) + kx for every tap — nine contiguous, shifted vectors. Outputs at the two padding
+//! columns of each row are computed and thrown away (2/(W+2) extra work), which keeps the inner
+//! loop free of bounds logic so the compiler vectorises it. A register tile holds `B` output
+//! channels × `L` positions; the vector width comes from the target features picked at run time.
+//!
+//! Results do not depend on the thread count: images are independent in the forward pass, and
+//! the weight gradient sums per-chunk partials in a fixed order.
+
+use rayon::prelude::*;
+use std::ops::{Add, Mul};
+
+/// Accumulator elements per register tile (`B × L`), per element type: eight AVX2 registers.
+const TILE_ELEMS_F32: usize = 64;
+
+/// Images per weight-gradient partial sum: fixes the summation order independently of threads.
+const GRAD_CHUNK: usize = 8;
+
+/// A float type the kernels run on (f32 or f64).
+pub trait Real: Copy + Send + Sync + Default + PartialEq + Add<Output = Self> + Mul<Output = Self> + 'static {
+    /// Fused multiply-add `self · a + b`.
+    fn fused_mul_add(self, a: Self, b: Self) -> Self;
+}
+
+impl Real for f32 {
+    #[inline(always)]
+    fn fused_mul_add(self, a: Self, b: Self) -> Self {
+        self.mul_add(a, b)
+    }
+}
+
+impl Real for f64 {
+    #[inline(always)]
+    fn fused_mul_add(self, a: Self, b: Self) -> Self {
+        self.mul_add(a, b)
+    }
+}
+
+/// `a · b + c`, fused when the caller runs with FMA enabled (`FUSED`), plain otherwise (a fused
+/// multiply-add without hardware support is a slow library call).
+#[inline(always)]
+fn madd<T: Real, const FUSED: bool>(a: T, b: T, c: T) -> T {
+    if FUSED { a.fused_mul_add(b, c) } else { a * b + c }
+}
+
+/// The shape of one convolution: `n` images of `c_in` channels, `h × w` pixels, to `c_out` channels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    /// Images in the batch.
+    pub n: usize,
+    /// Input channels.
+    pub c_in: usize,
+    /// Output channels.
+    pub c_out: usize,
+    /// Image height.
+    pub h: usize,
+    /// Image width.
+    pub w: usize,
+}
+
+impl Geometry {
+    /// Row stride of a padded plane.
+    fn wp(&self) -> usize {
+        self.w + 2
+    }
+
+    /// Flat output positions computed per plane, padding columns included, rounded up to whole tiles.
+    fn len(&self) -> usize {
+        (self.h * self.wp()).div_ceil(TILE_ELEMS_F32) * TILE_ELEMS_F32
+    }
+
+    /// Stride of a padded input plane: every shifted read of every tile stays inside it.
+    fn plane(&self) -> usize {
+        self.len() + 2 * self.wp() + 2
+    }
+
+    /// Offset of tap `k` (row-major over the 3×3 kernel) in a padded plane.
+    fn offset(&self, k: usize) -> usize {
+        (k / 3) * self.wp() + (k % 3)
+    }
+
+    fn image_in(&self) -> usize {
+        self.c_in * self.h * self.w
+    }
+
+    fn image_out(&self) -> usize {
+        self.c_out * self.h * self.w
+    }
+}
+
+/// Copies `c` planes of `h × w` from `src` into zero-padded planes of stride `g.plane()`, with the
+/// image at row 1, column 1 of each (the 3×3 "same" halo).
+fn pad_planes<T: Real>(g: &Geometry, c: usize, src: &[T], dst: &mut [T]) {
+    let (plane, wp) = (g.plane(), g.wp());
+    dst[..c * plane].fill(T::default());
+    for ch in 0..c {
+        for y in 0..g.h {
+            let s = &src[(ch * g.h + y) * g.w..][..g.w];
+            dst[ch * plane + (y + 1) * wp + 1..][..g.w].copy_from_slice(s);
+        }
+    }
+}
+
+/// Copies `c` planes of `h × w` from `src` into planes of stride `g.len()` with row stride `w + 2`
+/// (the output layout of the flat kernel), zeros in the two padding columns and the tail.
+fn spread_planes<T: Real>(g: &Geometry, c: usize, src: &[T], dst: &mut [T]) {
+    let (len, wp) = (g.len(), g.wp());
+    dst[..c * len].fill(T::default());
+    for ch in 0..c {
+        for y in 0..g.h {
+            dst[ch * len + y * wp..][..g.w].copy_from_slice(&src[(ch * g.h + y) * g.w..][..g.w]);
+        }
+    }
+}
+
+/// Forward pass of one image, output channels `co0 .. co0 + B`: `out_flat[o][q]` for every tile.
+#[inline(always)]
+fn forward_block<T: Real, const B: usize, const L: usize, const FUSED: bool>(
+    g: &Geometry,
+    xp: &[T],
+    wt: &[T],
+    bias: &[T],
+    co0: usize,
+    out_flat: &mut [T],
+) {
+    let (plane, len) = (g.plane(), g.len());
+    let bias: &[T; B] = bias[co0..co0 + B].try_into().expect("bias block");
+    for q0 in (0..len).step_by(L) {
+        let mut acc = [[T::default(); L]; B];
+        for o in 0..B {
+            acc[o] = [bias[o]; L];
+        }
+        for ci in 0..g.c_in {
+            let xs = &xp[ci * plane..(ci + 1) * plane];
+            for k in 0..9 {
+                let v: &[T; L] = xs[q0 + g.offset(k)..][..L].try_into().expect("tile");
+                let wk: &[T; B] = wt[(ci * 9 + k) * g.c_out + co0..][..B].try_into().expect("weights");
+                for o in 0..B {
+                    for l in 0..L {
+                        acc[o][l] = madd::<T, FUSED>(wk[o], v[l], acc[o][l]);
+                    }
+                }
+            }
+        }
+        for o in 0..B {
+            out_flat[o * len + q0..][..L].copy_from_slice(&acc[o]);
+        }
+    }
+}
+
+/// Weight gradient of one image, output channels `co0 .. co0 + B`, added into `dw` ([co][ci][k]).
+#[inline(always)]
+fn weight_grad_block<T: Real, const B: usize, const L: usize, const FUSED: bool>(
+    g: &Geometry,
+    xp: &[T],
+    dy: &[T],
+    co0: usize,
+    dw: &mut [T],
+) {
+    let (plane, len) = (g.plane(), g.len());
+    for ci in 0..g.c_in {
+        let xs = &xp[ci * plane..(ci + 1) * plane];
+        for k in 0..9 {
+            let off = g.offset(k);
+            let mut acc = [[T::default(); L]; B];
+            for q0 in (0..len).step_by(L) {
+                let v: &[T; L] = xs[q0 + off..][..L].try_into().expect("tile");
+                for o in 0..B {
+                    let d: &[T; L] = dy[(co0 + o) * len + q0..][..L].try_into().expect("tile");
+                    for l in 0..L {
+                        acc[o][l] = madd::<T, FUSED>(d[l], v[l], acc[o][l]);
+                    }
+                }
+            }
+            for o in 0..B {
+                let s = acc[o].iter().fold(T::default(), |s, &a| s + a);
+                let slot = &mut dw[((co0 + o) * g.c_in + ci) * 9 + k];
+                *slot = *slot + s;
+            }
+        }
+    }
+}
+
+/// Splits `c_out` into blocks of 8, 4, 2, 1 channels and runs `run(B-dispatched block)` on each.
+macro_rules! for_channel_blocks {
+    ($T:ty, $c_out:expr, |$co0:ident, $B:ident, $L:ident| $body:expr) => {{
+        let mut $co0 = 0;
+        while $co0 < $c_out {
+            let left = $c_out - $co0;
+            let step = if left >= 8 {
+                8
+            } else if left >= 4 {
+                4
+            } else if left >= 2 {
+                2
+            } else {
+                1
+            };
+            match step {
+                8 => {
+                    const $B: usize = 8;
+                    const $L: usize = TILE_ELEMS_F32 / 8 * 4 / std::mem::size_of::<$T>();
+                    $body
+                }
+                4 => {
+                    const $B: usize = 4;
+                    const $L: usize = TILE_ELEMS_F32 / 4 * 4 / std::mem::size_of::<$T>();
+                    $body
+                }
+                2 => {
+                    const $B: usize = 2;
+                    const $L: usize = TILE_ELEMS_F32 / 2 * 4 / std::mem::size_of::<$T>();
+                    $body
+                }
+                _ => {
+                    const $B: usize = 1;
+                    const $L: usize = TILE_ELEMS_F32 * 4 / std::mem::size_of::<$T>();
+                    $body
+                }
+            }
+            $co0 += step;
+        }
+    }};
+}
+
+/// The element-type–specific kernels: every tile length is a compile-time constant per type.
+trait Kernels: Real {
+    fn forward_image<const FUSED: bool>(g: &Geometry, xp: &[Self], wt: &[Self], bias: &[Self], out: &mut [Self]);
+    fn weight_grad_image<const FUSED: bool>(g: &Geometry, xp: &[Self], dy: &[Self], dw: &mut [Self]);
+}
+
+macro_rules! impl_kernels {
+    ($T:ty) => {
+        impl Kernels for $T {
+            #[inline(always)]
+            fn forward_image<const FUSED: bool>(g: &Geometry, xp: &[$T], wt: &[$T], bias: &[$T], out: &mut [$T]) {
+                for_channel_blocks!($T, g.c_out, |co0, B, L| forward_block::<$T, B, L, FUSED>(
+                    g,
+                    xp,
+                    wt,
+                    bias,
+                    co0,
+                    &mut out[co0 * g.len()..]
+                ));
+            }
+
+            #[inline(always)]
+            fn weight_grad_image<const FUSED: bool>(g: &Geometry, xp: &[$T], dy: &[$T], dw: &mut [$T]) {
+                for_channel_blocks!($T, g.c_out, |co0, B, L| weight_grad_block::<$T, B, L, FUSED>(g, xp, dy, co0, dw));
+            }
+        }
+    };
+}
+
+impl_kernels!(f32);
+impl_kernels!(f64);
+
+/// Whether this CPU has AVX2 and FMA (checked once; the answer is cached by std).
+fn has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// [`Kernels::forward_image`] compiled for AVX2 + FMA.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn forward_image_avx2<T: Kernels>(g: &Geometry, xp: &[T], wt: &[T], bias: &[T], out: &mut [T]) {
+    T::forward_image::<true>(g, xp, wt, bias, out)
+}
+
+/// [`Kernels::weight_grad_image`] compiled for AVX2 + FMA.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn weight_grad_image_avx2<T: Kernels>(g: &Geometry, xp: &[T], dy: &[T], dw: &mut [T]) {
+    T::weight_grad_image::<true>(g, xp, dy, dw)
+}
+
+fn forward_image<T: Kernels>(g: &Geometry, xp: &[T], wt: &[T], bias: &[T], out: &mut [T]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: the CPU was just checked for AVX2 and FMA.
+        return unsafe { forward_image_avx2(g, xp, wt, bias, out) };
+    }
+    T::forward_image::<false>(g, xp, wt, bias, out)
+}
+
+fn weight_grad_image<T: Kernels>(g: &Geometry, xp: &[T], dy: &[T], dw: &mut [T]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: the CPU was just checked for AVX2 and FMA.
+        return unsafe { weight_grad_image_avx2(g, xp, dy, dw) };
+    }
+    T::weight_grad_image::<false>(g, xp, dy, dw)
+}
+
+fn check_lengths<T>(g: &Geometry, x: &[T], weight: &[T]) {
+    assert_eq!(x.len(), g.n * g.image_in(), "input of {g:?} has {} elements", x.len());
+    assert_eq!(weight.len(), g.c_out * g.c_in * 9, "3×3 weight of {g:?} has {} elements", weight.len());
+}
+
+/// `y = conv(x, weight) + bias` with a 3×3 kernel, stride 1, padding 1 (output size = input size).
+///
+/// `x` is [n, c_in, h, w], `weight` [c_out, c_in, 3, 3], `bias` [c_out] (zeros when `None`); the
+/// result is [n, c_out, h, w], all row-major. Images run in parallel on rayon's pool.
+#[allow(private_bounds)]
+pub fn conv3x3_forward<T: Kernels>(g: Geometry, x: &[T], weight: &[T], bias: Option<&[T]>) -> Vec<T> {
+    check_lengths(&g, x, weight);
+    // Weights as [ci][k][co]: the B output channels of one tap are contiguous.
+    let mut wt = vec![T::default(); weight.len()];
+    for co in 0..g.c_out {
+        for ci in 0..g.c_in {
+            for k in 0..9 {
+                wt[(ci * 9 + k) * g.c_out + co] = weight[(co * g.c_in + ci) * 9 + k];
+            }
+        }
+    }
+    let bias = bias.map_or_else(|| vec![T::default(); g.c_out], <[T]>::to_vec);
+    assert_eq!(bias.len(), g.c_out, "bias of {g:?} has {} elements", bias.len());
+    let mut y = vec![T::default(); g.n * g.image_out()];
+    if g.n == 0 || g.image_out() == 0 {
+        return y;
+    }
+    let (len, wp) = (g.len(), g.wp());
+    y.par_chunks_mut(g.image_out()).zip(x.par_chunks(g.image_in())).for_each_init(
+        || (vec![T::default(); g.c_in * g.plane()], vec![T::default(); g.c_out * len]),
+        |(xp, flat), (yi, xi)| {
+            pad_planes(&g, g.c_in, xi, xp);
+            forward_image(&g, xp, &wt, &bias, flat);
+            for co in 0..g.c_out {
+                for r in 0..g.h {
+                    yi[(co * g.h + r) * g.w..][..g.w].copy_from_slice(&flat[co * len + r * wp..][..g.w]);
+                }
+            }
+        },
+    );
+    y
+}
+
+/// The input gradient of [`conv3x3_forward`]: `dx = conv(dy, flip(weightᵀ))`, itself a 3×3 "same"
+/// convolution from `c_out` to `c_in` channels with the kernel rotated by 180°.
+#[allow(private_bounds)]
+pub fn conv3x3_input_grad<T: Kernels>(g: Geometry, dy: &[T], weight: &[T]) -> Vec<T> {
+    let back = Geometry { c_in: g.c_out, c_out: g.c_in, ..g };
+    let mut rotated = vec![T::default(); weight.len()];
+    for co in 0..g.c_out {
+        for ci in 0..g.c_in {
+            for k in 0..9 {
+                rotated[(ci * g.c_out + co) * 9 + (8 - k)] = weight[(co * g.c_in + ci) * 9 + k];
+            }
+        }
+    }
+    conv3x3_forward(back, dy, &rotated, None)
+}
+
+/// The weight and bias gradients of [`conv3x3_forward`]: `dweight` [c_out, c_in, 3, 3] and
+/// `dbias` [c_out], from the input `x` and the output gradient `dy`.
+#[allow(private_bounds)]
+pub fn conv3x3_weight_grad<T: Kernels>(g: Geometry, x: &[T], dy: &[T]) -> (Vec<T>, Vec<T>) {
+    assert_eq!(x.len(), g.n * g.image_in(), "input of {g:?} has {} elements", x.len());
+    assert_eq!(dy.len(), g.n * g.image_out(), "output gradient of {g:?} has {} elements", dy.len());
+    let nw = g.c_out * g.c_in * 9;
+    let partials: Vec<(Vec<T>, Vec<T>)> = x
+        .par_chunks(GRAD_CHUNK * g.image_in().max(1))
+        .zip(dy.par_chunks(GRAD_CHUNK * g.image_out().max(1)))
+        .map(|(xc, dyc)| {
+            let mut xp = vec![T::default(); g.c_in * g.plane()];
+            let mut dflat = vec![T::default(); g.c_out * g.len()];
+            let (mut dw, mut db) = (vec![T::default(); nw], vec![T::default(); g.c_out]);
+            for (xi, dyi) in xc.chunks(g.image_in()).zip(dyc.chunks(g.image_out())) {
+                pad_planes(&g, g.c_in, xi, &mut xp);
+                spread_planes(&g, g.c_out, dyi, &mut dflat);
+                weight_grad_image(&g, &xp, &dflat, &mut dw);
+                for (co, b) in db.iter_mut().enumerate() {
+                    *b = dyi[co * g.h * g.w..][..g.h * g.w].iter().fold(*b, |s, &v| s + v);
+                }
+            }
+            (dw, db)
+        })
+        .collect();
+    let (mut dw, mut db) = (vec![T::default(); nw], vec![T::default(); g.c_out]);
+    for (pw, pb) in partials {
+        dw.iter_mut().zip(pw).for_each(|(a, b)| *a = *a + b);
+        db.iter_mut().zip(pb).for_each(|(a, b)| *a = *a + b);
+    }
+    (dw, db)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Brute-force f64 reference: the definition of a zero-padded 3×3 cross-correlation.
+    fn reference(g: Geometry, x: &[f64], w: &[f64], b: &[f64]) -> Vec<f64> {
+        let mut y = vec![0.0; g.n * g.c_out * g.h * g.w];
+        for n in 0..g.n {
+            for co in 0..g.c_out {
+                for r in 0..g.h {
+                    for c in 0..g.w {
+                        let mut s = b[co];
+                        for ci in 0..g.c_in {
+                            for ky in 0..3 {
+                                for kx in 0..3 {
+                                    let (yy, xx) = (r as isize + ky as isize - 1, c as isize + kx as isize - 1);
+                                    if yy >= 0 && xx >= 0 && (yy as usize) < g.h && (xx as usize) < g.w {
+                                        s += w[((co * g.c_in + ci) * 3 + ky) * 3 + kx]
+                                            * x[((n * g.c_in + ci) * g.h + yy as usize) * g.w + xx as usize];
+                                    }
+                                }
+                            }
+                        }
+                        y[((n * g.c_out + co) * g.h + r) * g.w + c] = s;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn values(len: usize, seed: u64) -> Vec<f64> {
+        // A fixed, non-symmetric sequence in [-1, 1] (no RNG crate needed).
+        (0..len).map(|i| ((i as u64 * 2654435761 + seed * 97) % 1000) as f64 / 500.0 - 1.0).collect()
+    }
+
+    fn shapes() -> Vec<Geometry> {
+        let g = |n, c_in, c_out, h, w| Geometry { n, c_in, c_out, h, w };
+        // Every channel block size (8, 4, 2, 1 and mixes), odd and tiny images, a tile-crossing width.
+        vec![
+            g(3, 1, 8, 7, 5),
+            g(2, 8, 8, 6, 9),
+            g(1, 8, 1, 5, 5),
+            g(2, 3, 7, 1, 1),
+            g(11, 5, 13, 4, 30),
+            g(1, 2, 3, 28, 28),
+        ]
+    }
+
+    #[test]
+    fn forward_matches_the_definition_in_f64() {
+        for g in shapes() {
+            let (x, w, b) = (values(g.n * g.c_in * g.h * g.w, 1), values(g.c_out * g.c_in * 9, 2), values(g.c_out, 3));
+            let want = reference(g, &x, &w, &b);
+            let got = conv3x3_forward(g, &x, &w, Some(&b));
+            let err = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            assert!(err < 1e-12, "{g:?}: max error {err}");
+        }
+    }
+
+    #[test]
+    fn forward_in_f32_matches_f64_to_rounding() {
+        for g in shapes() {
+            let (x, w, b) = (values(g.n * g.c_in * g.h * g.w, 4), values(g.c_out * g.c_in * 9, 5), values(g.c_out, 6));
+            let want = reference(g, &x, &w, &b);
+            let f = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<_>>();
+            let got = conv3x3_forward(g, &f(&x), &f(&w), Some(&f(&b)));
+            let err = want.iter().zip(&got).map(|(a, &b)| (a - b as f64).abs()).fold(0.0, f64::max);
+            // 9·c_in products of magnitude ≤ 1, each rounded once: a few ulps of the sum's scale.
+            assert!(err < 1e-5 * (9 * g.c_in) as f64, "{g:?}: max error {err}");
+        }
+    }
+
+    /// The gradients of L = Σ y ⊙ r are exact in f64: ∂L/∂x, ∂L/∂w, ∂L/∂b by finite differences
+    /// would only add noise, so compare with the adjoint identities computed by brute force.
+    #[test]
+    fn gradients_match_brute_force_adjoints() {
+        for g in shapes() {
+            let (x, w, r) = (
+                values(g.n * g.c_in * g.h * g.w, 7),
+                values(g.c_out * g.c_in * 9, 8),
+                values(g.n * g.c_out * g.h * g.w, 9),
+            );
+            let zero = vec![0.0; g.c_out];
+            let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();
+            // L is linear in x and in w, so ∂L/∂x_i = L(e_i) and ∂L/∂w_j = L(with w = e_j).
+            let dx = conv3x3_input_grad(g, &r, &w);
+            for i in (0..x.len()).step_by(x.len().div_ceil(40)) {
+                let mut e = vec![0.0; x.len()];
+                e[i] = 1.0;
+                let want = dot(&reference(g, &e, &w, &zero), &r);
+                assert!((dx[i] - want).abs() < 1e-12, "{g:?}: dx[{i}] {} vs {want}", dx[i]);
+            }
+            let (dw, db) = conv3x3_weight_grad(g, &x, &r);
+            for j in 0..w.len() {
+                let mut e = vec![0.0; w.len()];
+                e[j] = 1.0;
+                let want = dot(&reference(g, &x, &e, &zero), &r);
+                assert!((dw[j] - want).abs() < 1e-11, "{g:?}: dw[{j}] {} vs {want}", dw[j]);
+            }
+            for co in 0..g.c_out {
+                let mut e = vec![0.0; g.c_out];
+                e[co] = 1.0;
+                let want = dot(&reference(g, &vec![0.0; x.len()], &vec![0.0; w.len()], &e), &r);
+                assert!((db[co] - want).abs() < 1e-12, "{g:?}: db[{co}] {} vs {want}", db[co]);
+            }
+        }
+    }
+
+    #[test]
+    fn weight_gradient_does_not_depend_on_the_thread_count() {
+        let g = Geometry { n: 37, c_in: 8, c_out: 8, h: 9, w: 11 };
+        let x: Vec<f32> = values(g.n * g.c_in * g.h * g.w, 10).iter().map(|&v| v as f32).collect();
+        let dy: Vec<f32> = values(g.n * g.c_out * g.h * g.w, 11).iter().map(|&v| v as f32).collect();
+        let run = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+            pool.install(|| conv3x3_weight_grad(g, &x, &dy))
+        };
+        assert_eq!(run(1), run(3));
+    }
+}

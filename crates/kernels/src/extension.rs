@@ -1,0 +1,157 @@
+//! The direct 3×3 convolution as a Burn backend extension: Flex runs [`crate::direct`], and
+//! autodiff gets a hand-written backward pass (input gradient = the same kernel with the weights
+//! rotated; weight and bias gradients from [`crate::direct::conv3x3_weight_grad`]).
+
+use crate::direct::{self, Geometry};
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, Dispatch, DispatchDevice, Flex, TensorMetadata, backend_extension};
+use burn::tensor::{DType, Device, Element, Shape, Tensor, TensorData};
+
+/// The operations the direct convolution needs from a backend.
+#[backend_extension(Flex, Autodiff)]
+pub trait Conv3x3Backend: Backend {
+    /// `conv(x, weight) + bias`: x [n, c_in, h, w], weight [c_out, c_in, 3, 3], bias [c_out].
+    fn conv3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// The input gradient [n, c_in, h, w] from the output gradient `dy` [n, c_out, h, w].
+    fn conv3x3_input_grad(dy: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// The weight gradient [c_out, c_in, 3, 3] and the bias gradient [c_out], packed as
+    /// [c_out, c_in·9 + 1] (the bias in the last column).
+    fn conv3x3_param_grad(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+/// Whether `device` is Flex, with or without autodiff.
+pub(crate) fn is_flex(device: &Device) -> bool {
+    matches!(device.as_dispatch().clone().inner(), DispatchDevice::Flex(_))
+}
+
+/// The direct convolution on tensors (see [`crate::conv2d`]).
+pub(crate) fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
+    let c_out = weight.dims()[0];
+    let bias = bias.unwrap_or_else(|| Tensor::zeros([c_out], &weight.device()));
+    let y = <Dispatch as Conv3x3Backend>::conv3x3(x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch());
+    Tensor::from_dispatch(y)
+}
+
+fn geometry(x: &Shape, weight: &Shape) -> Geometry {
+    assert_eq!(x.num_dims(), 4, "conv3x3: input shape {x:?} is not [n, c, h, w]");
+    assert!(weight.dims::<4>()[2..] == [3, 3], "conv3x3: weight shape {weight:?} is not [c_out, c_in, 3, 3]");
+    let [n, c_in, h, w] = x.dims::<4>();
+    assert_eq!(weight.dims::<4>()[1], c_in, "conv3x3: weight {weight:?} does not take the {c_in} channels of {x:?}");
+    Geometry { n, c_in, c_out: weight.dims::<4>()[0], h, w }
+}
+
+/// A contiguous host view of a Flex tensor of element type `E`.
+fn slice<E: Element + bytemuck::Pod>(t: &FloatTensor<Flex>) -> std::borrow::Cow<'_, [E]> {
+    match t.as_slice::<E>() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<E>().expect("contiguous").to_vec()),
+    }
+}
+
+fn flex<E: Element>(values: Vec<E>, shape: impl Into<Shape>) -> FloatTensor<Flex> {
+    FloatTensor::<Flex>::from_data(TensorData::new(values, shape.into()))
+}
+
+/// Runs `f32` or `f64` code on Flex tensors, naming the dtype it cannot handle.
+macro_rules! by_dtype {
+    ($dtype:expr, $E:ident => $body:expr) => {
+        match $dtype {
+            DType::F32 => {
+                type $E = f32;
+                $body
+            }
+            DType::F64 => {
+                type $E = f64;
+                $body
+            }
+            other => panic!("conv3x3 on Flex supports f32 and f64, not {other:?}"),
+        }
+    };
+}
+
+impl Conv3x3Backend for Flex {
+    fn conv3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+        let g = geometry(&x.shape(), &weight.shape());
+        by_dtype!(x.dtype(), E => {
+            let y = direct::conv3x3_forward::<E>(g, &slice(&x), &slice(&weight), Some(&slice(&bias)));
+            flex(y, [g.n, g.c_out, g.h, g.w])
+        })
+    }
+
+    fn conv3x3_input_grad(dy: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
+        let [n, c_out, h, w] = dy.shape().dims::<4>();
+        let c_in = weight.shape().dims::<4>()[1];
+        let g = Geometry { n, c_in, c_out, h, w };
+        by_dtype!(dy.dtype(), E => flex(direct::conv3x3_input_grad::<E>(g, &slice(&dy), &slice(&weight)), [n, c_in, h, w]))
+    }
+
+    fn conv3x3_param_grad(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self> {
+        let [n, c_in, h, w] = x.shape().dims::<4>();
+        let c_out = dy.shape().dims::<4>()[1];
+        let g = Geometry { n, c_in, c_out, h, w };
+        by_dtype!(x.dtype(), E => {
+            let (dw, db) = direct::conv3x3_weight_grad::<E>(g, &slice(&x), &slice(&dy));
+            let packed: Vec<E> = (0..c_out)
+                .flat_map(|co| dw[co * c_in * 9..(co + 1) * c_in * 9].iter().copied().chain([db[co]]))
+                .collect();
+            flex(packed, [c_out, c_in * 9 + 1])
+        })
+    }
+}
+
+/// The backward pass of [`Conv3x3Backend::conv3x3`]: its state is the input and the weights.
+#[derive(Debug)]
+struct Conv3x3Backward;
+
+impl<B: Conv3x3Backend> Backward<B, 3> for Conv3x3Backward {
+    type State = (FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_weight, node_bias] = ops.parents;
+        let dy = grads.consume::<B>(&ops.node);
+        let (x, weight) = ops.state;
+        let weight_shape = weight.shape();
+        if let Some(node) = node_x {
+            grads.register::<B>(node.id, B::conv3x3_input_grad(dy.clone(), weight));
+        }
+        if node_weight.is_some() || node_bias.is_some() {
+            let [c_out, c_in, _, _] = weight_shape.dims::<4>();
+            let packed = B::conv3x3_param_grad(x, dy);
+            if let Some(node) = node_weight {
+                let dw = B::float_slice(packed.clone(), &[(0..c_out).into(), (0..c_in * 9).into()]);
+                grads.register::<B>(node.id, B::float_reshape(dw, weight_shape));
+            }
+            if let Some(node) = node_bias {
+                let db = B::float_slice(packed, &[(0..c_out).into(), (c_in * 9..c_in * 9 + 1).into()]);
+                grads.register::<B>(node.id, B::float_reshape(db, Shape::new([c_out])));
+            }
+        }
+    }
+}
+
+impl<B: Backend + Conv3x3Backend, C: CheckpointStrategy> Conv3x3Backend for Autodiff<B, C> {
+    fn conv3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+        match Conv3x3Backward.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let state = (x.primitive().clone(), weight.primitive().clone());
+                prep.finish(state, B::conv3x3(x.into_primitive(), weight.into_primitive(), bias.into_primitive()))
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::conv3x3(x.into_primitive(), weight.into_primitive(), bias.into_primitive()))
+            }
+        }
+    }
+
+    fn conv3x3_input_grad(dy: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
+        // Gradients of gradients are not needed: the result is a constant of the graph.
+        FloatTensor::<Self>::new(B::conv3x3_input_grad(dy.into_primitive(), weight.into_primitive()))
+    }
+
+    fn conv3x3_param_grad(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self> {
+        FloatTensor::<Self>::new(B::conv3x3_param_grad(x.into_primitive(), dy.into_primitive()))
+    }
+}
