@@ -96,6 +96,7 @@ pub struct Ctx {
 }
 
 fn main() {
+    hessrank_core::memory::retain_freed_memory();
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
         eprintln!("error: {e:#}");

@@ -9,6 +9,7 @@
 pub mod atomic;
 pub mod device;
 pub mod error;
+pub mod memory;
 pub mod noise;
 pub mod objective;
 pub mod operator;

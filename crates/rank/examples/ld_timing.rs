@@ -73,6 +73,7 @@ where
 }
 
 fn main() {
+    hessrank_core::memory::retain_freed_memory();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 3 {
         usage()
