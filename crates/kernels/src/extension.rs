@@ -1,7 +1,9 @@
-//! The direct 3×3 convolution as a Burn backend extension: Flex runs [`crate::direct`], and
-//! autodiff gets a hand-written backward pass (input gradient = the same kernel with the weights
-//! rotated; weight and bias gradients from [`crate::direct::conv3x3_weight_grad`]).
+//! The kernels as a Burn backend extension: Flex runs [`crate::direct`] and [`crate::batch_norm`],
+//! and autodiff gets hand-written backward passes (the convolution's input gradient is the same
+//! kernel with the weights rotated; its weight and bias gradients come from
+//! [`crate::direct::conv3x3_weight_grad`]; BatchNorm's from [`crate::batch_norm::batch_norm_backward`]).
 
+use crate::batch_norm::{self, Planes};
 use crate::direct::{self, Geometry};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -11,9 +13,9 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, DispatchDevice, Flex, TensorMetadata, backend_extension};
 use burn::tensor::{DType, Device, Element, Shape, Tensor, TensorData};
 
-/// The operations the direct convolution needs from a backend.
+/// The operations of the fast path, per backend.
 #[backend_extension(Flex, Autodiff)]
-pub trait Conv3x3Backend: Backend {
+pub trait KernelBackend: Backend {
     /// `conv(x, weight) + bias`: x [n, c_in, h, w], weight [c_out, c_in, 3, 3], bias [c_out].
     fn conv3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self>;
     /// The input gradient [n, c_in, h, w] from the output gradient `dy` [n, c_out, h, w].
@@ -21,6 +23,23 @@ pub trait Conv3x3Backend: Backend {
     /// The weight gradient [c_out, c_in, 3, 3] and the bias gradient [c_out], packed as
     /// [c_out, c_in·9 + 1] (the bias in the last column).
     fn conv3x3_param_grad(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// BatchNorm with the batch's statistics: x [n, c, h, w], gamma and beta [c].
+    fn bn_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self>;
+    /// The batch mean and biased variance of each channel of x, packed as [2, c].
+    fn bn_stats(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// The gradients of [`KernelBackend::bn_train`] with respect to x, gamma and beta
+    /// from the output gradient `dy`, packed flat as [n·c·h·w + 2c].
+    fn bn_train_grad(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self>;
 }
 
 /// Whether `device` is Flex, with or without autodiff.
@@ -32,8 +51,22 @@ pub(crate) fn is_flex(device: &Device) -> bool {
 pub(crate) fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
     let c_out = weight.dims()[0];
     let bias = bias.unwrap_or_else(|| Tensor::zeros([c_out], &weight.device()));
-    let y = <Dispatch as Conv3x3Backend>::conv3x3(x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch());
+    let y = <Dispatch as KernelBackend>::conv3x3(x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch());
     Tensor::from_dispatch(y)
+}
+
+/// BatchNorm with batch statistics on tensors, returning the output and the [2, c] statistics
+/// (mean, biased variance) of the batch (see [`crate::batch_norm`]).
+pub(crate) fn batch_norm_train(
+    x: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f64,
+) -> (Tensor<4>, Tensor<2>) {
+    let stats = <Dispatch as KernelBackend>::bn_stats(x.clone().detach().into_dispatch());
+    let y =
+        <Dispatch as KernelBackend>::bn_train(x.into_dispatch(), gamma.into_dispatch(), beta.into_dispatch(), epsilon);
+    (Tensor::from_dispatch(y), Tensor::from_dispatch(stats))
 }
 
 fn geometry(x: &Shape, weight: &Shape) -> Geometry {
@@ -73,7 +106,7 @@ macro_rules! by_dtype {
     };
 }
 
-impl Conv3x3Backend for Flex {
+impl KernelBackend for Flex {
     fn conv3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
         let g = geometry(&x.shape(), &weight.shape());
         by_dtype!(x.dtype(), E => {
@@ -101,13 +134,53 @@ impl Conv3x3Backend for Flex {
             flex(packed, [c_out, c_in * 9 + 1])
         })
     }
+
+    fn bn_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        let (p, shape) = (planes(&x.shape()), x.shape());
+        by_dtype!(x.dtype(), E => flex(batch_norm::batch_norm_forward::<E>(p, &slice(&x), &slice(&gamma), &slice(&beta), epsilon), shape))
+    }
+
+    fn bn_stats(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let p = planes(&x.shape());
+        by_dtype!(x.dtype(), E => {
+            let (mean, var) = batch_norm::channel_stats::<E>(p, &slice(&x));
+            flex(mean.into_iter().chain(var).map(|v| v as E).collect::<Vec<E>>(), [2, p.c])
+        })
+    }
+
+    fn bn_train_grad(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        let p = planes(&x.shape());
+        by_dtype!(x.dtype(), E => {
+            let (mut dx, dgamma, dbeta) = batch_norm::batch_norm_backward::<E>(p, &slice(&x), &slice(&gamma), &slice(&dy), epsilon);
+            let n = dx.len();
+            dx.extend(dgamma);
+            dx.extend(dbeta);
+            flex(dx, [n + 2 * p.c])
+        })
+    }
 }
 
-/// The backward pass of [`Conv3x3Backend::conv3x3`]: its state is the input and the weights.
+fn planes(x: &Shape) -> Planes {
+    assert_eq!(x.num_dims(), 4, "batch_norm: input shape {x:?} is not [n, c, h, w]");
+    let [n, c, h, w] = x.dims::<4>();
+    Planes { n, c, hw: h * w }
+}
+
+/// The backward pass of [`KernelBackend::conv3x3`]: its state is the input and the weights.
 #[derive(Debug)]
 struct Conv3x3Backward;
 
-impl<B: Conv3x3Backend> Backward<B, 3> for Conv3x3Backward {
+impl<B: KernelBackend> Backward<B, 3> for Conv3x3Backward {
     type State = (FloatTensor<B>, FloatTensor<B>);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
@@ -133,7 +206,73 @@ impl<B: Conv3x3Backend> Backward<B, 3> for Conv3x3Backward {
     }
 }
 
-impl<B: Backend + Conv3x3Backend, C: CheckpointStrategy> Conv3x3Backend for Autodiff<B, C> {
+/// The backward pass of [`KernelBackend::bn_train`]: its state is the input, gamma and
+/// epsilon (the statistics are recomputed, one pass over the input).
+#[derive(Debug)]
+struct BatchNormBackward;
+
+impl<B: KernelBackend> Backward<B, 3> for BatchNormBackward {
+    type State = (FloatTensor<B>, FloatTensor<B>, f64);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let dy = grads.consume::<B>(&ops.node);
+        let (x, gamma, epsilon) = ops.state;
+        let shape = x.shape();
+        let (numel, c) = (shape.num_elements(), shape[1]);
+        let packed = B::bn_train_grad(x, gamma, dy, epsilon);
+        let part = |start: usize, len: usize| B::float_slice(packed.clone(), &[(start..start + len).into()]);
+        if let Some(node) = node_x {
+            grads.register::<B>(node.id, B::float_reshape(part(0, numel), shape));
+        }
+        if let Some(node) = node_gamma {
+            grads.register::<B>(node.id, part(numel, c));
+        }
+        if let Some(node) = node_beta {
+            grads.register::<B>(node.id, part(numel + c, c));
+        }
+    }
+}
+
+impl<B: Backend + KernelBackend, C: CheckpointStrategy> KernelBackend for Autodiff<B, C> {
+    fn bn_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        match BatchNormBackward.prepare::<C>([x.node(), gamma.node(), beta.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let state = (x.primitive().clone(), gamma.primitive().clone(), epsilon);
+                prep.finish(
+                    state,
+                    B::bn_train(x.into_primitive(), gamma.into_primitive(), beta.into_primitive(), epsilon),
+                )
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::bn_train(x.into_primitive(), gamma.into_primitive(), beta.into_primitive(), epsilon))
+            }
+        }
+    }
+
+    fn bn_stats(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        FloatTensor::<Self>::new(B::bn_stats(x.into_primitive()))
+    }
+
+    fn bn_train_grad(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        FloatTensor::<Self>::new(B::bn_train_grad(
+            x.into_primitive(),
+            gamma.into_primitive(),
+            dy.into_primitive(),
+            epsilon,
+        ))
+    }
+
     fn conv3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
         match Conv3x3Backward.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {

@@ -1,13 +1,17 @@
-//! Compute kernels of hessrank: a direct 3×3 "same" convolution, forward and backward, used by
-//! the DnCNN on the Flex CPU backend, and Burn's own convolution everywhere else.
+//! Compute kernels of hessrank: a direct 3×3 "same" convolution and a transpose-free BatchNorm,
+//! forward and backward, used by the DnCNN on the Flex CPU backend; Burn's own operations
+//! everywhere else.
 //!
-//! [`conv2d`] is a drop-in for `Conv2d::forward`: it takes the fast path when the tensors live on
-//! Flex (with or without autodiff), the float type is f32 or f64 and the layer is a 3×3, stride-1,
-//! padding-1, ungrouped convolution; otherwise it calls Burn. Both paths give the same numbers to
-//! rounding (the tests check f64 to 1e-12 and f32 to its rounding).
+//! [`conv2d`] is a drop-in for `Conv2d::forward` and [`batch_norm`] for `BatchNorm::forward`: they
+//! take the fast path when the tensors live on Flex (with or without autodiff) in f32 or f64 and
+//! the layer has the shape the kernel computes (a 3×3, stride-1, padding-1, ungrouped convolution;
+//! a BatchNorm in training mode on an autodiff device over [n, c, h, w]); otherwise they call Burn.
+//! Both paths give the same numbers to rounding (the tests check f64 to 1e-12 and f32 to its
+//! rounding), and [`batch_norm`] updates the running statistics exactly as Burn does.
 
 #![warn(missing_docs)]
 
+pub mod batch_norm;
 pub mod direct;
 #[cfg(feature = "flex")]
 mod extension;
@@ -15,22 +19,22 @@ mod extension;
 #[doc(hidden)]
 pub mod parity_tests;
 
-use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
+use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::tensor::{DType, Tensor};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-static FAST_CONV: AtomicBool = AtomicBool::new(true);
+static FAST_KERNELS: AtomicBool = AtomicBool::new(true);
 
-/// Turns the direct convolution on or off for the whole process (on by default). Benchmarks
-/// use this to time Burn's convolution against it in one binary.
-pub fn set_fast_conv(enabled: bool) {
-    FAST_CONV.store(enabled, Ordering::Relaxed);
+/// Turns the fast path of [`conv2d`] and [`batch_norm`] on or off for the whole process (on by
+/// default). Benchmarks use this to time Burn's operations against these kernels in one binary.
+pub fn set_fast_kernels(enabled: bool) {
+    FAST_KERNELS.store(enabled, Ordering::Relaxed);
 }
 
-/// Whether [`conv2d`] may take the direct path (see [`set_fast_conv`]).
-pub fn fast_conv_enabled() -> bool {
-    FAST_CONV.load(Ordering::Relaxed)
+/// Whether [`conv2d`] and [`batch_norm`] may take the fast path (see [`set_fast_kernels`]).
+pub fn fast_kernels_enabled() -> bool {
+    FAST_KERNELS.load(Ordering::Relaxed)
 }
 
 /// Whether `conv` is a 3×3, stride-1, dilation-1, ungrouped convolution with one pixel of zero
@@ -56,7 +60,35 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 /// Whether [`conv2d`]`(conv, x)` runs the direct kernel: it is enabled, compiled in for `x`'s
 /// backend and dtype, and `conv` has the shape it computes.
 pub fn takes_direct_path(conv: &Conv2d, x: &Tensor<4>) -> bool {
-    fast_conv_enabled() && is_same_3x3(conv) && fast_path_device(x)
+    fast_kernels_enabled() && is_same_3x3(conv) && fast_path_device(x)
+}
+
+/// `bn.forward(x)`, through the transpose-free kernel when it applies (see the crate docs).
+pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    if !takes_fast_batch_norm(bn, &x) {
+        return bn.forward(x);
+    }
+    #[cfg(feature = "flex")]
+    {
+        let device = x.device();
+        let (y, stats) = extension::batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon);
+        // The running statistics, updated as `BatchNorm::forward_train` does.
+        let [mean, var] = [0, 1].map(|row| stats.clone().narrow(0, row, 1).flatten::<1>(0, 1));
+        let running_mean = bn.running_mean.value_sync().to_device(&device);
+        let running_var = bn.running_var.value_sync().to_device(&device);
+        let m = bn.momentum;
+        bn.running_mean.update(running_mean.mul_scalar(1.0 - m).add(mean.mul_scalar(m)).detach());
+        bn.running_var.update(running_var.mul_scalar(1.0 - m).add(var.mul_scalar(m)).detach());
+        y
+    }
+    #[cfg(not(feature = "flex"))]
+    unreachable!("the fast path is only taken with the flex feature")
+}
+
+/// Whether [`batch_norm`]`(bn, x)` runs the fast kernel: enabled, compiled in for `x`'s backend
+/// and dtype, and `bn` in training mode on an autodiff device (batch statistics).
+pub fn takes_fast_batch_norm(bn: &BatchNorm, x: &Tensor<4>) -> bool {
+    fast_kernels_enabled() && x.device().is_autodiff() && bn.training.is_enabled() && fast_path_device(x)
 }
 
 /// Whether `x` lives on a backend and dtype the direct kernel is compiled for.
@@ -74,10 +106,10 @@ fn fast_path_device(x: &Tensor<4>) -> bool {
 
 #[cfg(all(test, feature = "flex"))]
 mod tests {
-    use crate::parity_tests::{SHAPES, max_differences};
+    use crate::parity_tests::{BN_SHAPES, SHAPES, batch_norm_max_differences, max_differences};
     use burn::tensor::{Device, FloatDType};
 
-    /// f64 on Flex: the direct path equals Burn's convolution to 1e-12, gradients included.
+    /// f64 on Flex: the direct path equals Burn's convolution to 1e-12 (relative to each result's scale), gradients included.
     /// (The f32 twin is an integration test: a device keeps one dtype per process.)
     #[test]
     fn direct_path_equals_burn_conv_in_f64() {
@@ -87,6 +119,11 @@ mod tests {
         for (n, c_in, c_out, h, w) in SHAPES {
             let d = max_differences(&device, n, c_in, c_out, h, w);
             assert!(d.iter().all(|&e| e < 1e-12), "{:?}: |Δy|, |Δdx|, |Δdw|, |Δdb| = {d:?}", (n, c_in, c_out, h, w));
+        }
+        // BatchNorm: output, gradients and running statistics.
+        for (n, c, h, w) in BN_SHAPES {
+            let d = batch_norm_max_differences(&device, n, c, h, w);
+            assert!(d.iter().all(|&e| e < 1e-12), "{:?}: |Δy|, |Δdx|, |Δdγ|, |Δdβ|, |Δμ|, |Δσ²| = {d:?}", (n, c, h, w));
         }
     }
 }

@@ -1,12 +1,55 @@
-//! Shared check of the direct path against Burn's convolution: values and all three gradients.
+//! Shared checks of the fast path against Burn's operations: values, every gradient and (for
+//! BatchNorm) the running statistics.
 
-use crate::{conv2d, takes_direct_path};
-use burn::nn::PaddingConfig2d;
+use crate::{batch_norm, conv2d, takes_direct_path, takes_fast_batch_norm};
+use burn::module::Param;
 use burn::nn::conv::Conv2dConfig;
+use burn::nn::{BatchNormConfig, PaddingConfig2d};
 use burn::tensor::{Device, Distribution, Tensor};
 
+/// max |a − b| / max(1, max |b|): the difference relative to the result's scale (sums of
+/// thousands of terms, e.g. a weight gradient, carry rounding in proportion to their size).
+fn scaled_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f64 {
+    let v = |t: Tensor<D>| t.into_data().convert::<f64>().try_to_vec::<f64>().expect("f64");
+    let (p, q) = (v(a), v(b));
+    assert_eq!(p.len(), q.len());
+    let scale = q.iter().fold(1.0_f64, |m, v| m.max(v.abs()));
+    p.iter().zip(&q).map(|(u, v)| (u - v).abs()).fold(0.0, f64::max) / scale
+}
+
+/// Runs [`batch_norm`] and Burn's `BatchNorm::forward` (training mode) on one input x ~ N(0.5, 2²)
+/// with random γ, β and returns the largest differences (relative to the result's scale, see `scaled_diff`) of the output, of the gradients
+/// of Σ y ⊙ r with respect to x, γ and β, and of the running mean and variance afterwards.
+pub fn batch_norm_max_differences(device: &Device, n: usize, c: usize, h: usize, w: usize) -> [f64; 6] {
+    let x = Tensor::<4>::random([n, c, h, w], Distribution::Normal(0.5, 2.0), device).require_grad();
+    let r = Tensor::<4>::random([n, c, h, w], Distribution::Normal(0.0, 1.0), device);
+    let gamma = Tensor::<1>::random([c], Distribution::Uniform(0.5, 2.0), device);
+    let beta = Tensor::<1>::random([c], Distribution::Normal(0.0, 1.0), device);
+    let run = |fast: bool| {
+        let mut bn = BatchNormConfig::new(c).init(device);
+        bn.gamma = Param::from_tensor(gamma.clone());
+        bn.beta = Param::from_tensor(beta.clone());
+        assert!(takes_fast_batch_norm(&bn, &x), "the fast BatchNorm does not apply on {device:?}");
+        let y = if fast { batch_norm(&bn, x.clone()) } else { bn.forward(x.clone()) };
+        let grads = (y.clone() * r.clone()).sum().backward();
+        let dx = x.grad(&grads).expect("x gradient");
+        let dg = bn.gamma.grad(&grads).expect("gamma gradient");
+        let db = bn.beta.grad(&grads).expect("beta gradient");
+        (y.inner(), dx, dg, db, bn.running_mean.value().inner(), bn.running_var.value().inner())
+    };
+    let (a, b) = (run(true), run(false));
+    [
+        scaled_diff(a.0, b.0),
+        scaled_diff(a.1, b.1),
+        scaled_diff(a.2, b.2),
+        scaled_diff(a.3, b.3),
+        scaled_diff(a.4, b.4),
+        scaled_diff(a.5, b.5),
+    ]
+}
+
 /// Builds a 3×3 "same" convolution c_in → c_out on `device`, runs [`conv2d`] and Burn's
-/// `Conv2d::forward` on one input, and returns the largest absolute differences of the output and
+/// `Conv2d::forward` on one input, and returns the largest differences (relative to the result's scale, see `scaled_diff`) of the output and
 /// of the gradients of Σ y ⊙ r with respect to x, weight and bias.
 pub fn max_differences(device: &Device, n: usize, c_in: usize, c_out: usize, h: usize, w: usize) -> [f64; 4] {
     let conv = Conv2dConfig::new([c_in, c_out], [3, 3]).with_padding(PaddingConfig2d::Same).init(device);
@@ -22,15 +65,12 @@ pub fn max_differences(device: &Device, n: usize, c_in: usize, c_out: usize, h: 
         (y.inner(), dx, dw, db)
     };
     let (a, b) = (run(true), run(false));
-    let diff = |p: Vec<f64>, q: Vec<f64>| {
-        assert_eq!(p.len(), q.len());
-        p.iter().zip(&q).map(|(u, v)| (u - v).abs()).fold(0.0, f64::max)
-    };
-    let v4 = |t: Tensor<4>| t.into_data().convert::<f64>().try_to_vec::<f64>().expect("f64");
-    let v1 = |t: Tensor<1>| t.into_data().convert::<f64>().try_to_vec::<f64>().expect("f64");
-    [diff(v4(a.0), v4(b.0)), diff(v4(a.1), v4(b.1)), diff(v4(a.2), v4(b.2)), diff(v1(a.3), v1(b.3))]
+    [scaled_diff(a.0, b.0), scaled_diff(a.1, b.1), scaled_diff(a.2, b.2), scaled_diff(a.3, b.3)]
 }
 
 /// The DnCNN's three layer shapes plus odd sizes: (n, c_in, c_out, h, w).
 pub const SHAPES: [(usize, usize, usize, usize, usize); 5] =
     [(4, 1, 8, 28, 28), (4, 8, 8, 28, 28), (4, 8, 1, 28, 28), (3, 5, 3, 7, 11), (2, 2, 13, 1, 30)];
+
+/// BatchNorm shapes: the DnCNN's middle layer and odd sizes, (n, c, h, w).
+pub const BN_SHAPES: [(usize, usize, usize, usize); 3] = [(4, 8, 28, 28), (3, 5, 7, 11), (2, 1, 1, 30)];

@@ -1,15 +1,21 @@
 //! Integration tests of hessrank-kernels that need their own process (Flex at f32).
 
 use burn::tensor::{Device, FloatDType};
-use hessrank_kernels::parity_tests::{SHAPES, max_differences};
+use hessrank_kernels::parity_tests::{BN_SHAPES, SHAPES, batch_norm_max_differences, max_differences};
+
+/// Flex at f32 (both tests of this process configure it; the second finds it done).
+fn flex_f32() -> Device {
+    let mut device = Device::flex();
+    let _ = device.configure(FloatDType::F32);
+    assert_eq!(device.settings().float_dtype, FloatDType::F32, "flex runs at f32 in this process");
+    device.autodiff()
+}
 
 /// f32 on Flex: the direct path equals Burn's convolution to f32 rounding, gradients included.
 /// The bound scales with the number of summed products (9·c_in per output, n·h·w per weight).
 #[test]
 fn direct_path_equals_burn_conv_in_f32() {
-    let mut device = Device::flex();
-    device.configure(FloatDType::F32).expect("flex at f32");
-    let device = device.autodiff();
+    let device = flex_f32();
     for (n, c_in, c_out, h, w) in SHAPES {
         let [dy, dx, dw, db] = max_differences(&device, n, c_in, c_out, h, w);
         let eps = f32::EPSILON as f64;
@@ -25,5 +31,17 @@ fn direct_path_equals_burn_conv_in_f32() {
             "{:?}: |Δdw| {dw}, |Δdb| {db}",
             (n, c_in, c_out, h, w)
         );
+    }
+}
+
+/// f32 on Flex: the fast BatchNorm equals Burn's to f32 rounding (it sums in f64, Burn in f32,
+/// so the bound scales with the summed count), running statistics included.
+#[test]
+fn fast_batch_norm_equals_burn_in_f32() {
+    let device = flex_f32();
+    for (n, c, h, w) in BN_SHAPES {
+        let d = batch_norm_max_differences(&device, n, c, h, w);
+        let bound = 16.0 * f32::EPSILON as f64 * (n * h * w) as f64;
+        assert!(d.iter().all(|&e| e < bound), "{:?}: |Δy|, |Δdx|, |Δdγ|, |Δdβ|, |Δμ|, |Δσ²| = {d:?}", (n, c, h, w));
     }
 }

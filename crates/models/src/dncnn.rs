@@ -12,7 +12,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use hessrank_core::Error;
 use hessrank_core::noise::SeededNoise;
 use hessrank_core::params::{ParamLayout, map_trainable};
-use hessrank_kernels::conv2d;
+use hessrank_kernels::{batch_norm, conv2d};
 use rand_distr::{Distribution, Uniform};
 
 /// Configuration of a DnCNN.
@@ -121,7 +121,7 @@ impl DnCnn {
         for (i, layer) in self.mid.iter().enumerate() {
             h = conv2d(&layer.conv, h);
             if let Some(bn) = &layer.bn {
-                h = bn.forward(h);
+                h = batch_norm(bn, h);
             }
             h = act(i + 1, h);
         }

@@ -4,9 +4,9 @@
 //! ```text
 //! cargo run --release -p hessrank-rank --example ld_timing -- linear 64 f64 [flex|ndarray|wgpu] [iters]
 //! cargo run --release -p hessrank-rank --example ld_timing -- dncnn 256 f32
-//! cargo run --release -p hessrank-rank --example ld_timing -- dncnn 256 f32 flex-burnconv
+//! cargo run --release -p hessrank-rank --example ld_timing -- dncnn 256 f32 flex-burn
 //! ```
-//! `flex-burnconv` is Flex with the direct 3×3 convolution turned off (Burn's own convolution),
+//! `flex-burn` is Flex with hessrank-kernels turned off (Burn's own convolution and BatchNorm),
 //! for A/B runs of the DnCNN.
 //! The iteration is Algorithm 1's (Leimkuhler–Matthews, G = I, one chain): the full-batch loss and
 //! gradient through Burn autodiff, the update and fresh Gaussian noise. Threads follow
@@ -23,22 +23,22 @@ use hessrank_rank::{LangevinConfig, StepSize};
 use std::time::Instant;
 
 fn usage() -> ! {
-    eprintln!("usage: ld_timing linear|dncnn SIZE f32|f64 [flex|flex-burnconv|ndarray|wgpu] [ITERS]");
+    eprintln!("usage: ld_timing linear|dncnn SIZE f32|f64 [flex|flex-burn|ndarray|wgpu] [ITERS]");
     std::process::exit(2)
 }
 
 fn device(backend: &str, dtype: FloatDType) -> Device {
     let base = match backend {
         "flex" => Device::flex(),
-        "flex-burnconv" => {
-            hessrank_kernels::set_fast_conv(false);
+        "flex-burn" => {
+            hessrank_kernels::set_fast_kernels(false);
             Device::flex()
         }
         "ndarray" => Device::ndarray(),
         #[cfg(feature = "wgpu")]
         "wgpu" => Device::wgpu_options().init().unwrap_or_else(|e| panic!("no wgpu adapter: {e}")),
         other => {
-            eprintln!("backend {other}: expected flex, flex-burnconv or ndarray (wgpu needs --features wgpu)");
+            eprintln!("backend {other}: expected flex, flex-burn or ndarray (wgpu needs --features wgpu)");
             usage()
         }
     };

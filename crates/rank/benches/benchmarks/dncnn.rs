@@ -8,12 +8,12 @@ use hessrank_rank::langevin::LangevinRun;
 
 fn dncnn(c: &mut Criterion) {
     let (device, label) = device();
-    // Flex runs the direct 3×3 convolution; the `_burnconv` group is the same step with Burn's.
-    for (fast, suffix) in [(true, ""), (false, "_burnconv")] {
-        hessrank_kernels::set_fast_conv(fast);
+    // Flex runs hessrank-kernels; the `_burnops` group is the same step with Burn's own operations.
+    for (fast, suffix) in [(true, ""), (false, "_burnops")] {
+        hessrank_kernels::set_fast_kernels(fast);
         dncnn_group(c, &device, &format!("ld_dncnn_{label}{suffix}"));
     }
-    hessrank_kernels::set_fast_conv(true);
+    hessrank_kernels::set_fast_kernels(true);
 }
 
 fn dncnn_group(c: &mut Criterion, device: &burn::tensor::Device, name: &str) {
