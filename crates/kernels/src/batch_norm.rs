@@ -82,9 +82,19 @@ pub fn channel_stats<T: Accumulate>(p: Planes, x: &[T]) -> (Vec<f64>, Vec<f64>) 
     (mean, var)
 }
 
-/// `y = (x − mean) / √(var + eps) · gamma + beta` with the batch statistics of `x`.
-pub fn batch_norm_forward<T: Accumulate>(p: Planes, x: &[T], gamma: &[T], beta: &[T], eps: f64) -> Vec<T> {
-    let (mean, var) = channel_stats(p, x);
+/// The batch statistics of `x` as [`channel_stats`] gives them: per-channel mean and biased variance.
+pub type Stats<'a> = (&'a [f64], &'a [f64]);
+
+/// `y = (x − mean) / √(var + eps) · gamma + beta`, with `(mean, var)` the batch statistics of `x`
+/// from [`channel_stats`] (computed once by the caller, who also needs them for running averages).
+pub fn batch_norm_forward<T: Accumulate>(
+    p: Planes,
+    x: &[T],
+    gamma: &[T],
+    beta: &[T],
+    (mean, var): Stats,
+    eps: f64,
+) -> Vec<T> {
     // y = (x − μ) · scale + β per channel; centring first avoids cancellation.
     let coef: Vec<(T, T, T)> = (0..p.c)
         .map(|c| {
@@ -102,19 +112,19 @@ pub fn batch_norm_forward<T: Accumulate>(p: Planes, x: &[T], gamma: &[T], beta: 
     y
 }
 
-/// The backward pass of [`batch_norm_forward`]: `(dx, dgamma, dbeta)` from the input `x`, `gamma`
-/// and the output gradient `dy`.
+/// The backward pass of [`batch_norm_forward`]: `(dx, dgamma, dbeta)` from the input `x`, `gamma`,
+/// the batch statistics of `x` and the output gradient `dy`.
 ///
 /// With x̂ = (x − μ)/σ, M = n·hw: dβ = Σ dy, dγ = Σ dy·x̂, dx = γ/σ · (dy − dβ/M − x̂·dγ/M).
 pub fn batch_norm_backward<T: Accumulate>(
     p: Planes,
     x: &[T],
     gamma: &[T],
+    (mean, var): Stats,
     dy: &[T],
     eps: f64,
 ) -> (Vec<T>, Vec<T>, Vec<T>) {
     assert_eq!(dy.len(), x.len(), "BatchNorm output gradient of {p:?} has {} elements", dy.len());
-    let (mean, var) = channel_stats(p, x);
     let inv_std: Vec<f64> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
     let dbeta = channel_sums(p, |n, c| p.plane(dy, n, c).iter().map(|v| v.to_f64()).sum());
     let dgamma = channel_sums(p, |n, c| {
@@ -161,9 +171,11 @@ mod tests {
         let (x, g, b, r) = (values(120, 1), values(4, 2), values(4, 3), values(120, 4));
         let eps = 1e-5;
         let loss = |x: &[f64], g: &[f64], b: &[f64]| {
-            batch_norm_forward(p, x, g, b, eps).iter().zip(&r).map(|(y, r)| y * r).sum::<f64>()
+            let (m, v) = channel_stats(p, x);
+            batch_norm_forward(p, x, g, b, (&m, &v), eps).iter().zip(&r).map(|(y, r)| y * r).sum::<f64>()
         };
-        let (dx, dg, db) = batch_norm_backward(p, &x, &g, &r, eps);
+        let (m, v) = channel_stats(p, &x);
+        let (dx, dg, db) = batch_norm_backward(p, &x, &g, (&m, &v), &r, eps);
         let h = 1e-6;
         let fd = |f: &dyn Fn(f64) -> f64| (f(h) - f(-h)) / (2.0 * h);
         for i in (0..x.len()).step_by(7) {
@@ -194,7 +206,8 @@ mod tests {
     fn forward_normalises_every_channel() {
         let p = Planes { n: 5, c: 3, hw: 7 };
         let x = values(105, 5);
-        let y = batch_norm_forward(p, &x, &[1.0; 3], &[0.0; 3], 0.0);
+        let (m, v) = channel_stats(p, &x);
+        let y = batch_norm_forward(p, &x, &[1.0; 3], &[0.0; 3], (&m, &v), 0.0);
         let (mean, var) = channel_stats(p, &y);
         assert!(mean.iter().all(|m| m.abs() < 1e-14), "{mean:?}");
         assert!(var.iter().all(|v| (v - 1.0).abs() < 1e-12), "{var:?}");

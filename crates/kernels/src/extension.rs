@@ -23,11 +23,14 @@ pub trait KernelBackend: Backend {
     /// The weight gradient [c_out, c_in, 3, 3] and the bias gradient [c_out], packed as
     /// [c_out, c_in·9 + 1] (the bias in the last column).
     fn conv3x3_param_grad(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self>;
-    /// BatchNorm with the batch's statistics: x [n, c, h, w], gamma and beta [c].
+    /// BatchNorm with the batch's statistics: x [n, c, h, w], gamma and beta [c], `stats` the
+    /// [2, c] result of [`KernelBackend::bn_stats`] on x (a constant of the graph: the backward
+    /// pass accounts for the statistics' dependence on x).
     fn bn_train(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self>;
     /// The batch mean and biased variance of each channel of x, packed as [2, c].
@@ -37,6 +40,7 @@ pub trait KernelBackend: Backend {
     fn bn_train_grad(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
         dy: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self>;
@@ -63,10 +67,16 @@ pub(crate) fn batch_norm_train(
     beta: Tensor<1>,
     epsilon: f64,
 ) -> (Tensor<4>, Tensor<2>) {
-    let stats = <Dispatch as KernelBackend>::bn_stats(x.clone().detach().into_dispatch());
-    let y =
-        <Dispatch as KernelBackend>::bn_train(x.into_dispatch(), gamma.into_dispatch(), beta.into_dispatch(), epsilon);
-    (Tensor::from_dispatch(y), Tensor::from_dispatch(stats))
+    let stats: Tensor<2> =
+        Tensor::from_dispatch(<Dispatch as KernelBackend>::bn_stats(x.clone().detach().into_dispatch()));
+    let y = <Dispatch as KernelBackend>::bn_train(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        stats.clone().into_dispatch(),
+        epsilon,
+    );
+    (Tensor::from_dispatch(y), stats)
 }
 
 fn geometry(x: &Shape, weight: &Shape) -> Geometry {
@@ -139,10 +149,15 @@ impl KernelBackend for Flex {
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self> {
         let (p, shape) = (planes(&x.shape()), x.shape());
-        by_dtype!(x.dtype(), E => flex(batch_norm::batch_norm_forward::<E>(p, &slice(&x), &slice(&gamma), &slice(&beta), epsilon), shape))
+        by_dtype!(x.dtype(), E => {
+            let (mean, var) = stats_f64::<E>(&stats, p.c);
+            let y = batch_norm::batch_norm_forward::<E>(p, &slice(&x), &slice(&gamma), &slice(&beta), (&mean, &var), epsilon);
+            flex(y, shape)
+        })
     }
 
     fn bn_stats(x: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -156,18 +171,28 @@ impl KernelBackend for Flex {
     fn bn_train_grad(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
         dy: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self> {
         let p = planes(&x.shape());
         by_dtype!(x.dtype(), E => {
-            let (mut dx, dgamma, dbeta) = batch_norm::batch_norm_backward::<E>(p, &slice(&x), &slice(&gamma), &slice(&dy), epsilon);
+            let (mean, var) = stats_f64::<E>(&stats, p.c);
+            let (mut dx, dgamma, dbeta) =
+                batch_norm::batch_norm_backward::<E>(p, &slice(&x), &slice(&gamma), (&mean, &var), &slice(&dy), epsilon);
             let n = dx.len();
             dx.extend(dgamma);
             dx.extend(dbeta);
             flex(dx, [n + 2 * p.c])
         })
     }
+}
+
+/// The [2, c] statistics tensor of [`KernelBackend::bn_stats`] as (mean, variance) in f64.
+fn stats_f64<E: Element + bytemuck::Pod + Into<f64>>(stats: &FloatTensor<Flex>, c: usize) -> (Vec<f64>, Vec<f64>) {
+    let v: Vec<f64> = slice::<E>(stats).iter().map(|&s| s.into()).collect();
+    assert_eq!(v.len(), 2 * c, "batch_norm: statistics of {} values for {c} channels", v.len());
+    (v[..c].to_vec(), v[c..].to_vec())
 }
 
 fn planes(x: &Shape) -> Planes {
@@ -206,21 +231,21 @@ impl<B: KernelBackend> Backward<B, 3> for Conv3x3Backward {
     }
 }
 
-/// The backward pass of [`KernelBackend::bn_train`]: its state is the input, gamma and
-/// epsilon (the statistics are recomputed, one pass over the input).
+/// The backward pass of [`KernelBackend::bn_train`]: its state is the input, gamma, the
+/// batch statistics and epsilon.
 #[derive(Debug)]
 struct BatchNormBackward;
 
 impl<B: KernelBackend> Backward<B, 3> for BatchNormBackward {
-    type State = (FloatTensor<B>, FloatTensor<B>, f64);
+    type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>, f64);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_gamma, node_beta] = ops.parents;
         let dy = grads.consume::<B>(&ops.node);
-        let (x, gamma, epsilon) = ops.state;
+        let (x, gamma, stats, epsilon) = ops.state;
         let shape = x.shape();
         let (numel, c) = (shape.num_elements(), shape[1]);
-        let packed = B::bn_train_grad(x, gamma, dy, epsilon);
+        let packed = B::bn_train_grad(x, gamma, stats, dy, epsilon);
         let part = |start: usize, len: usize| B::float_slice(packed.clone(), &[(start..start + len).into()]);
         if let Some(node) = node_x {
             grads.register::<B>(node.id, B::float_reshape(part(0, numel), shape));
@@ -239,19 +264,16 @@ impl<B: Backend + KernelBackend, C: CheckpointStrategy> KernelBackend for Autodi
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self> {
-        match BatchNormBackward.prepare::<C>([x.node(), gamma.node(), beta.node()]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => {
-                let state = (x.primitive().clone(), gamma.primitive().clone(), epsilon);
-                prep.finish(
-                    state,
-                    B::bn_train(x.into_primitive(), gamma.into_primitive(), beta.into_primitive(), epsilon),
-                )
-            }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(B::bn_train(x.into_primitive(), gamma.into_primitive(), beta.into_primitive(), epsilon))
-            }
+        let prep = BatchNormBackward.prepare::<C>([x.node(), gamma.node(), beta.node()]).compute_bound().stateful();
+        let stats = stats.into_primitive();
+        let state = (x.primitive().clone(), gamma.primitive().clone(), stats.clone(), epsilon);
+        let y = B::bn_train(x.into_primitive(), gamma.into_primitive(), beta.into_primitive(), stats, epsilon);
+        match prep {
+            OpsKind::Tracked(prep) => prep.finish(state, y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
 
@@ -262,26 +284,26 @@ impl<B: Backend + KernelBackend, C: CheckpointStrategy> KernelBackend for Autodi
     fn bn_train_grad(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
         dy: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self> {
         FloatTensor::<Self>::new(B::bn_train_grad(
             x.into_primitive(),
             gamma.into_primitive(),
+            stats.into_primitive(),
             dy.into_primitive(),
             epsilon,
         ))
     }
 
     fn conv3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
-        match Conv3x3Backward.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => {
-                let state = (x.primitive().clone(), weight.primitive().clone());
-                prep.finish(state, B::conv3x3(x.into_primitive(), weight.into_primitive(), bias.into_primitive()))
-            }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(B::conv3x3(x.into_primitive(), weight.into_primitive(), bias.into_primitive()))
-            }
+        let prep = Conv3x3Backward.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful();
+        let state = (x.primitive().clone(), weight.primitive().clone());
+        let y = B::conv3x3(x.into_primitive(), weight.into_primitive(), bias.into_primitive());
+        match prep {
+            OpsKind::Tracked(prep) => prep.finish(state, y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
 
