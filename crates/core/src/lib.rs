@@ -15,6 +15,7 @@ pub mod objective;
 pub mod operator;
 pub mod params;
 pub mod precond;
+pub mod step_noise;
 
 pub use error::{Error, Result};
 pub use objective::{Minibatches, Objective, ValueAndGrad, value_and_grad};

@@ -9,7 +9,10 @@ use burn::tensor::Tensor;
 /// Determinism matters: the Hessian rank is a property of one fixed function of the parameters, so
 /// the loss may not resample data or noise between calls. Burn 0.22 is backend-erased: the model's
 /// device decides where the loss runs; gradients need the model on an autodiff device.
-pub trait Objective {
+///
+/// Objectives are `Sync` (they hold tensors and settings): the Langevin loop evaluates the loss on
+/// a worker of Rayon's pool while the noise is drawn on another.
+pub trait Objective: Sync {
     /// The module whose parameters the loss depends on.
     type Model: Module;
 

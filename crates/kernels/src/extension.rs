@@ -44,6 +44,15 @@ pub trait KernelBackend: Backend {
         dy: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self>;
+    /// The Langevin update θ − a⊙g + b⊙ζ of flat [n] tensors in one pass (a constant of the
+    /// graph: no gradient flows through it).
+    fn langevin_update(
+        theta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        g: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        zeta: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
 }
 
 /// Whether `device` is Flex, with or without autodiff.
@@ -77,6 +86,18 @@ pub(crate) fn batch_norm_train(
         epsilon,
     );
     (Tensor::from_dispatch(y), stats)
+}
+
+/// The fused Langevin update on plain flat tensors (see [`crate::langevin_update`]).
+pub(crate) fn langevin_update(
+    theta: Tensor<1>,
+    a: Tensor<1>,
+    g: Tensor<1>,
+    b: Tensor<1>,
+    zeta: Tensor<1>,
+) -> Tensor<1> {
+    let [theta, a, g, b, zeta] = [theta, a, g, b, zeta].map(|t| t.into_dispatch());
+    Tensor::from_dispatch(<Dispatch as KernelBackend>::langevin_update(theta, a, g, b, zeta))
 }
 
 fn geometry(x: &Shape, weight: &Shape) -> Geometry {
@@ -185,6 +206,42 @@ impl KernelBackend for Flex {
             dx.extend(dbeta);
             flex(dx, [n + 2 * p.c])
         })
+    }
+
+    fn langevin_update(
+        theta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        g: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        zeta: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let shape = theta.shape();
+        let n = shape.num_elements();
+        for (name, t) in [("a", &a), ("g", &g), ("b", &b), ("ζ", &zeta)] {
+            let m = t.shape().num_elements();
+            assert_eq!(m, n, "langevin_update: {name} has {m} values, θ has {n}");
+        }
+        by_dtype!(theta.dtype(), E => {
+            let (a, g, b, zeta) = (slice::<E>(&a), slice::<E>(&g), slice::<E>(&b), slice::<E>(&zeta));
+            // θ's own buffer is the output when nothing else holds it and it is exactly θ;
+            // otherwise θ is copied first.
+            let whole = theta.as_slice::<E>().is_some_and(|s| s.len() == theta.storage::<E>().len());
+            let mut out = if whole && theta.is_unique() { theta } else { flex(slice::<E>(&theta).into_owned(), shape) };
+            let values = out.try_storage_mut::<E>().expect("a uniquely held output");
+            update_in_place(values, &a, &g, &b, &zeta);
+            out
+        })
+    }
+}
+
+/// θ ← θ − a⊙g + b⊙ζ in place over equal-length slices, each product and sum rounded as
+/// Burn's separate operations round them (no fused multiply-add), so both paths agree bitwise.
+fn update_in_place<E>(theta: &mut [E], a: &[E], g: &[E], b: &[E], zeta: &[E])
+where
+    E: Copy + std::ops::Sub<Output = E> + std::ops::Mul<Output = E> + std::ops::Add<Output = E>,
+{
+    for ((((t, &a), &g), &b), &z) in theta.iter_mut().zip(a).zip(g).zip(b).zip(zeta) {
+        *t = (*t - a * g) + b * z;
     }
 }
 
@@ -314,5 +371,16 @@ impl<B: Backend + KernelBackend, C: CheckpointStrategy> KernelBackend for Autodi
 
     fn conv3x3_param_grad(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self> {
         FloatTensor::<Self>::new(B::conv3x3_param_grad(x.into_primitive(), dy.into_primitive()))
+    }
+
+    fn langevin_update(
+        theta: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        g: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        zeta: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let [theta, a, g, b, zeta] = [theta, a, g, b, zeta].map(|t| t.into_primitive());
+        FloatTensor::<Self>::new(B::langevin_update(theta, a, g, b, zeta))
     }
 }

@@ -1,6 +1,6 @@
 //! Compute kernels of hessrank: a direct 3×3 "same" convolution and a transpose-free BatchNorm,
-//! forward and backward, used by the DnCNN on the Flex CPU backend; Burn's own operations
-//! everywhere else.
+//! forward and backward, used by the DnCNN on the Flex CPU backend, and the fused Langevin update;
+//! Burn's own operations everywhere else.
 //!
 //! [`conv2d`] is a drop-in for `Conv2d::forward` and [`batch_norm`] for `BatchNorm::forward`: they
 //! take the fast path when the tensors live on Flex (with or without autodiff) in f32 or f64 and
@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 static FAST_KERNELS: AtomicBool = AtomicBool::new(true);
 
-/// Turns the fast path of [`conv2d`] and [`batch_norm`] on or off for the whole process (on by
+/// Turns the fast path of [`conv2d`], [`batch_norm`] and [`langevin_update`] on or off for the whole process (on by
 /// default). Benchmarks use this to time Burn's operations against these kernels in one binary.
 pub fn set_fast_kernels(enabled: bool) {
     FAST_KERNELS.store(enabled, Ordering::Relaxed);
@@ -91,8 +91,32 @@ pub fn takes_fast_batch_norm(bn: &BatchNorm, x: &Tensor<4>) -> bool {
     fast_kernels_enabled() && x.device().is_autodiff() && bn.training.is_enabled() && fast_path_device(x)
 }
 
+/// The Langevin update θ − a⊙g + b⊙ζ of flat tensors (θ − a⊙g when `noise` is `None`), where
+/// `noise` is `(b, ζ)`: one pass over memory, reusing θ's buffer, for plain tensors on Flex in f32
+/// or f64; Burn's operations everywhere else. Both paths round every product and sum the same
+/// way, so they agree bitwise.
+pub fn langevin_update(
+    theta: Tensor<1>,
+    a: Tensor<1>,
+    g: Tensor<1>,
+    noise: Option<(Tensor<1>, Tensor<1>)>,
+) -> Tensor<1> {
+    match noise {
+        #[cfg(feature = "flex")]
+        Some((b, zeta)) if takes_fused_update(&theta) => extension::langevin_update(theta, a, g, b, zeta),
+        Some((b, zeta)) => theta.sub(a.mul(g)).add(b.mul(zeta)),
+        None => theta.sub(a.mul(g)),
+    }
+}
+
+/// Whether [`langevin_update`] runs the fused kernel for `theta`: enabled, a plain (non-autodiff)
+/// tensor, and a backend and dtype the kernel is compiled for.
+pub fn takes_fused_update(theta: &Tensor<1>) -> bool {
+    fast_kernels_enabled() && !theta.device().is_autodiff() && fast_path_device(theta)
+}
+
 /// Whether `x` lives on a backend and dtype the direct kernel is compiled for.
-fn fast_path_device(x: &Tensor<4>) -> bool {
+fn fast_path_device<const D: usize>(x: &Tensor<D>) -> bool {
     #[cfg(feature = "flex")]
     {
         matches!(x.dtype(), DType::F32 | DType::F64) && extension::is_flex(&x.device())
@@ -106,16 +130,14 @@ fn fast_path_device(x: &Tensor<4>) -> bool {
 
 #[cfg(all(test, feature = "flex"))]
 mod tests {
-    use crate::parity_tests::{BN_SHAPES, SHAPES, batch_norm_max_differences, max_differences};
+    use crate::parity_tests::{BN_SHAPES, SHAPES, batch_norm_max_differences, check_langevin_update, max_differences};
     use burn::tensor::{Device, FloatDType};
 
     /// f64 on Flex: the direct path equals Burn's convolution to 1e-12 (relative to each result's scale), gradients included.
     /// (The f32 twin is an integration test: a device keeps one dtype per process.)
     #[test]
     fn direct_path_equals_burn_conv_in_f64() {
-        let mut device = Device::flex();
-        device.configure(FloatDType::F64).expect("flex at f64");
-        let device = device.autodiff();
+        let device = flex_f64().autodiff();
         for (n, c_in, c_out, h, w) in SHAPES {
             let d = max_differences(&device, n, c_in, c_out, h, w);
             assert!(d.iter().all(|&e| e < 1e-12), "{:?}: |Δy|, |Δdx|, |Δdw|, |Δdb| = {d:?}", (n, c_in, c_out, h, w));
@@ -125,5 +147,19 @@ mod tests {
             let d = batch_norm_max_differences(&device, n, c, h, w);
             assert!(d.iter().all(|&e| e < 1e-12), "{:?}: |Δy|, |Δdx|, |Δdγ|, |Δdβ|, |Δμ|, |Δσ²| = {d:?}", (n, c, h, w));
         }
+    }
+
+    /// f64 on Flex: the fused Langevin update equals Burn's operations bitwise.
+    #[test]
+    fn fused_langevin_update_equals_burn_ops_in_f64() {
+        check_langevin_update(&flex_f64());
+    }
+
+    /// Flex at f64 (every test of this process configures it; the first one does it).
+    fn flex_f64() -> Device {
+        let mut device = Device::flex();
+        let _ = device.configure(FloatDType::F64);
+        assert_eq!(device.settings().float_dtype, FloatDType::F64, "flex runs at f64 in this process");
+        device
     }
 }

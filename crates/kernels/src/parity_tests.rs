@@ -74,3 +74,36 @@ pub const SHAPES: [(usize, usize, usize, usize, usize); 5] =
 
 /// BatchNorm shapes: the DnCNN's middle layer and odd sizes, (n, c, h, w).
 pub const BN_SHAPES: [(usize, usize, usize, usize); 3] = [(4, 8, 28, 28), (3, 5, 7, 11), (2, 1, 1, 30)];
+
+/// Checks [`crate::langevin_update`] on the plain `device` against Burn's operations
+/// θ − a⊙g + b⊙ζ, bitwise, for a θ held only by the update (updated in place) and for a θ also
+/// held elsewhere (which must come through unchanged); and θ − a⊙g when there is no noise.
+///
+/// # Panics
+/// On any difference, naming the case and the first differing index.
+pub fn check_langevin_update(device: &Device) {
+    assert!(!device.is_autodiff(), "the update runs on plain tensors");
+    let n = 4099; // not a multiple of any vector width
+    let r = |lo: f64, hi: f64| Tensor::<1>::random([n], Distribution::Uniform(lo, hi), device);
+    let (theta, a, g, b, zeta) = (r(-2.0, 2.0), r(1e-4, 1e-2), r(-5.0, 5.0), r(1e-3, 1e-1), r(-3.0, 3.0));
+    assert!(crate::takes_fused_update(&theta), "the fused kernel is compiled for this device");
+    let bits = |t: Tensor<1>| -> Vec<u64> {
+        t.into_data().convert::<f64>().try_to_vec::<f64>().expect("f64").iter().map(|v| v.to_bits()).collect()
+    };
+    let expected = bits(theta.clone().sub(a.clone().mul(g.clone())).add(b.clone().mul(zeta.clone())));
+    let before = bits(theta.clone());
+    // A copy of θ's values in its own buffer, held by nothing else: the in-place branch.
+    let own = Tensor::<1>::from_data(theta.to_data(), device);
+    let noise = || Some((b.clone(), zeta.clone()));
+    let cases = [
+        ("θ held only by the update", bits(crate::langevin_update(own, a.clone(), g.clone(), noise()))),
+        ("θ also held elsewhere", bits(crate::langevin_update(theta.clone(), a.clone(), g.clone(), noise()))),
+    ];
+    for (case, got) in cases {
+        let first = got.iter().zip(&expected).position(|(x, y)| x != y);
+        assert!(first.is_none(), "{case}: differs from Burn's operations at index {first:?}");
+    }
+    assert_eq!(bits(theta.clone()), before, "the shared θ was changed by the update");
+    let drift = bits(crate::langevin_update(theta.clone(), a.clone(), g.clone(), None));
+    assert_eq!(drift, bits(theta.sub(a.mul(g))), "θ − a⊙g without noise");
+}

@@ -1,7 +1,9 @@
 //! Integration tests of hessrank-kernels that need their own process (Flex at f32).
 
 use burn::tensor::{Device, FloatDType};
-use hessrank_kernels::parity_tests::{BN_SHAPES, SHAPES, batch_norm_max_differences, max_differences};
+use hessrank_kernels::parity_tests::{
+    BN_SHAPES, SHAPES, batch_norm_max_differences, check_langevin_update, max_differences,
+};
 
 /// Flex at f32 (both tests of this process configure it; the second finds it done).
 fn flex_f32() -> Device {
@@ -9,6 +11,13 @@ fn flex_f32() -> Device {
     let _ = device.configure(FloatDType::F32);
     assert_eq!(device.settings().float_dtype, FloatDType::F32, "flex runs at f32 in this process");
     device.autodiff()
+}
+
+/// f32 on Flex: the fused Langevin update equals Burn's operations bitwise.
+#[test]
+fn fused_langevin_update_equals_burn_ops_in_f32() {
+    let device = flex_f32().inner();
+    check_langevin_update(&device);
 }
 
 /// f32 on Flex: the direct path equals Burn's convolution to f32 rounding, gradients included.

@@ -5,7 +5,10 @@
 //! cargo run --release -p hessrank-rank --example ld_timing -- linear 64 f64 [flex|ndarray|wgpu] [iters]
 //! cargo run --release -p hessrank-rank --example ld_timing -- dncnn 256 f32
 //! cargo run --release -p hessrank-rank --example ld_timing -- dncnn 256 f32 flex-burn
+//! cargo run --release -p hessrank-rank --example ld_timing -- gemm 256 f64
 //! ```
+//! `gemm` times one SIZE³ matrix product on the backend (plain device, no autodiff) and adds its
+//! rate in GFLOP/s: the ceiling the linear net's twelve products per iteration run against.
 //! `flex-burn` is Flex with hessrank-kernels turned off (Burn's own convolution and BatchNorm),
 //! for A/B runs of the DnCNN.
 //! The iteration is Algorithm 1's (Leimkuhler–Matthews, G = I, one chain): the full-batch loss and
@@ -23,7 +26,7 @@ use hessrank_rank::{LangevinConfig, StepSize};
 use std::time::Instant;
 
 fn usage() -> ! {
-    eprintln!("usage: ld_timing linear|dncnn SIZE f32|f64 [flex|flex-burn|ndarray|wgpu] [ITERS]");
+    eprintln!("usage: ld_timing linear|dncnn|gemm SIZE f32|f64 [flex|flex-burn|ndarray|wgpu] [ITERS]");
     std::process::exit(2)
 }
 
@@ -72,6 +75,23 @@ where
     (t[t.len() / 2], t[0])
 }
 
+/// Median and minimum seconds of one `size`³ product on `device`.
+fn time_gemm(size: usize, device: &Device, iters: usize) -> (f64, f64) {
+    let x = burn::tensor::Tensor::<2>::random([size, size], burn::tensor::Distribution::Default, device);
+    let y = burn::tensor::Tensor::<2>::random([size, size], burn::tensor::Distribution::Default, device);
+    let mut t: Vec<f64> = (0..iters + iters / 5 + 3)
+        .map(|_| {
+            let s = Instant::now();
+            let z = x.clone().matmul(y.clone());
+            std::hint::black_box(z.into_data());
+            s.elapsed().as_secs_f64()
+        })
+        .skip(iters / 5 + 3)
+        .collect();
+    t.sort_by(f64::total_cmp);
+    (t[t.len() / 2], t[0])
+}
+
 fn main() {
     hessrank_core::memory::retain_freed_memory();
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -102,14 +122,20 @@ fn main() {
             let (m, lo) = time_steps(&objective, &net, &device, iters);
             (m, lo, iters)
         }
+        "gemm" => {
+            let iters = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(100);
+            let (m, lo) = time_gemm(size, &device.clone().inner(), iters);
+            (m, lo, iters)
+        }
         _ => usage(),
     };
-    println!(
-        "{}",
-        serde_json::json!({
-            "impl": "hessrank", "model": args[0], "size": size, "dtype": args[2], "backend": backend,
-            "threads": std::env::var("RAYON_NUM_THREADS").ok(), "iters": iters,
-            "median_s": median, "min_s": min
-        })
-    );
+    let mut line = serde_json::json!({
+        "impl": "hessrank", "model": args[0], "size": size, "dtype": args[2], "backend": backend,
+        "threads": std::env::var("RAYON_NUM_THREADS").ok(), "iters": iters,
+        "median_s": median, "min_s": min
+    });
+    if args[0] == "gemm" {
+        line["gflops"] = serde_json::json!(2.0 * (size as f64).powi(3) / median / 1e9);
+    }
+    println!("{line}");
 }

@@ -1,9 +1,10 @@
 //! Algorithm 1 on the paper's deep linear nets, whose Hessian rank at a global minimum is d².
 
 use crate::common::*;
+use hessrank_core::params::flatten_f64;
 use hessrank_core::{DiagPreconditioner, ParamLayout};
 use hessrank_models::GlobalMinimum;
-use hessrank_rank::langevin::{NullObserver, run};
+use hessrank_rank::langevin::{LangevinRun, NullObserver, run};
 use hessrank_rank::{LangevinConfig, Scheme, StepSize};
 
 #[test]
@@ -76,4 +77,34 @@ fn batched_chains_match_single_nets_and_estimate_rank_64() {
     assert_eq!(r.n_params, 320);
     assert!((r.estimate / 64.0 - 1.0).abs() < 0.03, "{} ± {}", r.estimate, r.stderr);
     assert!(r.ci95[0] < 64.0 && 64.0 < r.ci95[1], "{:?}", r.ci95);
+}
+
+/// On a pool of several threads the noise is drawn beside the gradient (d = 64: 20,480
+/// parameters, above the threshold for that); on one thread, after it. The trajectory is the same
+/// bitwise: losses and final parameters.
+#[test]
+fn steps_are_bitwise_the_same_on_one_thread_and_on_several() {
+    let trajectory = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let device = f64_device();
+            let min = GlobalMinimum::random(64, 5, 23).unwrap();
+            let net = min.net(&device);
+            let objective = min.objective(&device);
+            let g = DiagPreconditioner::identity(&ParamLayout::of(&net), &device);
+            let config = LangevinConfig::new()
+                .with_step(StepSize::Fixed(1e-5))
+                .with_k_tot(4)
+                .with_k_avg(1)
+                .with_check_step(false)
+                .with_seed(3);
+            let mut run = LangevinRun::new(&config, &objective, &net, &g).unwrap();
+            let losses: Vec<u64> = (0..4).flat_map(|_| run.step().unwrap().0).map(f64::to_bits).collect();
+            let theta: Vec<u64> = flatten_f64(run.models().next().unwrap()).iter().map(|v| v.to_bits()).collect();
+            (losses, theta)
+        })
+    };
+    let one = trajectory(1);
+    assert_eq!(one.1.len(), 5 * 64 * 64);
+    assert!(trajectory(3) == one, "the trajectory depends on the thread count");
 }

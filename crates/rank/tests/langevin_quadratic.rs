@@ -5,6 +5,7 @@ use crate::common::*;
 use burn::tensor::{Tensor, TensorData};
 use hessrank_core::noise::SeededNoise;
 use hessrank_core::params::flatten_f64;
+use hessrank_core::step_noise::CounterNoise;
 use hessrank_core::{DiagPreconditioner, ParamLayout, ParamTensors};
 use hessrank_rank::langevin::{LangevinRun, NullObserver, Observer, run};
 use hessrank_rank::quadratic::{Points, Quadratic};
@@ -146,13 +147,14 @@ fn one_step_through_burn_equals_the_hand_written_update() {
         let mut state = LangevinRun::new(&config, &q, &theta0, &g).unwrap();
         state.step().unwrap();
         let got = flatten_f64(state.models().next().unwrap());
-        // Chain 0 draws from stream 0: ξ_0 for EM; ξ_0 then ξ_1 for LM.
-        let mut noise = SeededNoise::new(seed, 0);
-        let first = noise.normal_vec(n);
+        // Chain 0 draws from stream 0, its one parameter tensor being part 0: ξ_0 (draw 0) for
+        // EM; ξ_0 and ξ_1 (draws 0 and 1) for LM.
+        let noise = CounterNoise::new(seed, 0);
+        let first = noise.normal_f64(0, 0, n);
         let zeta: Vec<f64> = match scheme {
             Scheme::EulerMaruyama => first,
             Scheme::LeimkuhlerMatthews => {
-                let second = noise.normal_vec(n);
+                let second = noise.normal_f64(1, 0, n);
                 first.iter().zip(&second).map(|(a, b)| 0.5 * (a + b)).collect()
             }
         };

@@ -7,8 +7,8 @@ use super::{LangevinConfig, Observer, PowerIteration, Scheme, StartInfo, StepSiz
 use crate::hessian::{FdHessian, Preconditioned};
 use burn::tensor::Tensor;
 use hessrank_core::atomic::{read_json, write_json_atomic};
-use hessrank_core::noise::SeededNoise;
 use hessrank_core::params::{flatten_f64, gradients_of, map_trainable, set_params};
+use hessrank_core::step_noise::{CounterNoise, HostNormals};
 use hessrank_core::{DiagPreconditioner, Error, Objective, ParamLayout, ParamTensors, Result};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -20,22 +20,60 @@ const DRIFT_STREAM: u64 = u64::MAX - 1;
 struct Copy<M> {
     /// Always `Some` between steps (taken and put back by the update mapper).
     model: Option<M>,
-    noise: SeededNoise,
-    /// ξ_k of the Leimkuhler–Matthews scheme, per parameter.
-    xi: Option<Vec<Tensor<1>>>,
+    noise: CounterNoise,
+    /// Draws made so far: the next draw's index (draw k is a pure function of seed, stream, k).
+    draws: u64,
+    /// ξ_k of the Leimkuhler–Matthews scheme, per parameter, on the host (draw `draws − 1`).
+    xi: Option<Vec<HostNormals>>,
     /// No noise: the deterministic drift companion.
     noiseless: bool,
     /// The noise stream (chain index, or the drift stream).
     stream: u64,
 }
 
+/// Draw `draw` of `noise` for every parameter of `like`, in the parameters' float type.
+fn draw_parts(noise: &CounterNoise, draw: u64, like: &ParamTensors) -> Vec<HostNormals> {
+    let parts = like.tensors.iter().enumerate();
+    parts.map(|(part, t)| noise.normals(draw, part as u64, t.shape().num_elements(), t.dtype())).collect()
+}
+
+/// Below this many parameters per copy a step runs on the calling thread: handing the noise to
+/// another thread costs more than drawing it.
+const CONCURRENT_NOISE_MIN: usize = 16_384;
+
 impl<M: burn::module::Module> Copy<M> {
-    fn draw(&mut self, like: &ParamTensors) -> Vec<Tensor<1>> {
-        like.tensors.iter().map(|t| self.noise.normal_tensor([t.shape().num_elements()], &t.device())).collect()
+    fn draw(&mut self, like: &ParamTensors) -> Vec<HostNormals> {
+        self.draws += 1;
+        draw_parts(&self.noise, self.draws - 1, like)
+    }
+
+    /// The noise ζ of this step for every parameter, on the host: ξ_k (EM) or (ξ_k + ξ_{k+1})/2
+    /// (LM); `None` for the drift chain.
+    fn zeta(&mut self, like: &ParamTensors, scheme: Scheme) -> Vec<Option<HostNormals>> {
+        if self.noiseless {
+            return Vec::new();
+        }
+        match scheme {
+            Scheme::EulerMaruyama => self.draw(like).into_iter().map(Some).collect(),
+            Scheme::LeimkuhlerMatthews => {
+                let prev = match self.xi.take() {
+                    Some(xi) => xi,
+                    None => self.draw(like), // ξ_0, at the first step
+                };
+                let next = self.draw(like);
+                let z = prev.iter().zip(&next).map(|(p, n)| Some(p.midpoint(n))).collect();
+                self.xi = Some(next);
+                z
+            }
+        }
     }
 
     /// One LD step: θ ← θ − (ηG)∇L + (√η σ G^½) ζ, with ζ = ξ_k (EM) or (ξ_k + ξ_{k+1})/2 (LM).
     /// Returns the chains' losses at the current θ (before the step).
+    ///
+    /// The noise does not depend on θ, so on a pool of several threads it is drawn while the
+    /// gradient is computed (`rayon::join`: the other worker takes it when free, otherwise this
+    /// thread draws it afterwards); the numbers are the same either way.
     fn step<O: Objective<Model = M>>(
         &mut self,
         objective: &O,
@@ -44,28 +82,29 @@ impl<M: burn::module::Module> Copy<M> {
         scheme: Scheme,
     ) -> Vec<f64> {
         let model = self.model.take().expect("model present between steps");
-        let loss = objective.loss(&model);
-        let grads = loss.clone().sum().backward();
-        let losses: Vec<f64> = loss.into_data().iter::<f64>().collect();
-        let g = gradients_of(&model, &grads);
-        let zeta: Option<Vec<Tensor<1>>> = (!self.noiseless).then(|| match scheme {
-            Scheme::EulerMaruyama => self.draw(a),
-            Scheme::LeimkuhlerMatthews => {
-                let prev = match self.xi.take() {
-                    Some(xi) => xi,
-                    None => self.draw(a), // ξ_0, at the first step
-                };
-                let next = self.draw(a);
-                self.xi = Some(next.clone());
-                prev.into_iter().zip(next).map(|(p, n)| p.add(n).mul_scalar(0.5)).collect()
-            }
-        });
+        let gradient = |model: M| {
+            let loss = objective.loss(&model);
+            let grads = loss.clone().sum().backward();
+            let losses: Vec<f64> = loss.into_data().iter::<f64>().collect();
+            let g = gradients_of(&model, &grads);
+            (model, losses, g)
+        };
+        let numel: usize = a.tensors.iter().map(|t| t.shape().num_elements()).sum();
+        let ((model, losses, g), mut zeta) = if numel >= CONCURRENT_NOISE_MIN && rayon::current_num_threads() > 1 {
+            rayon::join(|| gradient(model), || self.zeta(a, scheme))
+        } else {
+            let out = gradient(model);
+            (out, self.zeta(a, scheme))
+        };
+        let mut g: Vec<Option<Tensor<1>>> = g.tensors.into_iter().map(Some).collect();
         self.model = Some(map_trainable(model, |i, theta| {
-            let theta = theta.sub(a.tensors[i].clone().mul(g.tensors[i].clone()));
-            match &zeta {
-                Some(z) => theta.add(b.tensors[i].clone().mul(z[i].clone())),
-                None => theta,
-            }
+            let g = g[i].take().expect("one gradient per parameter");
+            // ζ is uploaded once per parameter and the update is one fused pass where available.
+            let noise = zeta.get_mut(i).and_then(Option::take).map(|z| {
+                let z = Tensor::from_data(z.into_data(), &theta.device());
+                (b.tensors[i].clone(), z)
+            });
+            hessrank_kernels::langevin_update(theta, a.tensors[i].clone(), g, noise)
         }));
         losses
     }
@@ -115,10 +154,10 @@ pub struct LangevinState {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct CopyState {
     params: Vec<f64>,
-    xi: Option<Vec<f64>>,
     stream: u64,
-    /// The noise generator's position (a u128, as text for JSON).
-    word_pos: String,
+    /// Noise draws made so far (the Leimkuhler–Matthews ξ_k is draw `draws − 1`, made again on
+    /// restore).
+    draws: u64,
     noiseless: bool,
 }
 
@@ -216,7 +255,8 @@ where
         let mut copies: Vec<Copy<O::Model>> = (0..config.chains)
             .map(|c| Copy {
                 model: Some(theta0.clone()),
-                noise: SeededNoise::new(config.seed, c as u64),
+                noise: CounterNoise::new(config.seed, c as u64),
+                draws: 0,
                 xi: None,
                 noiseless: false,
                 stream: c as u64,
@@ -225,7 +265,8 @@ where
         if config.drift_correction {
             copies.push(Copy {
                 model: Some(theta0.clone()),
-                noise: SeededNoise::new(config.seed, DRIFT_STREAM),
+                noise: CounterNoise::new(config.seed, DRIFT_STREAM),
+                draws: 0,
                 xi: None,
                 noiseless: true,
                 stream: DRIFT_STREAM,
@@ -333,12 +374,8 @@ where
             .iter()
             .map(|c| CopyState {
                 params: c.model.as_ref().map(flatten_f64).unwrap_or_default(),
-                xi: c
-                    .xi
-                    .as_ref()
-                    .map(|x| x.iter().flat_map(|t| t.to_data().iter::<f64>().collect::<Vec<_>>()).collect()),
                 stream: c.stream,
-                word_pos: c.noise.clone_word_pos().to_string(),
+                draws: c.draws,
                 noiseless: c.noiseless,
             })
             .collect();
@@ -359,8 +396,8 @@ where
     }
 
     /// Continues a run from `state` for the same objective, θ₀ template and preconditioner. With
-    /// the same backend, the result is bitwise that of an uninterrupted run (the noise generators
-    /// resume at the same word).
+    /// the same backend, the result is bitwise that of an uninterrupted run (the noise resumes at
+    /// the same draw).
     pub fn restore(
         state: LangevinState,
         objective: &'a O,
@@ -385,27 +422,23 @@ where
             .first()
             .map(|t| t.device().inner())
             .ok_or_else(|| Error::config("model", "no parameters", "≥ 1"))?;
+        let eta = state.eta;
+        let (a, b) = step_factors(precond, eta, config.sigma2);
         let mut copies = Vec::with_capacity(state.copies.len());
         for c in &state.copies {
             let params = ParamTensors::from_flat(&layout, &c.params, &device)?;
-            let mut noise = SeededNoise::new(config.seed, c.stream);
-            let pos: u128 =
-                c.word_pos.parse().map_err(|_| Error::config("noise word position", &c.word_pos, "an integer"))?;
-            noise.set_word_pos(pos);
-            let xi = match &c.xi {
-                Some(flat) => Some(ParamTensors::from_flat(&layout, flat, &device)?.tensors),
-                None => None,
-            };
+            let noise = CounterNoise::new(config.seed, c.stream);
+            let lm = config.scheme == Scheme::LeimkuhlerMatthews && !c.noiseless;
+            let xi = (lm && c.draws > 0).then(|| draw_parts(&noise, c.draws - 1, &a));
             copies.push(Copy {
                 model: Some(set_params(theta0.clone(), &params)?),
                 noise,
+                draws: c.draws,
                 xi,
                 noiseless: c.noiseless,
                 stream: c.stream,
             });
         }
-        let eta = state.eta;
-        let (a, b) = step_factors(precond, eta, config.sigma2);
         let n_params = layout.numel() / objective.chains().max(1);
         Ok(Self {
             bound_excess: divergence_bound(&config, n_params),
