@@ -44,3 +44,53 @@ fn bad_sizes_are_errors_not_panics() {
     let err = GlobalMinimum::random(0, 5, 0).unwrap_err().to_string();
     assert!(err.contains("d = 0"), "{err}");
 }
+
+/// Away from the minimum and with a symmetric Σx ≠ I (so the loss takes its detached-product
+/// form), the autodiff gradient equals the closed form ∂L/∂W_k = (W_M⋯W_{k+1})ᵀ · 2(AΣx − Σyx) ·
+/// (W_{k−1}⋯W_1)ᵀ and the loss equals tr(AΣxAᵀ) − 2 tr(AΣyxᵀ), both to f64 rounding.
+#[test]
+fn gradient_and_loss_with_a_symmetric_sigma_x_match_the_closed_form() {
+    use hessrank_models::linear::{LinearNet, PopulationObjective, matrix_to_tensor};
+    use nalgebra::DMatrix;
+    let device = f64_device();
+    let (d, depth) = (5, 4);
+    let mut noise = hessrank_core::noise::SeededNoise::new(31, 0);
+    let mut random = |r: usize, c: usize| DMatrix::from_row_slice(r, c, &noise.normal_vec(r * c));
+    let weights: Vec<DMatrix<f64>> = (0..depth).map(|_| random(d, d)).collect();
+    let b = random(d, d);
+    let m = &b * b.transpose() + DMatrix::identity(d, d);
+    let sigma_x = (&m + m.transpose()) * 0.5; // exactly symmetric
+    let sigma_yx = random(d, d);
+    let net = LinearNet {
+        weights: weights.iter().map(|w| burn::module::Param::from_tensor(matrix_to_tensor(w, &device))).collect(),
+    };
+    let objective =
+        PopulationObjective::new(matrix_to_tensor(&sigma_x, &device), matrix_to_tensor(&sigma_yx, &device), 0.0)
+            .unwrap();
+    let vg = value_and_grad(&objective, &net);
+
+    let product = |ws: &[DMatrix<f64>]| ws.iter().fold(DMatrix::identity(d, d), |acc, w| w * acc);
+    let a = product(&weights);
+    let loss = (&a * &sigma_x * a.transpose()).trace() - 2.0 * (&a * sigma_yx.transpose()).trace();
+    assert!((vg.loss - loss).abs() <= 1e-12 * loss.abs().max(1.0), "loss {} vs {loss}", vg.loss);
+    let g = (&a * &sigma_x - &sigma_yx) * 2.0;
+    let flat = flatten_f64(&net).len();
+    let got = vg.grads.to_flat();
+    assert_eq!(got.len(), flat);
+    for k in 0..depth {
+        let left = product(&weights[k + 1..]);
+        let right = product(&weights[..k]);
+        let expected = left.transpose() * &g * right.transpose();
+        let scale = expected.abs().max();
+        for i in 0..d {
+            for j in 0..d {
+                let v = got[k * d * d + i * d + j];
+                assert!(
+                    (v - expected[(i, j)]).abs() <= 1e-11 * scale,
+                    "∂L/∂W_{k}[{i},{j}] = {v} vs {}",
+                    expected[(i, j)]
+                );
+            }
+        }
+    }
+}

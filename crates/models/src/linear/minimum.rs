@@ -74,11 +74,8 @@ impl GlobalMinimum {
 
     /// The population objective with Σx, Σyx on `device` (constant term 0).
     pub fn objective(&self, device: &Device) -> PopulationObjective {
-        PopulationObjective {
-            sigma_x: matrix_to_tensor(&self.sigma_x, device),
-            sigma_yx: matrix_to_tensor(&self.sigma_yx, device),
-            constant: 0.0,
-        }
+        let (sigma_x, sigma_yx) = (matrix_to_tensor(&self.sigma_x, device), matrix_to_tensor(&self.sigma_yx, device));
+        PopulationObjective::new(sigma_x, sigma_yx, 0.0).expect("Σx [d, d] and Σyx [d, d] of a checked minimum")
     }
 
     /// The loss at every global minimum, −tr(T Σx Tᵀ).

@@ -16,6 +16,9 @@ pub struct PopulationObjective {
     pub sigma_yx: Tensor<2>,
     /// The constant c (tr Σy, or 0).
     pub constant: f64,
+    /// Whether Σx equals its transpose exactly (checked once, in [`PopulationObjective::new`]):
+    /// then the loss is differentiated without going back through the product A Σx.
+    symmetric: bool,
 }
 
 impl PopulationObjective {
@@ -30,7 +33,13 @@ impl PopulationObjective {
                 found: format!("Σx {:?}, Σyx {:?}", [a, b], sigma_yx.shape().dims::<2>()),
             });
         }
-        Ok(Self { sigma_x, sigma_yx, constant })
+        let values = sigma_x
+            .to_data()
+            .convert::<f64>()
+            .try_into_vec::<f64>()
+            .map_err(|e| Error::Numerical(format!("Σx: {e:?}")))?;
+        let symmetric = (0..a).all(|i| (0..i).all(|j| values[i * a + j] == values[j * a + i]));
+        Ok(Self { sigma_x, sigma_yx, constant, symmetric })
     }
 }
 
@@ -39,7 +48,17 @@ impl Objective for PopulationObjective {
 
     fn loss(&self, model: &LinearNet) -> Tensor<1> {
         let a = model.product();
-        let quad = a.clone().matmul(self.sigma_x.clone()).mul(a.clone()).sum();
+        let quad = if self.symmetric {
+            // q = Σ A ⊙ (A Σx) with A Σx held constant has gradient A Σx, half the true 2 A Σx
+            // (Σx = Σxᵀ), so the loss uses 2q − q̄ (q̄ = q detached): its value is q exactly
+            // (2q − q is exact in floating point) and its gradient is 2 A Σx, without the product
+            // with Σx that autodiff would otherwise compute on the way back (one of 14 d×d
+            // products per step).
+            let q = a.clone().mul(a.clone().matmul(self.sigma_x.clone()).detach()).sum();
+            q.clone().mul_scalar(2.0).sub(q.detach())
+        } else {
+            a.clone().matmul(self.sigma_x.clone()).mul(a.clone()).sum()
+        };
         let cross = a.mul(self.sigma_yx.clone()).sum().mul_scalar(2.0);
         quad.sub(cross).add_scalar(self.constant)
     }
