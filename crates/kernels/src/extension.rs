@@ -5,6 +5,7 @@
 
 use crate::batch_norm::{self, Planes};
 use crate::direct::{self, Geometry};
+use crate::matmul::{self, Strided};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -44,6 +45,9 @@ pub trait KernelBackend: Backend {
         dy: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self>;
+    /// The product a·b of an [m, k] and a [k, n] matrix (either may be a strided view, such as
+    /// a transpose), computed in fixed column blocks ([`crate::matmul`]).
+    fn matmul2d(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self>;
     /// The Langevin update θ − a⊙g + b⊙ζ of flat [n] tensors in one pass (a constant of the
     /// graph: no gradient flows through it).
     fn langevin_update(
@@ -86,6 +90,11 @@ pub(crate) fn batch_norm_train(
         epsilon,
     );
     (Tensor::from_dispatch(y), stats)
+}
+
+/// The blocked product of two matrices (see [`crate::matmul`]).
+pub(crate) fn matmul2d(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
+    Tensor::from_dispatch(<Dispatch as KernelBackend>::matmul2d(a.into_dispatch(), b.into_dispatch()))
 }
 
 /// The fused Langevin update on plain flat tensors (see [`crate::langevin_update`]).
@@ -208,6 +217,16 @@ impl KernelBackend for Flex {
         })
     }
 
+    fn matmul2d(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
+        let [m, k] = a.shape().dims::<2>();
+        let [k_b, n] = b.shape().dims::<2>();
+        assert_eq!(k, k_b, "matmul2d: a [{m}, {k}] and b [{k_b}, {n}] do not chain");
+        by_dtype!(a.dtype(), E => {
+            let (a, b) = (viewable(a), viewable(b));
+            flex(matmul::matmul::<E>(m, n, k, strided::<E>(&a), strided::<E>(&b)), [m, n])
+        })
+    }
+
     fn langevin_update(
         theta: FloatTensor<Self>,
         a: FloatTensor<Self>,
@@ -232,6 +251,19 @@ impl KernelBackend for Flex {
             out
         })
     }
+}
+
+/// `t` itself when its 2-D strides are non-negative (any transpose or slice of a matrix),
+/// otherwise a contiguous copy.
+fn viewable(t: FloatTensor<Flex>) -> FloatTensor<Flex> {
+    if t.layout().strides().iter().all(|&s| s >= 0) { t } else { t.to_contiguous() }
+}
+
+/// The strided view of a 2-D Flex tensor prepared by [`viewable`].
+fn strided<E: Element + bytemuck::Pod>(t: &FloatTensor<Flex>) -> Strided<'_, E> {
+    let layout = t.layout();
+    let [rs, cs] = [0, 1].map(|d| usize::try_from(layout.strides()[d]).expect("non-negative strides"));
+    Strided { data: t.storage::<E>(), offset: layout.start_offset(), rs, cs }
 }
 
 /// θ ← θ − a⊙g + b⊙ζ in place over equal-length slices, each product and sum rounded as
@@ -284,6 +316,27 @@ impl<B: KernelBackend> Backward<B, 3> for Conv3x3Backward {
                 let db = B::float_slice(packed, &[(0..c_out).into(), (c_in * 9..c_in * 9 + 1).into()]);
                 grads.register::<B>(node.id, B::float_reshape(db, Shape::new([c_out])));
             }
+        }
+    }
+}
+
+/// The backward pass of [`KernelBackend::matmul2d`]: ∂a = ∂y·bᵀ and ∂b = aᵀ·∂y, themselves
+/// blocked products of transposed views (no copies).
+#[derive(Debug)]
+struct Matmul2dBackward;
+
+impl<B: KernelBackend> Backward<B, 2> for Matmul2dBackward {
+    type State = (FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_a, node_b] = ops.parents;
+        let dy = grads.consume::<B>(&ops.node);
+        let (a, b) = ops.state;
+        if let Some(node) = node_a {
+            grads.register::<B>(node.id, B::matmul2d(dy.clone(), B::float_transpose(b)));
+        }
+        if let Some(node) = node_b {
+            grads.register::<B>(node.id, B::matmul2d(B::float_transpose(a), dy));
         }
     }
 }
@@ -371,6 +424,16 @@ impl<B: Backend + KernelBackend, C: CheckpointStrategy> KernelBackend for Autodi
 
     fn conv3x3_param_grad(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self> {
         FloatTensor::<Self>::new(B::conv3x3_param_grad(x.into_primitive(), dy.into_primitive()))
+    }
+
+    fn matmul2d(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
+        let prep = Matmul2dBackward.prepare::<C>([a.node(), b.node()]).compute_bound().stateful();
+        let state = (a.primitive().clone(), b.primitive().clone());
+        let y = B::matmul2d(a.into_primitive(), b.into_primitive());
+        match prep {
+            OpsKind::Tracked(prep) => prep.finish(state, y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
     }
 
     fn langevin_update(

@@ -1,6 +1,6 @@
 //! Compute kernels of hessrank: a direct 3×3 "same" convolution and a transpose-free BatchNorm,
-//! forward and backward, used by the DnCNN on the Flex CPU backend, and the fused Langevin update;
-//! Burn's own operations everywhere else.
+//! forward and backward, used by the DnCNN on the Flex CPU backend; a column-blocked matrix product
+//! for the linear net; and the fused Langevin update. Burn's own operations everywhere else.
 //!
 //! [`conv2d`] is a drop-in for `Conv2d::forward` and [`batch_norm`] for `BatchNorm::forward`: they
 //! take the fast path when the tensors live on Flex (with or without autodiff) in f32 or f64 and
@@ -16,6 +16,8 @@ pub mod direct;
 #[cfg(feature = "flex")]
 mod extension;
 #[cfg(feature = "flex")]
+pub mod matmul;
+#[cfg(feature = "flex")]
 #[doc(hidden)]
 pub mod parity_tests;
 
@@ -26,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 static FAST_KERNELS: AtomicBool = AtomicBool::new(true);
 
-/// Turns the fast path of [`conv2d`], [`batch_norm`] and [`langevin_update`] on or off for the whole process (on by
+/// Turns the fast path of [`conv2d`], [`batch_norm`], [`matmul`] and [`langevin_update`] on or off for the whole process (on by
 /// default). Benchmarks use this to time Burn's operations against these kernels in one binary.
 pub fn set_fast_kernels(enabled: bool) {
     FAST_KERNELS.store(enabled, Ordering::Relaxed);
@@ -91,6 +93,37 @@ pub fn takes_fast_batch_norm(bn: &BatchNorm, x: &Tensor<4>) -> bool {
     fast_kernels_enabled() && x.device().is_autodiff() && bn.training.is_enabled() && fast_path_device(x)
 }
 
+/// `a.matmul(b)` for matrices, through [`matmul::matmul`]'s column blocks (one single-threaded
+/// `gemm` call each, run in parallel) when it applies: both on Flex in f32 or f64, at least two
+/// blocks of output columns and at least 192³ multiply-adds (where Flex itself turns to threads);
+/// Burn's matmul otherwise. Gradients flow through either path.
+pub fn matmul(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
+    #[cfg(feature = "flex")]
+    if takes_blocked_matmul(&a, &b) {
+        return extension::matmul2d(a, b);
+    }
+    a.matmul(b)
+}
+
+/// Whether [`matmul`]`(a, b)` runs the column-blocked product (see there).
+pub fn takes_blocked_matmul(a: &Tensor<2>, b: &Tensor<2>) -> bool {
+    #[cfg(feature = "flex")]
+    {
+        let ([m, k], [_, n]) = (a.dims(), b.dims());
+        fast_kernels_enabled()
+            && n > matmul::BLOCK
+            && m * n * k >= 192 * 192 * 192
+            && fast_path_device(a)
+            && b.dtype() == a.dtype()
+            && extension::is_flex(&b.device())
+    }
+    #[cfg(not(feature = "flex"))]
+    {
+        let _ = (a, b);
+        false
+    }
+}
+
 /// The Langevin update θ − a⊙g + b⊙ζ of flat tensors (θ − a⊙g when `noise` is `None`), where
 /// `noise` is `(b, ζ)`: one pass over memory, reusing θ's buffer, for plain tensors on Flex in f32
 /// or f64; Burn's operations everywhere else. Both paths round every product and sum the same
@@ -130,7 +163,10 @@ fn fast_path_device<const D: usize>(x: &Tensor<D>) -> bool {
 
 #[cfg(all(test, feature = "flex"))]
 mod tests {
-    use crate::parity_tests::{BN_SHAPES, SHAPES, batch_norm_max_differences, check_langevin_update, max_differences};
+    use crate::parity_tests::{
+        BN_SHAPES, MATMUL_SHAPES, SHAPES, batch_norm_max_differences, check_langevin_update, matmul_max_differences,
+        max_differences,
+    };
     use burn::tensor::{Device, FloatDType};
 
     /// f64 on Flex: the direct path equals Burn's convolution to 1e-12 (relative to each result's scale), gradients included.
@@ -153,6 +189,19 @@ mod tests {
     #[test]
     fn fused_langevin_update_equals_burn_ops_in_f64() {
         check_langevin_update(&flex_f64());
+    }
+
+    /// f64 on Flex: the blocked product equals Burn's matmul to 1e-12 (relative to each result's
+    /// scale), both gradients included, for plain and transposed right-hand sides.
+    #[test]
+    fn blocked_matmul_equals_burn_matmul_in_f64() {
+        let device = flex_f64().autodiff();
+        for (m, k, n) in MATMUL_SHAPES {
+            for transposed in [false, true] {
+                let d = matmul_max_differences(&device, m, k, n, transposed);
+                assert!(d.iter().all(|&e| e < 1e-12), "{:?}: |Δy|, |Δda|, |Δdb| = {d:?}", (m, k, n, transposed));
+            }
+        }
     }
 
     /// Flex at f64 (every test of this process configures it; the first one does it).

@@ -107,3 +107,28 @@ pub fn check_langevin_update(device: &Device) {
     let drift = bits(crate::langevin_update(theta.clone(), a.clone(), g.clone(), None));
     assert_eq!(drift, bits(theta.sub(a.mul(g))), "θ − a⊙g without noise");
 }
+
+/// Shapes (m, k, n) of the blocked product's tests: square at the linear net's d = 256, and odd
+/// sizes with a ragged last block (n = 260 = 2 · 128 + 4).
+pub const MATMUL_SHAPES: [(usize, usize, usize); 2] = [(256, 256, 256), (300, 100, 260)];
+
+/// Runs [`crate::matmul`] (the blocked path) and Burn's matmul on the autodiff `device` for
+/// a [m, k] · [k, n] product, b being the transpose of an [n, k] leaf when `transposed` (a strided
+/// view), and returns the differences (relative to the result's scale, see `scaled_diff`) of the
+/// product and of the gradients of Σ y ⊙ r with respect to a and b.
+pub fn matmul_max_differences(device: &Device, m: usize, k: usize, n: usize, transposed: bool) -> [f64; 3] {
+    let normal = |shape: [usize; 2]| Tensor::<2>::random(shape, Distribution::Normal(0.0, 1.0), device);
+    let a = normal([m, k]).require_grad();
+    let b = if transposed { normal([n, k]) } else { normal([k, n]) }.require_grad();
+    let r = normal([m, n]);
+    let used = |b: &Tensor<2>| if transposed { b.clone().transpose() } else { b.clone() };
+    assert!(crate::takes_blocked_matmul(&a, &used(&b)), "the blocked path applies to {:?}", (m, k, n));
+    let run = |fast: bool| {
+        let y = if fast { crate::matmul(a.clone(), used(&b)) } else { a.clone().matmul(used(&b)) };
+        let grads = y.clone().mul(r.clone()).sum().backward();
+        (y.inner(), a.grad(&grads).expect("∂a"), b.grad(&grads).expect("∂b"))
+    };
+    let (y1, da1, db1) = run(true);
+    let (y2, da2, db2) = run(false);
+    [scaled_diff(y1, y2), scaled_diff(da1, da2), scaled_diff(db1, db2)]
+}

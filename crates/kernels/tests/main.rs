@@ -2,7 +2,8 @@
 
 use burn::tensor::{Device, FloatDType};
 use hessrank_kernels::parity_tests::{
-    BN_SHAPES, SHAPES, batch_norm_max_differences, check_langevin_update, max_differences,
+    BN_SHAPES, MATMUL_SHAPES, SHAPES, batch_norm_max_differences, check_langevin_update, matmul_max_differences,
+    max_differences,
 };
 
 /// Flex at f32 (both tests of this process configure it; the second finds it done).
@@ -11,6 +12,20 @@ fn flex_f32() -> Device {
     let _ = device.configure(FloatDType::F32);
     assert_eq!(device.settings().float_dtype, FloatDType::F32, "flex runs at f32 in this process");
     device.autodiff()
+}
+
+/// f32 on Flex: the blocked product equals Burn's matmul to f32 rounding (k or m products summed
+/// per entry), both gradients included.
+#[test]
+fn blocked_matmul_equals_burn_matmul_in_f32() {
+    let device = flex_f32();
+    for (m, k, n) in MATMUL_SHAPES {
+        for transposed in [false, true] {
+            let d = matmul_max_differences(&device, m, k, n, transposed);
+            let bound = 8.0 * f32::EPSILON as f64 * (m.max(k).max(n) as f64).sqrt();
+            assert!(d.iter().all(|&e| e < bound), "{:?}: |Δy|, |Δda|, |Δdb| = {d:?}", (m, k, n, transposed));
+        }
+    }
 }
 
 /// f32 on Flex: the fused Langevin update equals Burn's operations bitwise.

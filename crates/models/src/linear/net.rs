@@ -66,11 +66,12 @@ impl LinearNet {
         self.weights.len()
     }
 
-    /// The end-to-end matrix A = W_M ⋯ W_1, shape [d_y, d_x].
+    /// The end-to-end matrix A = W_M ⋯ W_1, shape [d_y, d_x] (large products go through
+    /// [`hessrank_kernels::matmul`]'s column blocks on Flex).
     pub fn product(&self) -> Tensor<2> {
         let mut a = self.weights[0].val();
         for w in &self.weights[1..] {
-            a = w.val().matmul(a);
+            a = hessrank_kernels::matmul(w.val(), a);
         }
         a
     }

@@ -54,10 +54,10 @@ impl Objective for PopulationObjective {
             // (2q − q is exact in floating point) and its gradient is 2 A Σx, without the product
             // with Σx that autodiff would otherwise compute on the way back (one of 14 d×d
             // products per step).
-            let q = a.clone().mul(a.clone().matmul(self.sigma_x.clone()).detach()).sum();
+            let q = a.clone().mul(hessrank_kernels::matmul(a.clone(), self.sigma_x.clone()).detach()).sum();
             q.clone().mul_scalar(2.0).sub(q.detach())
         } else {
-            a.clone().matmul(self.sigma_x.clone()).mul(a.clone()).sum()
+            hessrank_kernels::matmul(a.clone(), self.sigma_x.clone()).mul(a.clone()).sum()
         };
         let cross = a.mul(self.sigma_yx.clone()).sum().mul_scalar(2.0);
         quad.sub(cross).add_scalar(self.constant)
