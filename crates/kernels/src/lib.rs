@@ -164,8 +164,8 @@ fn fast_path_device<const D: usize>(x: &Tensor<D>) -> bool {
 #[cfg(all(test, feature = "flex"))]
 mod tests {
     use crate::parity_tests::{
-        BN_SHAPES, MATMUL_SHAPES, SHAPES, batch_norm_max_differences, check_langevin_update, matmul_max_differences,
-        max_differences,
+        BN_SHAPES, MATMUL_SHAPES, SHAPES, batch_norm_max_differences, check_langevin_update, flex_at,
+        matmul_max_differences, max_differences,
     };
     use burn::tensor::{Device, FloatDType};
 
@@ -204,11 +204,7 @@ mod tests {
         }
     }
 
-    /// Flex at f64 (every test of this process configures it; the first one does it).
     fn flex_f64() -> Device {
-        let mut device = Device::flex();
-        let _ = device.configure(FloatDType::F64);
-        assert_eq!(device.settings().float_dtype, FloatDType::F64, "flex runs at f64 in this process");
-        device
+        flex_at(FloatDType::F64)
     }
 }

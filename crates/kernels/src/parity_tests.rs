@@ -5,7 +5,19 @@ use crate::{batch_norm, conv2d, takes_direct_path, takes_fast_batch_norm};
 use burn::module::Param;
 use burn::nn::conv::Conv2dConfig;
 use burn::nn::{BatchNormConfig, PaddingConfig2d};
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Distribution, FloatDType, Tensor};
+
+/// Flex at `dtype`, plain (a device keeps one float type per process: the first test to call this
+/// configures it, the others find it done).
+///
+/// # Panics
+/// If Flex already runs at another float type in this process.
+pub fn flex_at(dtype: FloatDType) -> Device {
+    let mut device = Device::flex();
+    let _ = device.configure(dtype);
+    assert_eq!(device.settings().float_dtype, dtype, "flex runs at {dtype:?} in this process");
+    device
+}
 
 /// max |a − b| / max(1, max |b|): the difference relative to the result's scale (sums of
 /// thousands of terms, e.g. a weight gradient, carry rounding in proportion to their size).

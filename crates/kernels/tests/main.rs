@@ -2,16 +2,13 @@
 
 use burn::tensor::{Device, FloatDType};
 use hessrank_kernels::parity_tests::{
-    BN_SHAPES, MATMUL_SHAPES, SHAPES, batch_norm_max_differences, check_langevin_update, matmul_max_differences,
-    max_differences,
+    BN_SHAPES, MATMUL_SHAPES, SHAPES, batch_norm_max_differences, check_langevin_update, flex_at,
+    matmul_max_differences, max_differences,
 };
 
-/// Flex at f32 (both tests of this process configure it; the second finds it done).
+/// Flex at f32 with autodiff (every test of this process runs at f32).
 fn flex_f32() -> Device {
-    let mut device = Device::flex();
-    let _ = device.configure(FloatDType::F32);
-    assert_eq!(device.settings().float_dtype, FloatDType::F32, "flex runs at f32 in this process");
-    device.autodiff()
+    flex_at(FloatDType::F32).autodiff()
 }
 
 /// f32 on Flex: the blocked product equals Burn's matmul to f32 rounding (k or m products summed

@@ -4,16 +4,28 @@ use crate::common::*;
 use hessrank_core::params::flatten_f64;
 use hessrank_core::{DiagPreconditioner, ParamLayout};
 use hessrank_models::GlobalMinimum;
+use hessrank_models::linear::{LinearNet, PopulationObjective};
 use hessrank_rank::langevin::{LangevinRun, NullObserver, run};
 use hessrank_rank::{LangevinConfig, Scheme, StepSize};
 
+/// The random global minimum (d, depth, seed) of the paper's linear net on f64 Flex: θ₀, its
+/// population objective and G = I.
+fn identity_problem(
+    d: usize,
+    depth: usize,
+    seed: u64,
+) -> (GlobalMinimum, LinearNet, PopulationObjective, DiagPreconditioner) {
+    let device = f64_device();
+    let min = GlobalMinimum::random(d, depth, seed).unwrap();
+    let net = min.net(&device);
+    let g = DiagPreconditioner::identity(&ParamLayout::of(&net), &device);
+    let objective = min.objective(&device);
+    (min, net, objective, g)
+}
+
 #[test]
 fn paper_settings_on_d8_m5_estimate_rank_64_within_15_percent() {
-    let device = f64_device();
-    let min = GlobalMinimum::random(8, 5, 21).unwrap();
-    let net = min.net(&device);
-    let objective = min.objective(&device);
-    let g = DiagPreconditioner::identity(&ParamLayout::of(&net), &device);
+    let (_, net, objective, g) = identity_problem(8, 5, 21);
     let config = LangevinConfig::new()
         .with_step(StepSize::Fixed(1e-4))
         .with_scheme(Scheme::EulerMaruyama)
@@ -28,11 +40,7 @@ fn paper_settings_on_d8_m5_estimate_rank_64_within_15_percent() {
 
 #[test]
 fn leimkuhler_matthews_with_the_automatic_step_is_within_5_percent() {
-    let device = f64_device();
-    let min = GlobalMinimum::random(8, 5, 22).unwrap();
-    let net = min.net(&device);
-    let objective = min.objective(&device);
-    let g = DiagPreconditioner::identity(&ParamLayout::of(&net), &device);
+    let (min, net, objective, g) = identity_problem(8, 5, 22);
     let config = LangevinConfig::new()
         .with_step(StepSize::Auto { c: 1.0 })
         .with_sigma2(2e-5)
@@ -87,11 +95,7 @@ fn steps_are_bitwise_the_same_on_one_thread_and_on_several() {
     let trajectory = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| {
-            let device = f64_device();
-            let min = GlobalMinimum::random(64, 5, 23).unwrap();
-            let net = min.net(&device);
-            let objective = min.objective(&device);
-            let g = DiagPreconditioner::identity(&ParamLayout::of(&net), &device);
+            let (_, net, objective, g) = identity_problem(64, 5, 23);
             let config = LangevinConfig::new()
                 .with_step(StepSize::Fixed(1e-5))
                 .with_k_tot(4)

@@ -29,6 +29,8 @@ struct Copy<M> {
     noiseless: bool,
     /// The noise stream (chain index, or the drift stream).
     stream: u64,
+    /// Parameters in this copy (all its chains).
+    numel: usize,
 }
 
 /// Draw `draw` of `noise` for every parameter of `like`, in the parameters' float type.
@@ -89,8 +91,7 @@ impl<M: burn::module::Module> Copy<M> {
             let g = gradients_of(&model, &grads);
             (model, losses, g)
         };
-        let numel: usize = a.tensors.iter().map(|t| t.shape().num_elements()).sum();
-        let ((model, losses, g), mut zeta) = if numel >= CONCURRENT_NOISE_MIN && rayon::current_num_threads() > 1 {
+        let ((model, losses, g), mut zeta) = if self.numel >= CONCURRENT_NOISE_MIN && rayon::current_num_threads() > 1 {
             rayon::join(|| gradient(model), || self.zeta(a, scheme))
         } else {
             let out = gradient(model);
@@ -260,6 +261,7 @@ where
                 xi: None,
                 noiseless: false,
                 stream: c as u64,
+                numel: layout.numel(),
             })
             .collect();
         if config.drift_correction {
@@ -270,6 +272,7 @@ where
                 xi: None,
                 noiseless: true,
                 stream: DRIFT_STREAM,
+                numel: layout.numel(),
             });
         }
         let n_chains = config.chains * per_copy;
@@ -437,6 +440,7 @@ where
                 xi,
                 noiseless: c.noiseless,
                 stream: c.stream,
+                numel: layout.numel(),
             });
         }
         let n_params = layout.numel() / objective.chains().max(1);
