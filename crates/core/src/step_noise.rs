@@ -18,6 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Numbers per independently seeded chunk.
 pub const CHUNK: usize = 4096;
@@ -57,40 +58,67 @@ impl CounterNoise {
         Xoshiro256PlusPlus::from_seed(state)
     }
 
-    /// Fills `out` with part `part` of draw `draw`, converting each f64 number with `round`.
-    /// Chunks run in parallel on Rayon's pool when `out` is large; the result does not depend on
-    /// how they are scheduled.
-    fn fill_with<T: Send>(&self, draw: u64, part: u64, out: &mut [T], round: impl Fn(f64) -> T + Sync) {
-        let fill_chunk = |(c, chunk): (usize, &mut [T])| {
+    /// Part `part` of draw `draw` as `n` new numbers: number i is `emit(x_i, &mut beside[i])`,
+    /// x_i the f64 draw. `beside` is a slice the pass updates alongside (the previous draw, for
+    /// the Leimkuhler–Matthews midpoint; `[()]` otherwise), so a fused use reads and writes each
+    /// cache line once. Chunks run in parallel on Rayon's pool when `n` is large; the result does
+    /// not depend on how they are scheduled.
+    fn draw_with<T: Send, A: Send>(
+        &self,
+        draw: u64,
+        part: u64,
+        beside: &mut [A],
+        emit: impl Fn(f64, &mut A) -> T + Sync,
+    ) -> Vec<T> {
+        let n = beside.len();
+        // No zero-fill: every slot is written below before the length is set (the buffer is
+        // 2.6 MB per parameter of the d = 256 net, and zeroing it was a pass of its own).
+        let mut out: Vec<T> = Vec::with_capacity(n);
+        let fill_chunk = |(c, (out, beside)): (usize, (&mut [MaybeUninit<T>], &mut [A]))| {
             let mut rng = self.chunk_rng(draw, part, c as u64);
-            for x in chunk {
-                *x = round(StandardNormal.sample(&mut rng));
+            for (slot, aux) in out.iter_mut().zip(beside) {
+                slot.write(emit(StandardNormal.sample(&mut rng), aux));
             }
         };
-        if out.len() >= PARALLEL_MIN && rayon::current_num_threads() > 1 {
-            out.par_chunks_mut(CHUNK).enumerate().for_each(fill_chunk);
+        let spare = &mut out.spare_capacity_mut()[..n];
+        if n >= PARALLEL_MIN && rayon::current_num_threads() > 1 {
+            spare.par_chunks_mut(CHUNK).zip(beside.par_chunks_mut(CHUNK)).enumerate().for_each(fill_chunk);
         } else {
-            out.chunks_mut(CHUNK).enumerate().for_each(fill_chunk);
+            spare.chunks_mut(CHUNK).zip(beside.chunks_mut(CHUNK)).enumerate().for_each(fill_chunk);
         }
+        // SAFETY: the chunks of `spare` cover its n slots and each slot was written once.
+        unsafe { out.set_len(n) };
+        out
     }
 
     /// Part `part` of draw `draw`: `n` standard-normal numbers in f64.
     pub fn normal_f64(&self, draw: u64, part: u64, n: usize) -> Vec<f64> {
-        let mut out = vec![0.0; n];
-        self.fill_with(draw, part, &mut out, |x| x);
-        out
+        self.draw_with(draw, part, &mut vec![(); n], |x, _| x)
     }
 
     /// Part `part` of draw `draw`: `n` numbers in `dtype` (f32 is the f64 draw rounded; any
     /// other dtype gets f64, which Burn converts on upload).
     pub fn normals(&self, draw: u64, part: u64, n: usize, dtype: DType) -> HostNormals {
         match dtype {
-            DType::F32 => {
-                let mut out = vec![0f32; n];
-                self.fill_with(draw, part, &mut out, |x| x as f32);
-                HostNormals::F32(out)
-            }
+            DType::F32 => HostNormals::F32(self.draw_with(draw, part, &mut vec![(); n], |x, _| x as f32)),
             _ => HostNormals::F64(self.normal_f64(draw, part, n)),
+        }
+    }
+
+    /// The Leimkuhler–Matthews noise in one pass: draws part `part` of draw `draw` (ξ_{k+1}) in
+    /// `xi`'s float type and returns it, and turns `xi` (ξ_k) into `(ξ_k + ξ_{k+1}) · 0.5`,
+    /// rounded in that float type as the same tensor operations would round it.
+    pub fn next_with_midpoint(&self, draw: u64, part: u64, xi: &mut HostNormals) -> HostNormals {
+        match xi {
+            HostNormals::F32(prev) => HostNormals::F32(self.draw_with(draw, part, prev, |x, p| {
+                let x = x as f32;
+                *p = (*p + x) * 0.5;
+                x
+            })),
+            HostNormals::F64(prev) => HostNormals::F64(self.draw_with(draw, part, prev, |x, p| {
+                *p = (*p + x) * 0.5;
+                x
+            })),
         }
     }
 }
@@ -105,23 +133,6 @@ pub enum HostNormals {
 }
 
 impl HostNormals {
-    /// `(self + other) · 0.5` elementwise, rounded in this float type as the same tensor
-    /// operations would round it (the Leimkuhler–Matthews noise (ξ_k + ξ_{k+1})/2).
-    ///
-    /// # Panics
-    /// If the two differ in float type or length.
-    pub fn midpoint(&self, other: &Self) -> Self {
-        fn mid<T: Copy + std::ops::Add<Output = T> + std::ops::Mul<Output = T>>(x: &[T], y: &[T], half: T) -> Vec<T> {
-            assert_eq!(x.len(), y.len(), "midpoint of {} and {} numbers", x.len(), y.len());
-            x.iter().zip(y).map(|(&a, &b)| (a + b) * half).collect()
-        }
-        match (self, other) {
-            (Self::F32(x), Self::F32(y)) => Self::F32(mid(x, y, 0.5)),
-            (Self::F64(x), Self::F64(y)) => Self::F64(mid(x, y, 0.5)),
-            _ => panic!("midpoint of f32 and f64 noise"),
-        }
-    }
-
     /// The numbers as a flat tensor's data.
     pub fn into_data(self) -> TensorData {
         match self {
@@ -169,11 +180,24 @@ mod tests {
     }
 
     #[test]
-    fn midpoint_is_the_halved_sum_in_each_float_type() {
-        let (x, y) = (HostNormals::F32(vec![1.0, 0.1, -3.0]), HostNormals::F32(vec![2.0, 0.2, 1e-8]));
-        assert_eq!(x.midpoint(&y), HostNormals::F32(vec![1.5, (0.1f32 + 0.2f32) * 0.5, (-3.0f32 + 1e-8f32) * 0.5]));
-        let (x, y) = (HostNormals::F64(vec![0.1, 4.0]), HostNormals::F64(vec![0.2, -5.0]));
-        assert_eq!(x.midpoint(&y), HostNormals::F64(vec![0.15000000000000002, -0.5]));
+    fn fused_midpoint_is_the_next_draw_and_the_halved_sum_in_each_float_type() {
+        let src = CounterNoise::new(3, 1);
+        let n = 3 * CHUNK + 17;
+        for dtype in [DType::F32, DType::F64] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+            let mut xi = src.normals(4, 1, n, dtype);
+            let next = pool.install(|| src.next_with_midpoint(5, 1, &mut xi));
+            assert_eq!(next, src.normals(5, 1, n, dtype), "{dtype:?}: ξ_(k+1) is draw 5");
+            match (src.normals(4, 1, n, dtype), &next, &xi) {
+                (HostNormals::F32(p), HostNormals::F32(x), HostNormals::F32(z)) => {
+                    assert!(p.iter().zip(x).zip(z).all(|((p, x), z)| *z == (*p + *x) * 0.5f32));
+                }
+                (HostNormals::F64(p), HostNormals::F64(x), HostNormals::F64(z)) => {
+                    assert!(p.iter().zip(x).zip(z).all(|((p, x), z)| *z == (*p + *x) * 0.5));
+                }
+                _ => panic!("{dtype:?}: float types differ"),
+            }
+        }
     }
 
     #[test]
