@@ -71,10 +71,12 @@ impl<E> OutPtr<E> {
 /// If a view does not fit its storage.
 pub fn matmul<E: GemmElement>(m: usize, n: usize, k: usize, a: Strided<'_, E>, b: Strided<'_, E>) -> Vec<E> {
     assert!(a.fits(m, k) && b.fits(k, n), "matmul: a [{m}, {k}] or b [{k}, {n}] does not fit its storage");
-    let mut out = vec![E::default(); m * n];
-    if m == 0 || n == 0 {
-        return out;
+    if m == 0 || n == 0 || k == 0 {
+        return vec![E::ZERO; m * n];
     }
+    // No zero-fill: `gemm` with `read_dst = false` writes every element of each block, and the
+    // blocks cover every column (zeroing a 256 × 256 f64 output was a pass of its own).
+    let mut out: Vec<E> = Vec::with_capacity(m * n);
     let dst = OutPtr(out.as_mut_ptr());
     let block = |j: usize| {
         let cols = BLOCK.min(n - j * BLOCK);
@@ -111,6 +113,8 @@ pub fn matmul<E: GemmElement>(m: usize, n: usize, k: usize, a: Strided<'_, E>, b
     } else {
         (0..blocks).for_each(block);
     }
+    // SAFETY: the blocks wrote all m · n elements (see above).
+    unsafe { out.set_len(m * n) };
     out
 }
 
