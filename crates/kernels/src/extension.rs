@@ -266,14 +266,32 @@ fn strided<E: Element + bytemuck::Pod>(t: &FloatTensor<Flex>) -> Strided<'_, E> 
     Strided { data: t.storage::<E>(), offset: layout.start_offset(), rs, cs }
 }
 
+/// Values per job of the parallel update (64 KiB of f64 per operand).
+pub(crate) const UPDATE_CHUNK: usize = 8192;
+
 /// θ ← θ − a⊙g + b⊙ζ in place over equal-length slices, each product and sum rounded as
 /// Burn's separate operations round them (no fused multiply-add), so both paths agree bitwise.
+/// Large slices are split into chunks on Rayon's pool (each value is computed alone, so the
+/// split does not change a bit): the pass reads five arrays and is memory bound, and one core
+/// does not saturate the memory bus.
 fn update_in_place<E>(theta: &mut [E], a: &[E], g: &[E], b: &[E], zeta: &[E])
 where
-    E: Copy + std::ops::Sub<Output = E> + std::ops::Mul<Output = E> + std::ops::Add<Output = E>,
+    E: Copy + Send + Sync + std::ops::Sub<Output = E> + std::ops::Mul<Output = E> + std::ops::Add<Output = E>,
 {
-    for ((((t, &a), &g), &b), &z) in theta.iter_mut().zip(a).zip(g).zip(b).zip(zeta) {
-        *t = (*t - a * g) + b * z;
+    let serial = |(theta, (a, (g, (b, zeta)))): (&mut [E], (&[E], (&[E], (&[E], &[E]))))| {
+        for ((((t, &a), &g), &b), &z) in theta.iter_mut().zip(a).zip(g).zip(b).zip(zeta) {
+            *t = (*t - a * g) + b * z;
+        }
+    };
+    if theta.len() >= 4 * UPDATE_CHUNK && rayon::current_num_threads() > 1 {
+        use rayon::prelude::*;
+        fn chunks<E: Sync>(x: &[E]) -> rayon::slice::Chunks<'_, E> {
+            x.par_chunks(UPDATE_CHUNK)
+        }
+        let operands = chunks(a).zip(chunks(g).zip(chunks(b).zip(chunks(zeta))));
+        theta.par_chunks_mut(UPDATE_CHUNK).zip(operands).for_each(serial);
+    } else {
+        serial((theta, (a, (g, (b, zeta)))));
     }
 }
 

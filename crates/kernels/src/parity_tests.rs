@@ -89,13 +89,22 @@ pub const BN_SHAPES: [(usize, usize, usize, usize); 3] = [(4, 8, 28, 28), (3, 5,
 
 /// Checks [`crate::langevin_update`] on the plain `device` against Burn's operations
 /// θ − a⊙g + b⊙ζ, bitwise, for a θ held only by the update (updated in place) and for a θ also
-/// held elsewhere (which must come through unchanged); and θ − a⊙g when there is no noise.
+/// held elsewhere (which must come through unchanged); and θ − a⊙g when there is no noise. It
+/// runs at a size taken in one pass and, on a pool of 2 threads, at a size split into parallel
+/// chunks with a ragged last one.
 ///
 /// # Panics
-/// On any difference, naming the case and the first differing index.
+/// On any difference, naming the case, the size and the first differing index.
 pub fn check_langevin_update(device: &Device) {
     assert!(!device.is_autodiff(), "the update runs on plain tensors");
-    let n = 4099; // not a multiple of any vector width
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("a pool of 2 threads");
+    // Neither size is a multiple of any vector width; the second spans 4 chunks and a part.
+    for n in [4099, 4 * crate::extension::UPDATE_CHUNK + 77] {
+        pool.install(|| check_langevin_update_at(device, n));
+    }
+}
+
+fn check_langevin_update_at(device: &Device, n: usize) {
     let r = |lo: f64, hi: f64| Tensor::<1>::random([n], Distribution::Uniform(lo, hi), device);
     let (theta, a, g, b, zeta) = (r(-2.0, 2.0), r(1e-4, 1e-2), r(-5.0, 5.0), r(1e-3, 1e-1), r(-3.0, 3.0));
     assert!(crate::takes_fused_update(&theta), "the fused kernel is compiled for this device");
@@ -113,11 +122,11 @@ pub fn check_langevin_update(device: &Device) {
     ];
     for (case, got) in cases {
         let first = got.iter().zip(&expected).position(|(x, y)| x != y);
-        assert!(first.is_none(), "{case}: differs from Burn's operations at index {first:?}");
+        assert!(first.is_none(), "{case}, n = {n}: differs from Burn's operations at index {first:?}");
     }
-    assert_eq!(bits(theta.clone()), before, "the shared θ was changed by the update");
+    assert_eq!(bits(theta.clone()), before, "n = {n}: the shared θ was changed by the update");
     let drift = bits(crate::langevin_update(theta.clone(), a.clone(), g.clone(), None));
-    assert_eq!(drift, bits(theta.sub(a.mul(g))), "θ − a⊙g without noise");
+    assert_eq!(drift, bits(theta.sub(a.mul(g))), "n = {n}: θ − a⊙g without noise");
 }
 
 /// Shapes (m, k, n) of the blocked product's tests: square at the linear net's d = 256, and odd

@@ -88,27 +88,29 @@ fn batched_chains_match_single_nets_and_estimate_rank_64() {
 }
 
 /// On a pool of several threads the noise is drawn beside the gradient (d = 64: 20,480
-/// parameters, above the threshold for that); on one thread, after it. The trajectory is the same
-/// bitwise: losses and final parameters.
+/// parameters, above the threshold for that); on one thread, after it; stepped from outside a
+/// pool (the test's own thread), each step is handed whole to the global pool. The trajectory is
+/// the same bitwise: losses and final parameters.
 #[test]
 fn steps_are_bitwise_the_same_on_one_thread_and_on_several() {
-    let trajectory = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        pool.install(|| {
-            let (_, net, objective, g) = identity_problem(64, 5, 23);
-            let config = LangevinConfig::new()
-                .with_step(StepSize::Fixed(1e-5))
-                .with_k_tot(4)
-                .with_k_avg(1)
-                .with_check_step(false)
-                .with_seed(3);
-            let mut run = LangevinRun::new(&config, &objective, &net, &g).unwrap();
-            let losses: Vec<u64> = (0..4).flat_map(|_| run.step().unwrap().0).map(f64::to_bits).collect();
-            let theta: Vec<u64> = flatten_f64(run.models().next().unwrap()).iter().map(|v| v.to_bits()).collect();
-            (losses, theta)
-        })
+    let trajectory = || {
+        let (_, net, objective, g) = identity_problem(64, 5, 23);
+        let config = LangevinConfig::new()
+            .with_step(StepSize::Fixed(1e-5))
+            .with_k_tot(4)
+            .with_k_avg(1)
+            .with_check_step(false)
+            .with_seed(3);
+        let mut run = LangevinRun::new(&config, &objective, &net, &g).unwrap();
+        let losses: Vec<u64> = (0..4).flat_map(|_| run.step().unwrap().0).map(f64::to_bits).collect();
+        let theta: Vec<u64> = flatten_f64(run.models().next().unwrap()).iter().map(|v| v.to_bits()).collect();
+        (losses, theta)
     };
-    let one = trajectory(1);
+    let on_pool =
+        |threads: usize| rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(trajectory);
+    let one = on_pool(1);
     assert_eq!(one.1.len(), 5 * 64 * 64);
-    assert!(trajectory(3) == one, "the trajectory depends on the thread count");
+    assert!(on_pool(3) == one, "the trajectory depends on the thread count");
+    assert!(rayon::current_thread_index().is_none(), "the test thread is outside every pool");
+    assert!(trajectory() == one, "stepped from outside the pool, the trajectory differs");
 }

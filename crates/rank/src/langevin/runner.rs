@@ -58,14 +58,17 @@ impl<M: burn::module::Module> Copy<M> {
         match scheme {
             Scheme::EulerMaruyama => self.draw(like).into_iter().map(Some).collect(),
             Scheme::LeimkuhlerMatthews => {
-                let prev = match self.xi.take() {
+                let mut zeta = match self.xi.take() {
                     Some(xi) => xi,
                     None => self.draw(like), // ξ_0, at the first step
                 };
-                let next = self.draw(like);
-                let z = prev.iter().zip(&next).map(|(p, n)| Some(p.midpoint(n))).collect();
-                self.xi = Some(next);
-                z
+                // ξ_{k+1} is drawn and ξ_k's buffer becomes (ξ_k + ξ_{k+1})/2 in one pass.
+                let (noise, draw) = (self.noise, self.draws);
+                self.draws += 1;
+                let next =
+                    zeta.iter_mut().enumerate().map(|(part, xi)| noise.next_with_midpoint(draw, part as u64, xi));
+                self.xi = Some(next.collect());
+                zeta.into_iter().map(Some).collect()
             }
         }
     }
@@ -75,7 +78,9 @@ impl<M: burn::module::Module> Copy<M> {
     ///
     /// The noise does not depend on θ, so on a pool of several threads it is drawn while the
     /// gradient is computed (`rayon::join`: the other worker takes it when free, otherwise this
-    /// thread draws it afterwards); the numbers are the same either way.
+    /// thread draws it afterwards); the numbers are the same either way. Called from outside
+    /// the pool, the whole step then runs on one worker, so the update's parallel pass finds the
+    /// other worker awake instead of the step crossing threads twice.
     fn step<O: Objective<Model = M>>(
         &mut self,
         objective: &O,
@@ -83,6 +88,10 @@ impl<M: burn::module::Module> Copy<M> {
         b: &ParamTensors,
         scheme: Scheme,
     ) -> Vec<f64> {
+        let concurrent = self.numel >= CONCURRENT_NOISE_MIN && rayon::current_num_threads() > 1;
+        if concurrent && rayon::current_thread_index().is_none() {
+            return rayon::scope(|_| self.step(objective, a, b, scheme));
+        }
         let model = self.model.take().expect("model present between steps");
         let gradient = |model: M| {
             let loss = objective.loss(&model);
@@ -91,7 +100,7 @@ impl<M: burn::module::Module> Copy<M> {
             let g = gradients_of(&model, &grads);
             (model, losses, g)
         };
-        let ((model, losses, g), mut zeta) = if self.numel >= CONCURRENT_NOISE_MIN && rayon::current_num_threads() > 1 {
+        let ((model, losses, g), mut zeta) = if concurrent {
             rayon::join(|| gradient(model), || self.zeta(a, scheme))
         } else {
             let out = gradient(model);
