@@ -6,9 +6,11 @@
 //! cargo run --release -p hessrank-rank --example ld_timing -- dncnn 256 f32
 //! cargo run --release -p hessrank-rank --example ld_timing -- dncnn 256 f32 flex-burn
 //! cargo run --release -p hessrank-rank --example ld_timing -- gemm 256 f64
+//! cargo run --release -p hessrank-rank --example ld_timing -- gemm-blocked 256 f64
 //! ```
 //! `gemm` times one SIZE³ matrix product on the backend (plain device, no autodiff) and adds its
-//! rate in GFLOP/s: the ceiling the linear net's twelve products per iteration run against.
+//! rate in GFLOP/s: the ceiling the linear net's twelve products per iteration run against;
+//! `gemm-blocked` times `hessrank_kernels::matmul`, the column-blocked product the net uses.
 //! `flex-burn` is Flex with hessrank-kernels turned off (Burn's own convolution and BatchNorm),
 //! for A/B runs of the DnCNN.
 //! The iteration is Algorithm 1's (Leimkuhler–Matthews, G = I, one chain): the full-batch loss and
@@ -26,7 +28,7 @@ use hessrank_rank::{LangevinConfig, StepSize};
 use std::time::Instant;
 
 fn usage() -> ! {
-    eprintln!("usage: ld_timing linear|dncnn|gemm SIZE f32|f64 [flex|flex-burn|ndarray|wgpu] [ITERS]");
+    eprintln!("usage: ld_timing linear|dncnn|gemm|gemm-blocked SIZE f32|f64 [flex|flex-burn|ndarray|wgpu] [ITERS]");
     std::process::exit(2)
 }
 
@@ -75,14 +77,14 @@ where
     (t[t.len() / 2], t[0])
 }
 
-/// Median and minimum seconds of one `size`³ product on `device`.
-fn time_gemm(size: usize, device: &Device, iters: usize) -> (f64, f64) {
+/// Median and minimum seconds of one `size`³ product on `device` (Burn's, or the blocked one).
+fn time_gemm(size: usize, device: &Device, iters: usize, blocked: bool) -> (f64, f64) {
     let x = burn::tensor::Tensor::<2>::random([size, size], burn::tensor::Distribution::Default, device);
     let y = burn::tensor::Tensor::<2>::random([size, size], burn::tensor::Distribution::Default, device);
     let mut t: Vec<f64> = (0..iters + iters / 5 + 3)
         .map(|_| {
             let s = Instant::now();
-            let z = x.clone().matmul(y.clone());
+            let z = if blocked { hessrank_kernels::matmul(x.clone(), y.clone()) } else { x.clone().matmul(y.clone()) };
             std::hint::black_box(z.into_data());
             s.elapsed().as_secs_f64()
         })
@@ -122,9 +124,9 @@ fn main() {
             let (m, lo) = time_steps(&objective, &net, &device, iters);
             (m, lo, iters)
         }
-        "gemm" => {
+        "gemm" | "gemm-blocked" => {
             let iters = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(100);
-            let (m, lo) = time_gemm(size, &device.clone().inner(), iters);
+            let (m, lo) = time_gemm(size, &device.clone().inner(), iters, args[0] == "gemm-blocked");
             (m, lo, iters)
         }
         _ => usage(),
@@ -134,7 +136,7 @@ fn main() {
         "threads": std::env::var("RAYON_NUM_THREADS").ok(), "iters": iters,
         "median_s": median, "min_s": min
     });
-    if args[0] == "gemm" {
+    if args[0].starts_with("gemm") {
         line["gflops"] = serde_json::json!(2.0 * (size as f64).powi(3) / median / 1e9);
     }
     println!("{line}");
