@@ -278,20 +278,19 @@ fn update_in_place<E>(theta: &mut [E], a: &[E], g: &[E], b: &[E], zeta: &[E])
 where
     E: Copy + Send + Sync + std::ops::Sub<Output = E> + std::ops::Mul<Output = E> + std::ops::Add<Output = E>,
 {
-    let serial = |(theta, (a, (g, (b, zeta)))): (&mut [E], (&[E], (&[E], (&[E], &[E]))))| {
-        for ((((t, &a), &g), &b), &z) in theta.iter_mut().zip(a).zip(g).zip(b).zip(zeta) {
+    // Chunk `c` of θ, updated from the same range of the operands.
+    let chunk = |(c, theta): (usize, &mut [E])| {
+        let range = c * UPDATE_CHUNK..c * UPDATE_CHUNK + theta.len();
+        let operands = a[range.clone()].iter().zip(&g[range.clone()]).zip(&b[range.clone()]).zip(&zeta[range]);
+        for (t, (((&a, &g), &b), &z)) in theta.iter_mut().zip(operands) {
             *t = (*t - a * g) + b * z;
         }
     };
     if theta.len() >= 4 * UPDATE_CHUNK && rayon::current_num_threads() > 1 {
         use rayon::prelude::*;
-        fn chunks<E: Sync>(x: &[E]) -> rayon::slice::Chunks<'_, E> {
-            x.par_chunks(UPDATE_CHUNK)
-        }
-        let operands = chunks(a).zip(chunks(g).zip(chunks(b).zip(chunks(zeta))));
-        theta.par_chunks_mut(UPDATE_CHUNK).zip(operands).for_each(serial);
+        theta.par_chunks_mut(UPDATE_CHUNK).enumerate().for_each(chunk);
     } else {
-        serial((theta, (a, (g, (b, zeta)))));
+        theta.chunks_mut(UPDATE_CHUNK).enumerate().for_each(chunk);
     }
 }
 
