@@ -101,7 +101,7 @@ def main():
         median, low = time_steps(lambda: torch.mm(a, b), 200)
         out.update(median_s=median, min_s=low, gflops=2 * size**3 / median / 1e9)
     else:
-        default = {"linear": 30 if size >= 128 else 300, "dncnn": 10 if size >= 1024 else 30}[model]
+        default = {"linear": 100 if size >= 128 else 300, "dncnn": 10 if size >= 1024 else 30}[model]
         iters = int(sys.argv[5]) if len(sys.argv) > 5 else default
         device = sys.argv[6] if len(sys.argv) > 6 else "cpu"
         out["device"] = device

@@ -110,7 +110,7 @@ fn main() {
     let device = device(backend, dtype);
     let (median, min, iters) = match args[0].as_str() {
         "linear" => {
-            let iters = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(if size >= 128 { 30 } else { 300 });
+            let iters = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(if size >= 128 { 100 } else { 300 });
             let min = GlobalMinimum::random(size, 5, 1).expect("minimum");
             let (m, lo) = time_steps(&min.objective(&device), &min.net(&device), &device, iters);
             (m, lo, iters)
