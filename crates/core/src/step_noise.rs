@@ -42,6 +42,11 @@ impl CounterNoise {
         Self { seed, stream }
     }
 
+    /// The stream number this source was made for.
+    pub fn stream(&self) -> u64 {
+        self.stream
+    }
+
     /// The generator of chunk `chunk` of part `part` of draw `draw`: Xoshiro256++ seeded with
     /// words 8·chunk … 8·chunk + 7 of the ChaCha8 stream keyed by (seed, draw, part, domain) on
     /// this source's stream number.

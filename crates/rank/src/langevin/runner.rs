@@ -27,8 +27,6 @@ struct Copy<M> {
     xi: Option<Vec<HostNormals>>,
     /// No noise: the deterministic drift companion.
     noiseless: bool,
-    /// The noise stream (chain index, or the drift stream).
-    stream: u64,
     /// Parameters in this copy (all its chains).
     numel: usize,
 }
@@ -44,9 +42,15 @@ fn draw_parts(noise: &CounterNoise, draw: u64, like: &ParamTensors) -> Vec<HostN
 const CONCURRENT_NOISE_MIN: usize = 16_384;
 
 impl<M: burn::module::Module> Copy<M> {
-    fn draw(&mut self, like: &ParamTensors) -> Vec<HostNormals> {
+    /// The index of the next draw, counted as made.
+    fn next_draw(&mut self) -> u64 {
         self.draws += 1;
-        draw_parts(&self.noise, self.draws - 1, like)
+        self.draws - 1
+    }
+
+    fn draw(&mut self, like: &ParamTensors) -> Vec<HostNormals> {
+        let draw = self.next_draw();
+        draw_parts(&self.noise, draw, like)
     }
 
     /// The noise ζ of this step for every parameter, on the host: ξ_k (EM) or (ξ_k + ξ_{k+1})/2
@@ -63,8 +67,7 @@ impl<M: burn::module::Module> Copy<M> {
                     None => self.draw(like), // ξ_0, at the first step
                 };
                 // ξ_{k+1} is drawn and ξ_k's buffer becomes (ξ_k + ξ_{k+1})/2 in one pass.
-                let (noise, draw) = (self.noise, self.draws);
-                self.draws += 1;
+                let (noise, draw) = (self.noise, self.next_draw());
                 let next =
                     zeta.iter_mut().enumerate().map(|(part, xi)| noise.next_with_midpoint(draw, part as u64, xi));
                 self.xi = Some(next.collect());
@@ -269,7 +272,6 @@ where
                 draws: 0,
                 xi: None,
                 noiseless: false,
-                stream: c as u64,
                 numel: layout.numel(),
             })
             .collect();
@@ -280,7 +282,6 @@ where
                 draws: 0,
                 xi: None,
                 noiseless: true,
-                stream: DRIFT_STREAM,
                 numel: layout.numel(),
             });
         }
@@ -386,7 +387,7 @@ where
             .iter()
             .map(|c| CopyState {
                 params: c.model.as_ref().map(flatten_f64).unwrap_or_default(),
-                stream: c.stream,
+                stream: c.noise.stream(),
                 draws: c.draws,
                 noiseless: c.noiseless,
             })
@@ -448,7 +449,6 @@ where
                 draws: c.draws,
                 xi,
                 noiseless: c.noiseless,
-                stream: c.stream,
                 numel: layout.numel(),
             });
         }
