@@ -9,6 +9,7 @@
 pub mod atomic;
 pub mod device;
 pub mod error;
+pub mod lane_normals;
 pub mod memory;
 pub mod noise;
 pub mod objective;
@@ -16,6 +17,7 @@ pub mod operator;
 pub mod params;
 pub mod precond;
 pub mod step_noise;
+mod ziggurat_tables;
 
 pub use error::{Error, Result};
 pub use objective::{Minibatches, Objective, ValueAndGrad, value_and_grad};

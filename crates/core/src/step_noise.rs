@@ -7,16 +7,14 @@
 //! parameter's size at every iteration (327,680 numbers per step for the d = 256 linear net):
 //! drawn serially, that was a quarter of the step. Here every chunk of [`CHUNK`] numbers has its
 //! own generator, so chunks are independent jobs and no generator state is carried between draws:
-//! ChaCha8, keyed by (seed, draw, part) on the chain's stream, supplies each chunk's 256-bit seed,
-//! and Xoshiro256++ (twice ChaCha8's speed per number here; 2²⁵⁶ − 1 period, passes BigCrush)
-//! draws the chunk. The numbers are drawn in f64 (rand_distr's ziggurat) and rounded once to the
+//! ChaCha8, keyed by (seed, draw, part) on the chain's stream, supplies each chunk's seed, and
+//! [`LaneNormals`] (eight Xoshiro256++ lanes feeding a vectorised ziggurat; 2²⁵⁶ − 1 period per
+//! lane, passes BigCrush) draws the chunk. The numbers are drawn in f64 and rounded once to the
 //! output dtype, so an f32 run sees exactly the f64 run's noise, rounded.
-
+use crate::lane_normals::{LaneNormals, SEED_BYTES};
 use burn::tensor::{DType, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, StandardNormal};
-use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
@@ -25,6 +23,10 @@ pub const CHUNK: usize = 4096;
 
 /// Key material that keeps these keys apart from any other use of the same seed ("hessrank").
 const DOMAIN: u64 = 0x6b6e_6172_7373_6568;
+
+/// Numbers drawn into a stack buffer at a time before they are emitted (a multiple of the lane
+/// count, so the pieces continue one sequence).
+const BLOCK: usize = 256;
 
 /// Below this many numbers a draw is made on the calling thread (a parallel job costs more).
 const PARALLEL_MIN: usize = 2 * CHUNK;
@@ -47,20 +49,20 @@ impl CounterNoise {
         self.stream
     }
 
-    /// The generator of chunk `chunk` of part `part` of draw `draw`: Xoshiro256++ seeded with
-    /// words 8·chunk … 8·chunk + 7 of the ChaCha8 stream keyed by (seed, draw, part, domain) on
-    /// this source's stream number.
-    fn chunk_rng(&self, draw: u64, part: u64, chunk: u64) -> Xoshiro256PlusPlus {
+    /// The generator of chunk `chunk` of part `part` of draw `draw`: [`LaneNormals`] seeded with
+    /// the [`SEED_BYTES`] bytes from 32-bit word 72·chunk of the ChaCha8 stream keyed by
+    /// (seed, draw, part, domain) on this source's stream number.
+    fn chunk_normals(&self, draw: u64, part: u64, chunk: u64) -> LaneNormals {
         let mut key = [0u8; 32];
         for (slot, word) in key.chunks_exact_mut(8).zip([self.seed, draw, part, DOMAIN]) {
             slot.copy_from_slice(&word.to_le_bytes());
         }
         let mut rng = ChaCha8Rng::from_seed(key);
         rng.set_stream(self.stream);
-        rng.set_word_pos(u128::from(chunk) * 8);
-        let mut state = [0u8; 32];
-        rng.fill_bytes(&mut state);
-        Xoshiro256PlusPlus::from_seed(state)
+        rng.set_word_pos(u128::from(chunk) * (SEED_BYTES / 4) as u128);
+        let mut seed = [0u8; SEED_BYTES];
+        rng.fill_bytes(&mut seed);
+        LaneNormals::from_seed(&seed)
     }
 
     /// Part `part` of draw `draw` as `n` new numbers: number i is `emit(x_i, &mut beside[i])`,
@@ -80,9 +82,14 @@ impl CounterNoise {
         // 2.6 MB per parameter of the d = 256 net, and zeroing it was a pass of its own).
         let mut out: Vec<T> = Vec::with_capacity(n);
         let fill_chunk = |(c, (out, beside)): (usize, (&mut [MaybeUninit<T>], &mut [A]))| {
-            let mut rng = self.chunk_rng(draw, part, c as u64);
-            for (slot, aux) in out.iter_mut().zip(beside) {
-                slot.write(emit(StandardNormal.sample(&mut rng), aux));
+            let mut normals = self.chunk_normals(draw, part, c as u64);
+            let mut buf = [0.0f64; BLOCK];
+            for (out, beside) in out.chunks_mut(BLOCK).zip(beside.chunks_mut(BLOCK)) {
+                let buf = &mut buf[..out.len()];
+                normals.fill(buf);
+                for ((slot, aux), &x) in out.iter_mut().zip(beside).zip(buf.iter()) {
+                    slot.write(emit(x, aux));
+                }
             }
         };
         let spare = &mut out.spare_capacity_mut()[..n];
@@ -157,13 +164,13 @@ impl HostNormals {
 mod tests {
     use super::*;
 
-    /// The reference: one sequential generator per chunk, as the definition says.
+    /// The reference: one sequential generator per chunk, as the definition says, filled in one go.
     fn by_definition(src: &CounterNoise, draw: u64, part: u64, n: usize) -> Vec<f64> {
         (0..n.div_ceil(CHUNK))
             .flat_map(|c| {
-                let mut rng = src.chunk_rng(draw, part, c as u64);
-                let len = CHUNK.min(n - c * CHUNK);
-                (0..len).map(move |_| StandardNormal.sample(&mut rng)).collect::<Vec<f64>>()
+                let mut out = vec![0.0; CHUNK.min(n - c * CHUNK)];
+                src.chunk_normals(draw, part, c as u64).fill_portable(&mut out);
+                out
             })
             .collect()
     }

@@ -4,4 +4,4 @@
 
 mod benchmarks;
 
-criterion::criterion_main!(benchmarks::linear::benches, benchmarks::dncnn::benches);
+criterion::criterion_main!(benchmarks::linear::benches, benchmarks::dncnn::benches, benchmarks::noise::benches);

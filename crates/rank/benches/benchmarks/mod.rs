@@ -4,6 +4,7 @@
 
 pub mod dncnn;
 pub mod linear;
+pub mod noise;
 
 use burn::tensor::{Device, FloatDType};
 
