@@ -6,6 +6,7 @@ use hessrank_core::{DiagPreconditioner, ParamLayout};
 use hessrank_models::GlobalMinimum;
 use hessrank_models::linear::{LinearNet, PopulationObjective};
 use hessrank_rank::langevin::{LangevinRun, NullObserver, run};
+use hessrank_rank::theory::DiscreteTheory;
 use hessrank_rank::{LangevinConfig, Scheme, StepSize};
 
 /// The random global minimum (d, depth, seed) of the paper's linear net on f64 Flex: θ₀, its
@@ -84,7 +85,20 @@ fn batched_chains_match_single_nets_and_estimate_rank_64() {
     assert_eq!(r.chain.len(), 8);
     assert_eq!(r.n_params, 320);
     assert!((r.estimate / 64.0 - 1.0).abs() < 0.03, "{} ± {}", r.estimate, r.stderr);
-    assert!(r.ci95[0] < 64.0 && 64.0 < r.ci95[1], "{:?}", r.ci95);
+    // What this finite run is expected to give: the discrete-time theory on each minimum's
+    // closed-form Hessian spectrum (G = I, the run's η and K), averaged over the 8 trials. Its
+    // modes with the smallest μ are not yet equilibrated, so it sits below 64 (≈ 63.1): the
+    // confidence interval is checked against it, not against the rank.
+    let predicted = minima
+        .iter()
+        .map(|m| {
+            let theory =
+                DiscreteTheory { mu: m.hessian_eigenvalues(), eta: r.eta, sigma2: 2e-5, scheme: config.scheme };
+            theory.expected_estimate(config.k_tot, config.k_avg)
+        })
+        .sum::<f64>()
+        / minima.len() as f64;
+    assert!(r.ci95[0] < predicted && predicted < r.ci95[1], "95 % CI {:?} against the predicted {predicted}", r.ci95);
 }
 
 /// On a pool of several threads the noise is drawn beside the gradient (d = 64: 20,480
