@@ -47,7 +47,7 @@ fn bad_sizes_are_errors_not_panics() {
 
 /// Away from the minimum and with a symmetric Σx ≠ I (so the loss takes its detached-product
 /// form), the autodiff gradient equals the closed form ∂L/∂W_k = (W_M⋯W_{k+1})ᵀ · 2(AΣx − Σyx) ·
-/// (W_{k−1}⋯W_1)ᵀ and the loss equals tr(AΣxAᵀ) − 2 tr(AΣyxᵀ), both to f64 rounding.
+/// (W_{k−1}⋯W_1)ᵀ and the loss equals tr(AΣxAᵀ) − 2 tr(AΣyxᵀ) + c, both to f64 rounding.
 #[test]
 fn gradient_and_loss_with_a_symmetric_sigma_x_match_the_closed_form() {
     use hessrank_models::linear::{LinearNet, PopulationObjective, matrix_to_tensor};
@@ -65,13 +65,13 @@ fn gradient_and_loss_with_a_symmetric_sigma_x_match_the_closed_form() {
         weights: weights.iter().map(|w| burn::module::Param::from_tensor(matrix_to_tensor(w, &device))).collect(),
     };
     let objective =
-        PopulationObjective::new(matrix_to_tensor(&sigma_x, &device), matrix_to_tensor(&sigma_yx, &device), 0.0)
+        PopulationObjective::new(matrix_to_tensor(&sigma_x, &device), matrix_to_tensor(&sigma_yx, &device), 1.5)
             .unwrap();
     let vg = value_and_grad(&objective, &net);
 
     let product = |ws: &[DMatrix<f64>]| ws.iter().fold(DMatrix::identity(d, d), |acc, w| w * acc);
     let a = product(&weights);
-    let loss = (&a * &sigma_x * a.transpose()).trace() - 2.0 * (&a * sigma_yx.transpose()).trace();
+    let loss = (&a * &sigma_x * a.transpose()).trace() - 2.0 * (&a * sigma_yx.transpose()).trace() + 1.5;
     assert!((vg.loss - loss).abs() <= 1e-12 * loss.abs().max(1.0), "loss {} vs {loss}", vg.loss);
     let g = (&a * &sigma_x - &sigma_yx) * 2.0;
     let flat = flatten_f64(&net).len();
