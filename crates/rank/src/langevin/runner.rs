@@ -98,7 +98,9 @@ impl<M: burn::module::Module> Copy<M> {
         let model = self.model.take().expect("model present between steps");
         let gradient = |model: M| {
             let loss = objective.loss(&model);
-            let grads = loss.clone().sum().backward();
+            // Backward seeds the root with ones of its shape, so the chains' [C] losses give the
+            // gradient of their sum without a sum on the tape.
+            let grads = loss.backward();
             let losses: Vec<f64> = loss.into_data().iter::<f64>().collect();
             let g = gradients_of(&model, &grads);
             (model, losses, g)
