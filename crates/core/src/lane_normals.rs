@@ -5,7 +5,7 @@
 //! Written by hand because rand_distr's ziggurat takes one number at a time from one generator:
 //! the generator's dependency chain and the table test then run serially (2.4–3.8 ns per f64 on
 //! this project's machines, a tenth of the d = 256 linear net's Langevin step), and its tables are
-//! private (copied to [`crate::ziggurat_tables`]). The algorithm is rand_distr's (ZIGNOR, 256
+//! private (copied to `ziggurat_tables.rs`). The algorithm is rand_distr's (ZIGNOR, 256
 //! layers, the same tables and the same tail and wedge tests), so each number is an exact
 //! standard-normal draw; only the supply of random words differs. The definition is plain Rust over
 //! `[u64; 8]` arrays, with an AVX-512 twin picked at run time; both give the same numbers bit for

@@ -11,6 +11,7 @@
 //! [`LaneNormals`] (eight Xoshiro256++ lanes feeding a vectorised ziggurat; 2²⁵⁶ − 1 period per
 //! lane, passes BigCrush) draws the chunk. The numbers are drawn in f64 and rounded once to the
 //! output dtype, so an f32 run sees exactly the f64 run's noise, rounded.
+
 use crate::lane_normals::{LaneNormals, SEED_BYTES};
 use burn::tensor::{DType, TensorData};
 use rand::{Rng, SeedableRng};
