@@ -1,6 +1,7 @@
 //! Compute kernels of hessrank: a direct 3×3 "same" convolution and a transpose-free BatchNorm,
-//! forward and backward, used by the DnCNN on the Flex CPU backend; a column-blocked matrix product
-//! for the linear net; and the fused Langevin update. Burn's own operations everywhere else.
+//! forward and backward, used by the DnCNN on the Flex CPU backend; matrix products for the linear
+//! net (column blocks for large ones, plain loops for tiny ones); and the fused Langevin update.
+//! Burn's own operations everywhere else.
 //!
 //! [`conv2d`] is a drop-in for `Conv2d::forward` and [`batch_norm`] for `BatchNorm::forward`: they
 //! take the fast path when the tensors live on Flex (with or without autodiff) in f32 or f64 and
@@ -93,26 +94,29 @@ pub fn takes_fast_batch_norm(bn: &BatchNorm, x: &Tensor<4>) -> bool {
     fast_kernels_enabled() && x.device().is_autodiff() && bn.training.is_enabled() && fast_path_device(x)
 }
 
-/// `a.matmul(b)` for matrices, through [`matmul::matmul`]'s column blocks (one single-threaded
-/// `gemm` call each, run in parallel) when it applies: both on Flex in f32 or f64, at least two
-/// blocks of output columns and at least 192³ multiply-adds (where Flex itself turns to threads);
-/// Burn's matmul otherwise. Gradients flow through either path.
+/// `a.matmul(b)` for matrices, through [`matmul::matmul`] when it applies: both on Flex in f32
+/// or f64, and either tiny (at most [`matmul::SMALL_MAX`] multiply-adds: plain loops, without the
+/// `gemm` crate's per-call scratch allocation) or large (at least two blocks of output columns and
+/// at least 192³ multiply-adds, where Flex itself turns to threads: column blocks, one
+/// single-threaded `gemm` call each, run in parallel); Burn's matmul otherwise. Gradients flow
+/// through either path, and the backward products take the same route by their own sizes.
 pub fn matmul(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
     #[cfg(feature = "flex")]
-    if takes_blocked_matmul(&a, &b) {
+    if takes_fast_matmul(&a, &b) {
         return extension::matmul2d(a, b);
     }
     a.matmul(b)
 }
 
-/// Whether [`matmul`]`(a, b)` runs the column-blocked product (see there).
-pub fn takes_blocked_matmul(a: &Tensor<2>, b: &Tensor<2>) -> bool {
+/// Whether [`matmul`]`(a, b)` runs [`matmul::matmul`] (see there).
+pub fn takes_fast_matmul(a: &Tensor<2>, b: &Tensor<2>) -> bool {
     #[cfg(feature = "flex")]
     {
         let ([m, k], [_, n]) = (a.dims(), b.dims());
+        let size = m * n * k;
+        let pays = size <= matmul::SMALL_MAX || (n > matmul::BLOCK && size >= 192 * 192 * 192);
         fast_kernels_enabled()
-            && n > matmul::BLOCK
-            && m * n * k >= 192 * 192 * 192
+            && pays
             && fast_path_device(a)
             && b.dtype() == a.dtype()
             && extension::is_flex(&b.device())
@@ -191,10 +195,10 @@ mod tests {
         check_langevin_update(&flex_f64());
     }
 
-    /// f64 on Flex: the blocked product equals Burn's matmul to 1e-12 (relative to each result's
+    /// f64 on Flex: the blocked and the loop products equal Burn's matmul to 1e-12 (relative to each result's
     /// scale), both gradients included, for plain and transposed right-hand sides.
     #[test]
-    fn blocked_matmul_equals_burn_matmul_in_f64() {
+    fn fast_matmul_equals_burn_matmul_in_f64() {
         let device = flex_f64().autodiff();
         for (m, k, n) in MATMUL_SHAPES {
             for transposed in [false, true] {

@@ -1,5 +1,5 @@
-//! Dense matrix products on host memory, split into fixed column blocks that run as independent
-//! single-threaded `gemm` calls on Rayon's pool.
+//! Dense matrix products on host memory: large ones split into fixed column blocks that run as
+//! independent single-threaded `gemm` calls on Rayon's pool, tiny ones as plain loops.
 //!
 //! Flex hands a large product to the `gemm` crate with `Parallelism::Rayon`, which opens a parallel
 //! region per packing step and per depth block; on this project's 2-core machines each region is a
@@ -13,8 +13,18 @@ use rayon::prelude::*;
 /// Output columns per block (one single-threaded `gemm` call each).
 pub const BLOCK: usize = 128;
 
+/// The largest product, in multiply-adds m·n·k, computed by [`small_matmul`]'s loops instead of
+/// `gemm`. Below it the `gemm` crate's fixed cost dominates: every call allocates and frees an
+/// aligned scratch buffer (`dyn_stack::MemBuffer`, which also sends glibc through
+/// `malloc_consolidate`) and dispatches on the size, which at d = 8 cost more than the 512
+/// multiply-adds themselves. At d = 16 the loops made the linear net's step 20–25 % faster; at
+/// d = 32 they ran even with `gemm`, so the line is at 16³ (`BENCHMARKS.md`).
+pub const SMALL_MAX: usize = 16 * 16 * 16;
+
 /// The element types the product is computed for.
-pub trait GemmElement: Copy + Send + Sync + Default + 'static {
+pub trait GemmElement:
+    Copy + Send + Sync + Default + 'static + std::ops::Mul<Output = Self> + std::ops::Add<Output = Self>
+{
     /// 0 (the weight of the discarded destination).
     const ZERO: Self;
     /// 1 (the weight of the product).
@@ -74,6 +84,9 @@ pub fn matmul<E: GemmElement>(m: usize, n: usize, k: usize, a: Strided<'_, E>, b
     if m == 0 || n == 0 || k == 0 {
         return vec![E::ZERO; m * n];
     }
+    if m * n * k <= SMALL_MAX {
+        return small_matmul(m, n, k, a, b);
+    }
     // No zero-fill: `gemm` with `read_dst = false` writes every element of each block, and the
     // blocks cover every column (zeroing a 256 × 256 f64 output was a pass of its own).
     let mut out: Vec<E> = Vec::with_capacity(m * n);
@@ -118,6 +131,86 @@ pub fn matmul<E: GemmElement>(m: usize, n: usize, k: usize, a: Strided<'_, E>, b
     out
 }
 
+/// The product of small views by the definition's loops, row by row: row i of the output is
+/// Σ_p a[i, p] · b[p, ·], summed in the order p = 0, 1, …, k − 1 (one multiply and one add each,
+/// no fused multiply-add). `b` is first copied into contiguous rows unless its rows already are,
+/// so the innermost loop runs over contiguous memory and vectorises. The `gemm` crate does the
+/// large products; this exists because its per-call setup costs more than a tiny product
+/// (see [`SMALL_MAX`]).
+pub fn small_matmul<E: GemmElement>(m: usize, n: usize, k: usize, a: Strided<'_, E>, b: Strided<'_, E>) -> Vec<E> {
+    assert!(a.fits(m, k) && b.fits(k, n), "small_matmul: a [{m}, {k}] or b [{k}, {n}] does not fit its storage");
+    let packed: Vec<E>;
+    let (b_data, b_offset, b_rs) = if b.cs == 1 || n == 1 {
+        (b.data, b.offset, b.rs)
+    } else {
+        let mut rows = Vec::with_capacity(k * n);
+        for p in 0..k {
+            rows.extend((0..n).map(|j| b.data[b.offset + p * b.rs + j * b.cs]));
+        }
+        packed = rows;
+        (&packed[..], 0, n)
+    };
+    let mut out = vec![E::ZERO; m * n];
+    let b = Strided { data: b_data, offset: b_offset, rs: b_rs, cs: 1 };
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F (checked just above).
+        unsafe { rows_avx512(&mut out, n, k, a, b) };
+        return out;
+    }
+    rows(&mut out, n, k, a, b);
+    out
+}
+
+/// The loops of [`small_matmul`] (`b` with contiguous rows), compiled for AVX-512: the innermost
+/// loop is then one or two vector operations at d = 8 or 16 (the default target has only SSE2).
+/// The same additions and multiplications in the same order as [`rows`], so the same numbers.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn rows_avx512<E: GemmElement>(out: &mut [E], n: usize, k: usize, a: Strided<'_, E>, b: Strided<'_, E>) {
+    rows(out, n, k, a, b)
+}
+
+/// out[i, ·] = Σ_p a[i, p] · b[p, ·] for every row i of `out` (zeroed; `b` with contiguous rows).
+/// The common widths run with the row's sums held in registers ([`rows_of`]).
+#[inline(always)]
+fn rows<E: GemmElement>(out: &mut [E], n: usize, k: usize, a: Strided<'_, E>, b: Strided<'_, E>) {
+    match n {
+        8 => rows_of::<E, 8>(out, k, a, b),
+        16 => rows_of::<E, 16>(out, k, a, b),
+        32 => rows_of::<E, 32>(out, k, a, b),
+        _ => {
+            for (i, row) in out.chunks_exact_mut(n).enumerate() {
+                for p in 0..k {
+                    let a_ip = a.data[a.offset + i * a.rs + p * a.cs];
+                    let start = b.offset + p * b.rs;
+                    for (o, &b_pj) in row.iter_mut().zip(&b.data[start..start + n]) {
+                        *o = *o + a_ip * b_pj;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`rows`] for rows of `N` columns: the N running sums of a row stay in registers over p (at
+/// most four AVX-512 registers), where the general loop reloads and stores its row for each p.
+#[inline(always)]
+fn rows_of<E: GemmElement, const N: usize>(out: &mut [E], k: usize, a: Strided<'_, E>, b: Strided<'_, E>) {
+    for (i, row) in out.chunks_exact_mut(N).enumerate() {
+        let mut sums = [E::ZERO; N];
+        for p in 0..k {
+            let a_ip = a.data[a.offset + i * a.rs + p * a.cs];
+            let start = b.offset + p * b.rs;
+            let b_p: &[E; N] = b.data[start..start + N].try_into().expect("a row of N values");
+            for j in 0..N {
+                sums[j] = sums[j] + a_ip * b_p[j];
+            }
+        }
+        row.copy_from_slice(&sums);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +225,27 @@ mod tests {
             }
         }
         out
+    }
+
+    /// The loops sum in the definition's order, so they match it exactly, for every layout of
+    /// the operands the backward pass hands them (plain, transposed, offset) and degenerate sizes.
+    #[test]
+    fn small_product_equals_the_definition_exactly_for_any_view() {
+        for (m, n, k) in [(8, 8, 8), (16, 16, 16), (4, 32, 8), (5, 3, 7), (1, 9, 4), (6, 1, 5), (3, 4, 1)] {
+            assert!(m * n * k <= SMALL_MAX);
+            let a_data: Vec<f64> = (0..m * k + 3).map(|i| ((i * 37) % 101) as f64 / 50.0 - 1.0).collect();
+            let b_data: Vec<f64> = (0..k * n + 2).map(|i| ((i * 53) % 97) as f64 / 40.0 - 1.2).collect();
+            fn views(data: &[f64], rows: usize, cols: usize, offset: usize) -> [Strided<'_, f64>; 2] {
+                [Strided { data, offset, rs: cols, cs: 1 }, Strided { data, offset, rs: 1, cs: rows }]
+            }
+            for a in views(&a_data, m, k, 3) {
+                for b in views(&b_data, k, n, 2) {
+                    let expected = reference(m, n, k, a, b);
+                    assert_eq!(small_matmul(m, n, k, a, b), expected, "{:?}", (m, n, k, a.rs, b.rs));
+                    assert_eq!(matmul(m, n, k, a, b), expected, "matmul routes {:?} to the loops", (m, n, k));
+                }
+            }
+        }
     }
 
     #[test]

@@ -129,11 +129,12 @@ fn check_langevin_update_at(device: &Device, n: usize) {
     assert_eq!(drift, bits(theta.sub(a.mul(g))), "n = {n}: θ − a⊙g without noise");
 }
 
-/// Shapes (m, k, n) of the blocked product's tests: square at the linear net's d = 256, and odd
-/// sizes with a ragged last block (n = 260 = 2 · 128 + 4).
-pub const MATMUL_SHAPES: [(usize, usize, usize); 2] = [(256, 256, 256), (300, 100, 260)];
+/// Shapes (m, k, n) of the fast products' tests: square at the linear net's d = 256, odd sizes with
+/// a ragged last block (n = 260 = 2 · 128 + 4), and tiny products taken by the loops (d = 8, and
+/// an odd one).
+pub const MATMUL_SHAPES: [(usize, usize, usize); 4] = [(256, 256, 256), (300, 100, 260), (8, 8, 8), (5, 7, 3)];
 
-/// Runs [`crate::matmul`] (the blocked path) and Burn's matmul on the autodiff `device` for
+/// Runs [`crate::matmul`] (the blocked or the loop path) and Burn's matmul on the autodiff `device` for
 /// a [m, k] · [k, n] product, b being the transpose of an [n, k] leaf when `transposed` (a strided
 /// view), and returns the differences (relative to the result's scale, see `scaled_diff`) of the
 /// product and of the gradients of Σ y ⊙ r with respect to a and b.
@@ -143,7 +144,7 @@ pub fn matmul_max_differences(device: &Device, m: usize, k: usize, n: usize, tra
     let b = if transposed { normal([n, k]) } else { normal([k, n]) }.require_grad();
     let r = normal([m, n]);
     let used = |b: &Tensor<2>| if transposed { b.clone().transpose() } else { b.clone() };
-    assert!(crate::takes_blocked_matmul(&a, &used(&b)), "the blocked path applies to {:?}", (m, k, n));
+    assert!(crate::takes_fast_matmul(&a, &used(&b)), "a fast path applies to {:?}", (m, k, n));
     let run = |fast: bool| {
         let y = if fast { crate::matmul(a.clone(), used(&b)) } else { a.clone().matmul(used(&b)) };
         let grads = y.clone().mul(r.clone()).sum().backward();

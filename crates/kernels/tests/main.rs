@@ -11,10 +11,10 @@ fn flex_f32() -> Device {
     flex_at(FloatDType::F32).autodiff()
 }
 
-/// f32 on Flex: the blocked product equals Burn's matmul to f32 rounding (k or m products summed
+/// f32 on Flex: the blocked and the loop products equal Burn's matmul to f32 rounding (k or m products summed
 /// per entry), both gradients included.
 #[test]
-fn blocked_matmul_equals_burn_matmul_in_f32() {
+fn fast_matmul_equals_burn_matmul_in_f32() {
     let device = flex_f32();
     for (m, k, n) in MATMUL_SHAPES {
         for transposed in [false, true] {
