@@ -95,6 +95,10 @@ pub struct Ctx {
     pub stop: Arc<AtomicBool>,
 }
 
+/// Small blocks from mimalloc, data buffers from glibc (see [`hessrank_core::memory::SplitAllocator`]).
+#[global_allocator]
+static ALLOC: hessrank_core::memory::SplitAllocator = hessrank_core::memory::SplitAllocator;
+
 fn main() {
     hessrank_core::memory::retain_freed_memory();
     let cli = Cli::parse();

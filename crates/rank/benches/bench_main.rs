@@ -4,4 +4,8 @@
 
 mod benchmarks;
 
+/// The allocator of the `hessrank` CLI, so the benchmarks time what users run.
+#[global_allocator]
+static ALLOC: hessrank_core::memory::SplitAllocator = hessrank_core::memory::SplitAllocator;
+
 criterion::criterion_main!(benchmarks::linear::benches, benchmarks::dncnn::benches, benchmarks::noise::benches);

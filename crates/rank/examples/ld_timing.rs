@@ -94,6 +94,10 @@ fn time_gemm(size: usize, device: &Device, iters: usize, blocked: bool) -> (f64,
     (t[t.len() / 2], t[0])
 }
 
+/// The allocator of the `hessrank` CLI, so the timings are what users run.
+#[global_allocator]
+static ALLOC: hessrank_core::memory::SplitAllocator = hessrank_core::memory::SplitAllocator;
+
 fn main() {
     hessrank_core::memory::retain_freed_memory();
     let args: Vec<String> = std::env::args().skip(1).collect();
