@@ -150,3 +150,33 @@ fn discrete_theory_matches_direct_iteration_and_its_limits() {
     let em = DiscreteTheory { mu, eta, sigma2, scheme: Scheme::EulerMaruyama };
     assert!((em.stationary_estimate() - (1.0 / (1.0 - 0.0125) + 1.0 / 0.9 + 1.0 / 0.675 + 1.0 / 0.25)).abs() < 1e-12);
 }
+
+#[test]
+fn discrete_theory_is_finite_and_exact_at_zero_tiny_and_unit_step_modes() {
+    // Eigen-solvers return exact zeros and positive μ far below 1/η; η μ = 1 makes r = (1 − ημ)² = 0.
+    let (eta, sigma2) = (0.25, 1e-5);
+    let mu = vec![0.0, 1e-20, 1e-12, 1.0 / eta, 0.3];
+    for scheme in [Scheme::EulerMaruyama, Scheme::LeimkuhlerMatthews] {
+        for (k_tot, k_avg) in [(40, 40), (500, 500), (500, 120)] {
+            let th = DiscreteTheory { mu: mu.clone(), eta, sigma2, scheme };
+            // Direct iteration of every mode's recursion, averaged over the window.
+            let direct: f64 = (k_tot - k_avg..k_tot)
+                .map(|k| mu.iter().map(|&m| iterate_mode(m, eta, sigma2, scheme, k)).sum::<f64>())
+                .sum::<f64>()
+                / k_avg as f64;
+            let got = th.window_mean(k_tot, k_avg);
+            assert!(got.is_finite(), "{scheme:?} K = {k_tot}/{k_avg}: {got}");
+            assert!((got - direct).abs() <= 1e-11 * direct.abs(), "{scheme:?} K = {k_tot}/{k_avg}: {got} vs {direct}");
+            for k in [0, 1, 2, 39] {
+                let direct: f64 = mu.iter().map(|&m| iterate_mode(m, eta, sigma2, scheme, k)).sum();
+                let got = th.expected_loss(k);
+                assert!((got - direct).abs() <= 1e-11 * direct.abs().max(1e-300), "{scheme:?} k = {k}: {got} vs {direct}");
+            }
+        }
+        // The tiny modes alone: their contribution is ½ μ k c² to first order, not NaN and not 0/0.
+        let tiny = DiscreteTheory { mu: vec![1e-20], eta, sigma2, scheme };
+        let direct = iterate_mode(1e-20, eta, sigma2, scheme, 300);
+        let got = tiny.expected_loss(300);
+        assert!(got > 0.0 && (got / direct - 1.0).abs() < 1e-9, "{scheme:?}: {got} vs {direct}");
+    }
+}

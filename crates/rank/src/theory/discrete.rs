@@ -37,29 +37,106 @@ pub struct DiscreteTheory {
     pub scheme: Scheme,
 }
 
-/// Σ_{k=k0}^{k0+n−1} r^k, accurate for r near 1.
-fn geometric_sum(r: f64, k0: usize, n: usize) -> f64 {
+/// One eigen-mode's recursion, in a form that stays finite for every μ ≥ 0 (the closed forms
+/// v_∞(1 − r^k) cancel catastrophically when ημ ≲ 1e-16, and r = (1 − ημ)² is 0 when ημ = 1).
+#[derive(Debug, Clone, Copy)]
+struct Mode {
+    /// x = −ln r = −2 ln|1 − ημ| (log1p, so it keeps its precision for tiny ημ; +∞ at ημ = 1).
+    x: f64,
+    /// ½ μ v_∞: the mode's stationary expected loss (σ²/(2(2 − ημ)) for EM, σ²/4 for LM).
+    stationary: f64,
+    /// v_{k_s}/v_∞: the variance at the first index k_s as a fraction of the stationary one
+    /// (EM: 0; LM: ημ, see [`DiscreteTheory::mode`]).
+    start_fraction: f64,
+    /// k_s: v_k = 0 before it (EM: 0, LM: 1).
+    first: usize,
+}
+
+impl Mode {
+    /// ½μ v_k for k ≥ k_s: ½μ v_∞ [(1 − r^j) + f r^j] with j = k − k_s.
+    fn loss_at(&self, k: usize) -> f64 {
+        if k < self.first {
+            return 0.0;
+        }
+        let j = k - self.first;
+        let one_minus = one_minus_power(self.x, j);
+        self.stationary * (one_minus + self.start_fraction * (1.0 - one_minus))
+    }
+
+    /// Σ ½μ v_k over k ∈ [k0, k0 + n).
+    fn loss_sum(&self, k0: usize, n: usize) -> f64 {
+        let start = k0.max(self.first);
+        let n = (k0 + n).saturating_sub(start);
+        let s1 = sum_one_minus_powers(self.x, start - self.first, n);
+        self.stationary * (s1 + self.start_fraction * (n as f64 - s1))
+    }
+}
+
+/// 1 − r^j with r = e^{−x}, x ≥ 0 or +∞ (r^0 = 1 even when r = 0), or x < 0 for an unstable mode.
+fn one_minus_power(x: f64, j: usize) -> f64 {
+    if j == 0 {
+        0.0
+    } else if x == f64::INFINITY {
+        1.0
+    } else {
+        -(-(j as f64) * x).exp_m1()
+    }
+}
+
+/// Σ_{j=j0}^{j0+n−1} (1 − r^j), r = e^{−x}, without cancellation for x → 0 and without 0·ln 0 at
+/// r = 0 (x = +∞).
+fn sum_one_minus_powers(x: f64, j0: usize, n: usize) -> f64 {
     if n == 0 {
         return 0.0;
     }
-    if (1.0 - r).abs() < 1e-15 {
-        return n as f64;
+    if x == f64::INFINITY {
+        return n as f64 - if j0 == 0 { 1.0 } else { 0.0 };
     }
-    let ln_r = r.ln();
-    (k0 as f64 * ln_r).exp() * (-(n as f64 * ln_r).exp_m1()) / (1.0 - r)
+    let last = (j0 + n) as f64;
+    if x >= 0.0 && last * x < 1e-4 {
+        // 1 − e^{−jx} = jx − (jx)²/2 + (jx)³/6 − (jx)⁴/24 + …; the next term is < 1e-18 of the first.
+        let p = |m: u32| power_sum(j0 + n, m) - power_sum(j0, m);
+        return x * p(1) - x * x / 2.0 * p(2) + x.powi(3) / 6.0 * p(3) - x.powi(4) / 24.0 * p(4);
+    }
+    // n − r^{j0} (1 − r^n)/(1 − r); here (j0 + n)·x ≥ 1e-4, so the difference keeps ≥ 12 digits.
+    let geometric = (-(j0 as f64) * x).exp() * (-(n as f64) * x).exp_m1() / (-x).exp_m1();
+    n as f64 - geometric
+}
+
+/// Σ_{j=0}^{m−1} j^p for p = 1…4 (Faulhaber), in f64.
+fn power_sum(m: usize, p: u32) -> f64 {
+    let n = m as f64 - 1.0; // Σ_{j=0}^{n} j^p
+    match p {
+        1 => n * (n + 1.0) / 2.0,
+        2 => n * (n + 1.0) * (2.0 * n + 1.0) / 6.0,
+        3 => (n * (n + 1.0) / 2.0).powi(2),
+        4 => n * (n + 1.0) * (2.0 * n + 1.0) * (3.0 * n * n + 3.0 * n - 1.0) / 30.0,
+        _ => unreachable!("only p ≤ 4 is used"),
+    }
 }
 
 impl DiscreteTheory {
-    /// Per-mode (v_∞, first index k_s, v at k_s) so that v_k = v_∞ + (v_{k_s} − v_∞) a^{2(k − k_s)} for k ≥ k_s.
-    fn mode(&self, mu: f64) -> Option<(f64, f64, usize, f64)> {
-        if mu <= 0.0 {
+    /// The recursion of the mode with eigenvalue μ (None for μ ≤ 0, which adds nothing).
+    ///
+    /// With a = 1 − ημ, c² = ησ² and r = a²:
+    /// - EM: v_k = v_∞(1 − r^k), ½μv_∞ = ½μ c²/(1 − a²) = σ²/(2(2 − ημ));
+    /// - LM: v_k = v_∞ + (v_1 − v_∞) r^{k−1}, v_1 = c²/2, ½μv_∞ = σ²/4 and v_1/v_∞ = ημ.
+    fn mode(&self, mu: f64) -> Option<Mode> {
+        if mu.is_nan() || mu <= 0.0 {
             return None;
         }
-        let a = 1.0 - self.eta * mu;
-        let c2 = self.eta * self.sigma2;
+        let h = self.eta * mu;
+        // r = (1 − h)²: ln r by log1p below h = 1 (full precision for tiny h), exactly −∞ at h = 1.
+        let x = match h {
+            h if h < 1.0 => -2.0 * (-h).ln_1p(),
+            h if h == 1.0 => f64::INFINITY,
+            h => -2.0 * (h - 1.0).ln(),
+        };
         Some(match self.scheme {
-            Scheme::EulerMaruyama => (a * a, c2 / (1.0 - a * a), 0, 0.0),
-            Scheme::LeimkuhlerMatthews => (a * a, c2 / (2.0 * (1.0 - a)), 1, c2 / 2.0),
+            Scheme::EulerMaruyama => {
+                Mode { x, stationary: self.sigma2 / (2.0 * (2.0 - h)), start_fraction: 0.0, first: 0 }
+            }
+            Scheme::LeimkuhlerMatthews => Mode { x, stationary: self.sigma2 / 4.0, start_fraction: h, first: 1 },
         })
     }
 
@@ -70,33 +147,18 @@ impl DiscreteTheory {
 
     /// E[L(θ_k)] − L(θ*) after k steps from θ_0 = θ*.
     pub fn expected_loss(&self, k: usize) -> f64 {
-        self.modes()
-            .map(|(mu, r, v_inf, ks, v_s)| {
-                let v = if k < ks { 0.0 } else { v_inf + (v_s - v_inf) * r.powf((k - ks) as f64) };
-                0.5 * mu * v
-            })
-            .sum()
+        self.modes().map(|m| m.loss_at(k)).sum()
     }
 
-    fn modes(&self) -> impl Iterator<Item = (f64, f64, f64, usize, f64)> + '_ {
-        self.mu.iter().filter_map(|&mu| self.mode(mu).map(|(r, vi, ks, vs)| (mu, r, vi, ks, vs)))
+    fn modes(&self) -> impl Iterator<Item = Mode> + '_ {
+        self.mu.iter().filter_map(|&mu| self.mode(mu))
     }
 
     /// The mean of E[L(θ_k)] − L(θ*) over the recorded window k ∈ [k_tot − k_avg, k_tot − 1]
     /// (Algorithm 1 records the loss of θ_0 … θ_{K_tot−1}).
     pub fn window_mean(&self, k_tot: usize, k_avg: usize) -> f64 {
         let k0 = k_tot - k_avg;
-        let total: f64 = self
-            .modes()
-            .map(|(mu, r, v_inf, ks, v_s)| {
-                // Σ_k v_k over the window, split at k_s (v_k = 0 before k_s).
-                let start = k0.max(ks);
-                let n = (k_tot).saturating_sub(start);
-                let sum_v = v_inf * n as f64 + (v_s - v_inf) * geometric_sum(r, start - ks, n);
-                0.5 * mu * sum_v
-            })
-            .sum();
-        total / k_avg as f64
+        self.modes().map(|m| m.loss_sum(k0, k_avg)).sum::<f64>() / k_avg as f64
     }
 
     /// The expected estimate 4/σ² · window mean: what Algorithm 1 returns on average.
