@@ -67,6 +67,8 @@ enum Command {
     Spectrum(cmd::spectrum::SpectrumArgs),
     /// Baselines on a checkpoint: Ubaru–Saad rank, Lanczos top-k, Hutchinson trace.
     Baseline(cmd::baseline::BaselineArgs),
+    /// Pool the chains of estimate runs that differ only in seed (chains run on many machines).
+    Merge(cmd::merge::MergeArgs),
     /// Rank of a symmetric PSD matrix read from .npy or CSV.
     MatrixRank(cmd::matrix_rank::MatrixRankArgs),
     /// The paper's Figure 1: a linear net's loss trace beside Theorem 1 and Proposition 1.
@@ -138,6 +140,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Spectrum(a)) => cmd::spectrum::run(&ctx, a),
         Some(Command::Baseline(a)) => cmd::baseline::run(&ctx, a),
         Some(Command::MatrixRank(a)) => cmd::matrix_rank::run(&ctx, a),
+        Some(Command::Merge(a)) => cmd::merge::run(&ctx, a),
         Some(Command::Figure1(a)) => cmd::figure1::run(&ctx, a),
         Some(Command::Table1(a)) => cmd::table1::run(&ctx, a),
         Some(Command::Dncnn(a)) => cmd::dncnn::run(&ctx, a),

@@ -1,6 +1,6 @@
 //! Progress bars for long runs (indicatif): iteration, current loss, running rank estimate, ETA.
 
-use hessrank_rank::langevin::{Observer, StartInfo};
+use hessrank_rank::langevin::{Iteration, Observer, StartInfo, TraceRecorder};
 use hessrank_train::TrainObserver;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -13,16 +13,14 @@ fn style() -> ProgressStyle {
         .progress_chars("=> ")
 }
 
-/// One recorded iteration: (iteration, mean loss over chains, the drift chain's loss).
-pub type TracePoint = (usize, f64, Option<f64>);
+pub use hessrank_rank::langevin::TracePoint;
 
-/// A bar for the Langevin run; also collects the mean loss trace for plots and CSV.
+/// A bar for the Langevin run; also records the mean loss trace (a [`TraceRecorder`]) for plots
+/// and CSV.
 pub struct LangevinProgress {
     bar: ProgressBar,
-    scale: f64,
-    loss0: f64,
-    /// (iteration, mean loss over chains, drift chain's loss).
-    pub trace: Vec<TracePoint>,
+    /// The recorded trace.
+    pub trace: TraceRecorder,
     stop: Arc<AtomicBool>,
     /// Where the trace is kept between resumes, how often it is saved, the last iteration saved.
     persist: Option<(PathBuf, usize, usize)>,
@@ -34,7 +32,7 @@ impl LangevinProgress {
         let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(1) };
         bar.set_style(style());
         bar.set_prefix(prefix.to_string());
-        Self { bar, scale: 1.0, loss0: 0.0, trace: Vec::new(), stop, persist: None }
+        Self { bar, trace: TraceRecorder::default(), stop, persist: None }
     }
 
     /// Keeps the trace in `path` (JSON, written atomically every `every` iterations and when the
@@ -43,7 +41,7 @@ impl LangevinProgress {
     /// from are dropped as they come again.
     pub fn persist_trace(mut self, path: PathBuf, every: usize, resume: bool) -> anyhow::Result<Self> {
         if resume && path.is_file() {
-            self.trace = hessrank_core::atomic::read_json(&path)?;
+            self.trace.points = hessrank_core::atomic::read_json(&path)?;
         }
         self.persist = Some((path, every.max(1), 0));
         Ok(self)
@@ -52,7 +50,7 @@ impl LangevinProgress {
     fn save_trace(&mut self, k: usize) {
         if let Some((path, _, last)) = &mut self.persist {
             *last = k;
-            if let Err(e) = hessrank_core::atomic::write_json_atomic(path, &self.trace) {
+            if let Err(e) = hessrank_core::atomic::write_json_atomic(path, &self.trace.points) {
                 self.bar.suspend(|| eprintln!("warning: could not save the loss trace: {e}"));
             }
         }
@@ -67,18 +65,14 @@ impl LangevinProgress {
 impl Observer for LangevinProgress {
     fn start(&mut self, info: &StartInfo) {
         self.bar.set_length(info.k_tot as u64);
-        self.scale = 4.0 / info.sigma2;
-        self.loss0 = info.loss0.iter().sum::<f64>() / info.loss0.len() as f64;
     }
 
-    fn iteration(&mut self, k: usize, losses: &[f64], drift: Option<f64>) -> bool {
-        let mean = losses.iter().sum::<f64>() / losses.len() as f64;
-        while self.trace.last().is_some_and(|p| p.0 >= k) {
-            self.trace.pop();
-        }
-        self.trace.push((k, mean, drift));
+    fn iteration(&mut self, it: &Iteration<'_>) -> bool {
+        let k = it.k;
+        self.trace.iteration(it);
+        let p = self.trace.points.last().copied().expect("just recorded");
         self.bar.set_position(k as u64 + 1);
-        self.bar.set_message(format!("loss {mean:.6e}  4/σ²·(L−L₀) {:.1}", self.scale * (mean - self.loss0)));
+        self.bar.set_message(format!("loss {:.6e}  4/σ²·excess {:.1}", p.mean_loss, p.mean_excess));
         let go_on = !self.stop.load(Ordering::Relaxed);
         if let Some((_, every, last)) = self.persist
             && (!go_on || k >= last + every)

@@ -11,7 +11,7 @@ use hessrank_core::device::with_float_dtype;
 use hessrank_core::params::{flatten_f64, unflatten_f64};
 use hessrank_core::{DiagPreconditioner, ParamLayout, value_and_grad};
 use hessrank_models::{DnCnnConfig, GlobalMinimum, Mnist, NoisyMnist, NoisyMnistConfig, NoisyMnistSampler};
-use hessrank_rank::langevin::{LangevinRun, NullObserver, run};
+use hessrank_rank::langevin::{Langevin, LangevinRun};
 use hessrank_rank::quadratic::{Points, Quadratic};
 use hessrank_rank::{LangevinConfig, Scheme, StepSize};
 use hessrank_train::{AdamPhase, GdPhase, RunInfo, SgdPhase, TrainConfig, train};
@@ -60,8 +60,8 @@ fn one_langevin_step_on_the_linear_net_matches_ndarray() {
         let theta0 = min.net(&device);
         let g = DiagPreconditioner::identity(&ParamLayout::of(&theta0), &device);
         let mut ld = LangevinRun::new(&config, &objective, &theta0, &g).unwrap();
-        let (l0, _) = ld.step().unwrap();
-        let (l1, _) = ld.step().unwrap();
+        let l0 = ld.step().unwrap();
+        let l1 = ld.step().unwrap();
         let params: Vec<Vec<f64>> = ld.models().map(flatten_f64).collect();
         out.push((l0, l1, params));
     }
@@ -99,7 +99,7 @@ fn a_short_estimate_on_a_rank_5_quadratic_matches_ndarray() {
         let q = Quadratic::new(&s, n, 4, &device, "parity").unwrap();
         let theta0 = Points::zeros(4, n, &device);
         let g = DiagPreconditioner::identity(&ParamLayout::of(&theta0), &device);
-        r.push(run(&config, &q, &theta0, &g, &mut NullObserver).unwrap());
+        r.push(Langevin::new(&config).run(&q, &theta0, &g).unwrap());
     }
     let (cpu, gpu) = (&r[0], &r[1]);
     println!("rank-5 quadratic: ndarray {:.6} wgpu {:.6} (η {} vs {})", cpu.estimate, gpu.estimate, cpu.eta, gpu.eta);

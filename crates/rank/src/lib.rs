@@ -19,4 +19,4 @@ pub mod matrix_file;
 pub mod quadratic;
 pub mod theory;
 
-pub use langevin::{LangevinConfig, RankEstimate, Scheme, StepSize};
+pub use langevin::{DriftCorrection, Langevin, LangevinConfig, RankEstimate, Scheme, StepSize};

@@ -20,10 +20,12 @@ impl Points {
     }
 }
 
-/// ½ θᵀ S θ per chain.
+/// ½ θᵀ S θ (+ bᵀθ, see [`Quadratic::with_linear`]) per chain.
 #[derive(Debug, Clone)]
 pub struct Quadratic {
     s: Tensor<2>,
+    /// The linear term b as a [1, n] row, when set.
+    b: Option<Tensor<2>>,
     n: usize,
     chains: usize,
 }
@@ -62,7 +64,21 @@ impl Quadratic {
         if chains == 0 {
             return Err(Error::config("chains", 0, "≥ 1"));
         }
-        Ok(Self { s: Tensor::from_data(TensorData::new(s.to_vec(), [n, n]), device), n, chains })
+        Ok(Self { s: Tensor::from_data(TensorData::new(s.to_vec(), [n, n]), device), b: None, n, chains })
+    }
+
+    /// Adds the linear term bᵀθ: the origin is then no longer stationary (∇L(0) = b), as θ₀ of a
+    /// trained network never quite is; a b with a null-space component of S has no minimum at all.
+    pub fn with_linear(mut self, b: &[f64]) -> Result<Self> {
+        if b.len() != self.n {
+            return Err(Error::Shape {
+                what: "linear term b".into(),
+                expected: format!("{} entries", self.n),
+                found: format!("{}", b.len()),
+            });
+        }
+        self.b = Some(Tensor::from_data(TensorData::new(b.to_vec(), [1, self.n]), &self.s.device()));
+        Ok(self)
     }
 
     /// The dimension n.
@@ -76,7 +92,12 @@ impl Objective for Quadratic {
 
     fn loss(&self, model: &Points) -> Tensor<1> {
         let theta = model.theta.val();
-        theta.clone().matmul(self.s.clone()).mul(theta).sum_dim(1).mul_scalar(0.5).reshape([self.chains])
+        let quadratic = theta.clone().matmul(self.s.clone()).mul_scalar(0.5);
+        let per_row = match &self.b {
+            Some(b) => quadratic.add(b.clone()).mul(theta),
+            None => quadratic.mul(theta),
+        };
+        per_row.sum_dim(1).reshape([self.chains])
     }
 
     fn chains(&self) -> usize {
@@ -98,7 +119,7 @@ pub fn matrix_rank(
     let theta0 = Points::zeros(config.chains, n, device);
     let g = hessrank_core::DiagPreconditioner::identity(&hessrank_core::ParamLayout::of(&theta0), device);
     let batched = config.clone().with_chains(1);
-    let mut r = crate::langevin::run(&batched, &objective, &theta0, &g, &mut crate::langevin::NullObserver)?;
+    let mut r = crate::Langevin::new(&batched).run(&objective, &theta0, &g)?;
     r.config = config.clone();
     Ok(r)
 }

@@ -5,7 +5,7 @@ use hessrank_core::params::flatten_f64;
 use hessrank_core::{DiagPreconditioner, ParamLayout};
 use hessrank_models::GlobalMinimum;
 use hessrank_models::linear::{LinearNet, PopulationObjective};
-use hessrank_rank::langevin::{LangevinRun, NullObserver, run};
+use hessrank_rank::langevin::{Langevin, LangevinRun};
 use hessrank_rank::theory::DiscreteTheory;
 use hessrank_rank::{LangevinConfig, Scheme, StepSize};
 
@@ -34,7 +34,7 @@ fn paper_settings_on_d8_m5_estimate_rank_64_within_15_percent() {
         .with_k_tot(15_000)
         .with_k_avg(10_000)
         .with_seed(1);
-    let r = run(&config, &objective, &net, &g, &mut NullObserver).unwrap();
+    let r = Langevin::new(&config).run(&objective, &net, &g).unwrap();
     println!("EM paper settings: estimate {:.2} ± {:.2}, wall {:.2} s", r.estimate, r.stderr, r.wall_s);
     assert!((r.estimate / 64.0 - 1.0).abs() < 0.15, "estimate {} (paper's setting)", r.estimate);
 }
@@ -48,7 +48,7 @@ fn leimkuhler_matthews_with_the_automatic_step_is_within_5_percent() {
         .with_k_tot(15_000)
         .with_k_avg(10_000)
         .with_seed(2);
-    let r = run(&config, &objective, &net, &g, &mut NullObserver).unwrap();
+    let r = Langevin::new(&config).run(&objective, &net, &g).unwrap();
     let mu_true = min.hessian_eigenvalues()[0];
     let mu = r.mu_max.unwrap();
     assert!(mu <= mu_true * (1.0 + 1e-6) && mu > 0.9 * mu_true, "μ_max {mu} vs exact {mu_true}");
@@ -80,7 +80,7 @@ fn batched_chains_match_single_nets_and_estimate_rank_64() {
     }
     let g = DiagPreconditioner::identity(&ParamLayout::of(&batched), &device);
     let config = LangevinConfig::new().with_sigma2(2e-5).with_k_tot(15_000).with_k_avg(10_000).with_seed(3);
-    let r = run(&config, &objective, &batched, &g, &mut NullObserver).unwrap();
+    let r = Langevin::new(&config).run(&objective, &batched, &g).unwrap();
     println!("8 batched trials, LM auto: {:.2} ± {:.2}, wall {:.2} s", r.estimate, r.stderr, r.wall_s);
     assert_eq!(r.chain.len(), 8);
     assert_eq!(r.n_params, 320);
@@ -116,7 +116,7 @@ fn steps_are_bitwise_the_same_on_one_thread_and_on_several() {
             .with_check_step(false)
             .with_seed(3);
         let mut run = LangevinRun::new(&config, &objective, &net, &g).unwrap();
-        let losses: Vec<u64> = (0..4).flat_map(|_| run.step().unwrap().0).map(f64::to_bits).collect();
+        let losses: Vec<u64> = (0..4).flat_map(|_| run.step().unwrap()).map(f64::to_bits).collect();
         let theta: Vec<u64> = flatten_f64(run.models().next().unwrap()).iter().map(|v| v.to_bits()).collect();
         (losses, theta)
     };

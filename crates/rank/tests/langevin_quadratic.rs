@@ -7,7 +7,7 @@ use hessrank_core::noise::SeededNoise;
 use hessrank_core::params::flatten_f64;
 use hessrank_core::step_noise::CounterNoise;
 use hessrank_core::{DiagPreconditioner, ParamLayout, ParamTensors};
-use hessrank_rank::langevin::{LangevinRun, NullObserver, Observer, run};
+use hessrank_rank::langevin::{Iteration, Langevin, LangevinRun, Observer};
 use hessrank_rank::quadratic::{Points, Quadratic};
 use hessrank_rank::theory::{DiscreteTheory, OuModel, mode_eigenvalues};
 use hessrank_rank::{LangevinConfig, Scheme, StepSize};
@@ -33,7 +33,7 @@ fn leimkuhler_matthews_with_16_chains_recovers_rank_25_within_2_percent() {
         .with_k_tot(6000)
         .with_k_avg(5000)
         .with_seed(3);
-    let r = run(&config, &q, &theta0, &g, &mut NullObserver).unwrap();
+    let r = Langevin::new(&config).run(&q, &theta0, &g).unwrap();
     println!("LM quadratic: {:.3} ± {:.3} CI {:?} μ_max {:?}", r.estimate, r.stderr, r.ci95, r.mu_max);
     assert!((r.estimate - 25.0).abs() < 0.5, "estimate {} ± {}", r.estimate, r.stderr);
     assert!(r.ci95[0] <= 25.0 && 25.0 <= r.ci95[1], "95 % interval {:?} misses 25", r.ci95);
@@ -58,7 +58,7 @@ fn euler_maruyama_overestimates_by_what_the_discrete_theory_predicts() {
         .with_k_tot(6000)
         .with_k_avg(5000)
         .with_seed(4);
-    let r = run(&config, &q, &theta0, &g, &mut NullObserver).unwrap();
+    let r = Langevin::new(&config).run(&q, &theta0, &g).unwrap();
     let theory = DiscreteTheory { mu: ev.clone(), eta, sigma2: 1e-2, scheme: Scheme::EulerMaruyama };
     let predicted = theory.expected_estimate(6000, 5000);
     assert!(predicted > 27.0, "EM at η μ_max = 1 inflates the stiff modes: predicted {predicted}");
@@ -74,7 +74,8 @@ struct MeanTrace {
 }
 
 impl Observer for MeanTrace {
-    fn iteration(&mut self, k: usize, losses: &[f64], _drift: Option<f64>) -> bool {
+    fn iteration(&mut self, it: &Iteration<'_>) -> bool {
+        let (k, losses) = (it.k, it.losses);
         if self.at.contains(&k) {
             let n = losses.len() as f64;
             let m = losses.iter().sum::<f64>() / n;
@@ -111,7 +112,7 @@ fn theorem1_curve_matches_the_mean_of_256_chains_with_a_diagonal_preconditioner(
         .with_k_tot(k_tot)
         .with_k_avg(k_tot / 2)
         .with_seed(5);
-    run(&config, &q, &theta0, &g, &mut trace).unwrap();
+    Langevin::new(&config).observe(&mut trace).run(&q, &theta0, &g).unwrap();
     let gm = DMatrix::from_diagonal(&nalgebra::DVector::from_column_slice(&gdiag));
     let sigma = DMatrix::from_diagonal(&nalgebra::DVector::from_iterator(n, gdiag.iter().map(|g| sigma2 / g)));
     let ou = OuModel::new(&h, &gm, &sigma);
@@ -177,7 +178,7 @@ fn a_step_far_too_large_stops_with_the_divergence_error() {
     // The step check warns before the run: η μ_max = 20.
     let state = LangevinRun::new(&config, &q, &theta0, &g).unwrap();
     assert!(state.warnings().iter().any(|w| w.contains("will diverge")), "{:?}", state.warnings());
-    let err = run(&config, &q, &theta0, &g, &mut NullObserver).unwrap_err().to_string();
+    let err = Langevin::new(&config).run(&q, &theta0, &g).unwrap_err().to_string();
     assert!(err.contains("diverged at iteration") && err.contains("smaller η"), "{err}");
 }
 
@@ -196,16 +197,16 @@ fn bad_settings_name_the_field() {
 }
 
 #[test]
-fn same_seed_gives_bitwise_the_same_estimate_on_flex_and_ndarray() {
+fn same_seed_gives_bitwise_the_same_estimate_again_on_each_cpu_backend() {
     for device in [f64_device(), f64_ndarray()] {
         let (s, _) = rank25();
         let q = Quadratic::new(&row_major(&s), 60, 4, &device, "test").unwrap();
         let theta0 = Points::zeros(4, 60, &device);
         let g = DiagPreconditioner::identity(&ParamLayout::of(&theta0), &device);
         let config = LangevinConfig::new().with_k_tot(300).with_k_avg(200).with_sigma2(1e-2).with_seed(9);
-        let a = run(&config, &q, &theta0, &g, &mut NullObserver).unwrap();
-        let b = run(&config, &q, &theta0, &g, &mut NullObserver).unwrap();
-        let c = run(&config.clone().with_seed(10), &q, &theta0, &g, &mut NullObserver).unwrap();
+        let a = Langevin::new(&config).run(&q, &theta0, &g).unwrap();
+        let b = Langevin::new(&config).run(&q, &theta0, &g).unwrap();
+        let c = Langevin::new(&config.clone().with_seed(10)).run(&q, &theta0, &g).unwrap();
         assert_eq!(a.estimate.to_bits(), b.estimate.to_bits());
         assert_eq!(a.eta.to_bits(), b.eta.to_bits());
         assert!(a.chain.iter().zip(&b.chain).all(|(x, y)| x.window_mean.to_bits() == y.window_mean.to_bits()));
@@ -218,14 +219,15 @@ fn same_seed_gives_bitwise_the_same_estimate_on_flex_and_ndarray() {
 struct StopAt(usize);
 
 impl Observer for StopAt {
-    fn iteration(&mut self, k: usize, _losses: &[f64], _drift: Option<f64>) -> bool {
-        k < self.0
+    fn iteration(&mut self, it: &Iteration<'_>) -> bool {
+        it.k < self.0
     }
 }
 
 #[test]
 fn an_interrupted_estimate_resumes_to_bitwise_the_same_result() {
-    use hessrank_rank::langevin::{Checkpointing, run_resumable};
+    use hessrank_rank::DriftCorrection;
+    use hessrank_rank::langevin::Checkpointing;
     for device in [f64_device(), f64_ndarray()] {
         let (s, _) = rank25();
         let q = Quadratic::new(&row_major(&s), 60, 3, &device, "test").unwrap();
@@ -236,22 +238,26 @@ fn an_interrupted_estimate_resumes_to_bitwise_the_same_result() {
             .with_k_avg(200)
             .with_sigma2(1e-2)
             .with_chains(2)
-            .with_drift_correction(true)
+            .with_drift(DriftCorrection::ControlVariate)
             .with_seed(5);
         let dir = std::env::temp_dir().join(format!("hessrank-resume-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let whole = Checkpointing { path: dir.join("whole.json"), every: 50 };
-        let a = run_resumable(&config, &q, &q, &theta0, &g, &mut NullObserver, &whole, false).unwrap();
+        let a = Langevin::new(&config).checkpoint(whole).run(&q, &theta0, &g).unwrap();
         let cut = Checkpointing { path: dir.join("cut.json"), every: 50 };
-        let partial = run_resumable(&config, &q, &q, &theta0, &g, &mut StopAt(137), &cut, false).unwrap();
+        let partial =
+            Langevin::new(&config).observe(&mut StopAt(137)).checkpoint(cut.clone()).run(&q, &theta0, &g).unwrap();
         assert!(partial.partial && partial.iterations == 138, "{} {}", partial.partial, partial.iterations);
-        let b = run_resumable(&config, &q, &q, &theta0, &g, &mut NullObserver, &cut, true).unwrap();
+        let b = Langevin::new(&config).checkpoint(cut.clone()).resume(true).run(&q, &theta0, &g).unwrap();
         assert!(!b.partial);
         assert_eq!(a.estimate.to_bits(), b.estimate.to_bits(), "{} vs {}", a.estimate, b.estimate);
         assert_eq!(a.drift.unwrap().to_bits(), b.drift.unwrap().to_bits());
         assert_eq!(a.grad_evals, b.grad_evals);
         // Other settings refuse the saved state.
-        let err = run_resumable(&config.clone().with_seed(6), &q, &q, &theta0, &g, &mut NullObserver, &cut, true)
+        let err = Langevin::new(&config.clone().with_seed(6))
+            .checkpoint(cut)
+            .resume(true)
+            .run(&q, &theta0, &g)
             .unwrap_err();
         assert!(err.to_string().contains("other settings"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();

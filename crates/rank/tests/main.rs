@@ -6,4 +6,5 @@ mod ground_truth;
 mod langevin_linear;
 mod langevin_quadratic;
 mod matrix_rank;
+mod statistics;
 mod theory;

@@ -17,7 +17,7 @@ use hessrank_rank::baselines::{UbaruSaad, UbaruSaadConfig};
 use hessrank_rank::hessian::Spectrum;
 use hessrank_rank::langevin::Checkpointing;
 use hessrank_rank::theory::DiscreteTheory;
-use hessrank_rank::{LangevinConfig, Scheme, StepSize};
+use hessrank_rank::{DriftCorrection, LangevinConfig, Scheme, StepSize};
 use hessrank_train::checkpoint::Checkpoint;
 use plotters::style::RGBColor;
 use std::path::PathBuf;
@@ -50,9 +50,12 @@ pub struct DncnnArgs {
     /// Iterations averaged, K_avg (the paper: 10,000).
     #[arg(long, default_value_t = 1000)]
     pub avg: usize,
-    /// Chains.
-    #[arg(long, default_value_t = 1)]
+    /// Independent chains (their spread gives the error bar).
+    #[arg(long, default_value_t = 4)]
     pub chains: usize,
+    /// Drift correction: cv (control variate), plain or none.
+    #[arg(long, value_parser = super::parse_drift, default_value = "cv")]
+    pub drift: DriftCorrection,
     /// Discretisation: lm or em.
     #[arg(long, value_parser = parse_scheme, default_value = "lm")]
     pub scheme: Scheme,
@@ -147,7 +150,7 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
         .with_chains(a.chains)
         .with_scheme(a.scheme)
         .with_seed(ctx.seed)
-        .with_drift_correction(true)
+        .with_drift(a.drift)
         .with_check_step(false);
     config.validate().map_err(|e| anyhow::anyhow!(super::flag_names(&e.to_string())))?;
     let done = super::estimate::estimate_with_progress(
@@ -187,6 +190,7 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
         "wall_s": t0.elapsed().as_secs_f64()
     });
     dir.json("result.json", &result)?;
+    dir.json(super::estimate::WINDOW_TRACES, &r.traces)?;
     dir.json("config.json", &serde_json::json!({"langevin": config, "data": data, "ubaru_saad": us_cfg, "checkpoint": a.dir, "training": manifest.train_config}))?;
 
     println!();
@@ -209,7 +213,16 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
         a.iters,
         a.scheme
     );
-    println!("  drift correction    {:.1}  (uncorrected {:.1})", r.drift.unwrap_or(0.0), r.estimate_uncorrected);
+    println!(
+        "  drift correction    {:.1}  ({:?}; uncorrected {:.1})",
+        r.drift.unwrap_or(0.0),
+        a.drift,
+        r.estimate_uncorrected
+    );
+    println!("  chains              {}  (R̂ {:.3}, bulk ESS {:.0})", r.chains, r.r_hat, r.ess);
+    for w in &r.warnings {
+        println!("  warning: {w}");
+    }
     println!(
         "  Ubaru–Saad          {:.1} ± {:.1}  → captures {:.1} % (threshold {:.3e})",
         us.rank,
@@ -234,7 +247,7 @@ fn write_outputs(
     r: &hessrank_rank::RankEstimate,
     us: &UbaruSaad,
     theory: &DiscreteTheory,
-    trace: &[(usize, f64, Option<f64>)],
+    trace: &[hessrank_rank::langevin::TracePoint],
     predicted: f64,
 ) -> Result<()> {
     write_spectrum(
@@ -249,12 +262,12 @@ fn write_outputs(
     )?;
     let scale = 4.0 / a.sigma2;
     let loss0 = r.chain.iter().map(|c| c.loss0).sum::<f64>() / r.chain.len() as f64;
-    let drift0 = trace.first().and_then(|t| t.2).unwrap_or(0.0);
     let rows: Vec<Vec<f64>> = trace
         .iter()
-        .map(|&(k, l, d)| {
-            let drift = d.map(|d| scale * (d - drift0)).unwrap_or(0.0);
-            vec![k as f64, scale * (l - loss0), drift, scale * (l - loss0) - drift, scale * theory.expected_loss(k)]
+        .map(|p| {
+            let excess = scale * (p.mean_loss - loss0);
+            let k = p.k;
+            vec![k as f64, excess, excess - p.mean_excess, p.mean_excess, scale * theory.expected_loss(k)]
         })
         .collect();
     dir.csv("trace.csv", &["iteration", "scaled_excess_loss", "scaled_drift", "corrected", "theory"], rows.clone())?;

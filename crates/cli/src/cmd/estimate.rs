@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use hessrank_core::{DiagPreconditioner, Objective, ParamLayout};
 use hessrank_rank::RankEstimate;
-use hessrank_rank::langevin::{Checkpointing, run_resumable, run_with_curvature};
+use hessrank_rank::langevin::{Checkpointing, Langevin};
 use std::path::PathBuf;
 
 /// Arguments of `estimate`.
@@ -66,10 +66,11 @@ where
     if let Some((c, resume)) = checkpointing {
         bar = bar.persist_trace(c.path.with_extension("trace.json"), c.every, resume)?;
     }
-    let r = match checkpointing {
-        Some((c, resume)) => run_resumable(config, objective, curvature, theta0, precond, &mut bar, c, resume),
-        None => run_with_curvature(config, objective, curvature, theta0, precond, &mut bar),
-    };
+    let mut driver = Langevin::new(config).curvature(curvature).observe(&mut bar);
+    if let Some((c, resume)) = checkpointing {
+        driver = driver.checkpoint(c.clone()).resume(resume);
+    }
+    let r = driver.run(objective, theta0, precond);
     bar.finish();
     let r = match r {
         Err(hessrank_core::Error::Interrupted(msg)) => {
@@ -81,8 +82,24 @@ where
     for w in &r.warnings {
         eprintln!("warning: {w}");
     }
-    Ok(Some((r, bar.trace)))
+    Ok(Some((r, bar.trace.points)))
 }
+
+/// Writes an estimate's files: `result.json`, the window's per-chain excess traces
+/// (`window-traces.json`, what `merge` pools) and the recorded mean trace (`trace.csv`).
+pub fn write_estimate(dir: &RunDir, r: &RankEstimate, trace: &[TracePoint]) -> Result<()> {
+    dir.json("result.json", r)?;
+    dir.json(WINDOW_TRACES, &r.traces)?;
+    dir.csv(
+        "trace.csv",
+        &["iteration", "mean_loss", "mean_scaled_excess", "companion_loss"],
+        trace.iter().map(|p| vec![p.k as f64, p.mean_loss, p.mean_excess, p.companion.unwrap_or(f64::NAN)]),
+    )?;
+    Ok(())
+}
+
+/// The file of an estimate's per-chain window traces.
+pub const WINDOW_TRACES: &str = "window-traces.json";
 
 /// Writes the result of a run stopped before its averaging window: marked partial, no estimate.
 pub fn write_interrupted(dir: &RunDir) -> Result<()> {
@@ -112,12 +129,7 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
         )?
     });
     let Some((r, trace)) = done else { return write_interrupted(&dir) };
-    dir.json("result.json", &r)?;
-    dir.csv(
-        "trace.csv",
-        &["iteration", "mean_loss", "drift_loss"],
-        trace.iter().map(|(k, l, d)| vec![*k as f64, *l, d.unwrap_or(f64::NAN)]),
-    )?;
+    write_estimate(&dir, &r, &trace)?;
     println!("{} ({} parameters)", summary_line(&r), r.n_params);
     println!("modes of G^½HG^½ below {:.3e} are not equilibrated (threshold 1/(2ηK_tot))", r.eigenvalue_threshold);
     println!("results in {}", dir.path.display());

@@ -11,7 +11,7 @@ use anyhow::Result;
 use clap::Args;
 use hessrank_core::{DiagPreconditioner, ParamLayout};
 use hessrank_models::GlobalMinimum;
-use hessrank_rank::langevin::run as run_langevin;
+use hessrank_rank::Langevin;
 use hessrank_rank::theory::DiscreteTheory;
 use hessrank_rank::{LangevinConfig, Scheme, StepSize};
 use plotters::style::RGBColor;
@@ -60,7 +60,7 @@ pub fn run(ctx: &Ctx, a: Figure1Args) -> Result<()> {
     let dir = RunDir::create(&ctx.out, "figure1")?;
     dir.json("config.json", &serde_json::json!({"d": a.d, "depth": a.depth, "seed": ctx.seed, "langevin": config, "backend": ctx.backend.to_string()}))?;
     let mut bar = LangevinProgress::new("figure1", ctx.quiet, ctx.stop.clone());
-    let r = run_langevin(&config, &objective, &net, &g, &mut bar);
+    let r = Langevin::new(&config).observe(&mut bar).run(&objective, &net, &g);
     bar.finish();
     let r = r?;
 
@@ -74,8 +74,9 @@ pub fn run(ctx: &Ctx, a: Figure1Args) -> Result<()> {
     let loss0 = r.chain[0].loss0;
     let rows: Vec<Vec<f64>> = bar
         .trace
+        .points
         .iter()
-        .map(|&(k, l, _)| vec![k as f64, l - loss0, theorem1(k), prop1, discrete.expected_loss(k)])
+        .map(|p| vec![p.k as f64, p.mean_loss - loss0, theorem1(p.k), prop1, discrete.expected_loss(p.k)])
         .collect();
     dir.csv(
         "trace.csv",

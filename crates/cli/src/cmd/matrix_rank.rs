@@ -15,23 +15,22 @@ use std::path::PathBuf;
 pub struct MatrixRankArgs {
     /// A square symmetric PSD matrix: .npy (float64/float32) or CSV.
     pub file: PathBuf,
-    /// Algorithm 1's settings (σ² is irrelevant for a quadratic; chains run batched).
+    /// Algorithm 1's settings (σ² is irrelevant for a quadratic; the chains run batched in one step).
     #[command(flatten)]
     pub langevin: LangevinArgs,
 }
 
 /// Runs `matrix-rank`.
 pub fn run(ctx: &Ctx, a: MatrixRankArgs) -> Result<()> {
-    let mut langevin = a.langevin.clone();
-    if langevin.chains == 1 {
-        langevin.chains = 8;
-    }
-    let config = langevin.config(ctx)?;
+    let config = a.langevin.config(ctx)?;
     let (n, s) = read_matrix(&a.file)?;
     let dir = RunDir::create(&ctx.out, "matrix-rank")?;
     let r = matrix_rank(&s, n, &config, &ctx.device, &a.file.display().to_string())?;
     dir.json("result.json", &serde_json::json!({"file": a.file, "n": n, "estimate": r}))?;
     println!("{}: {n}×{n}, {}", a.file.display(), summary_line(&r));
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
     println!("results in {}", dir.path.display());
     Ok(())
 }

@@ -5,12 +5,13 @@ pub mod dncnn;
 pub mod estimate;
 pub mod figure1;
 pub mod matrix_rank;
+pub mod merge;
 pub mod spectrum;
 pub mod table1;
 pub mod train;
 
 use crate::Ctx;
-use hessrank_rank::{LangevinConfig, Scheme, StepSize};
+use hessrank_rank::{DriftCorrection, LangevinConfig, Scheme, StepSize};
 
 /// η given as `auto`, `auto:C` (η = C/μ_max) or a positive number.
 pub fn parse_eta(s: &str) -> Result<StepSize, String> {
@@ -33,6 +34,11 @@ pub fn parse_scheme(s: &str) -> Result<Scheme, String> {
     s.parse::<Scheme>().map_err(|e| format!("invalid --scheme: {e}"))
 }
 
+/// The drift flag: none, plain or cv.
+pub fn parse_drift(s: &str) -> Result<DriftCorrection, String> {
+    s.parse::<DriftCorrection>().map_err(|e| format!("invalid --drift: {e}"))
+}
+
 /// Langevin settings shared by the commands that run Algorithm 1.
 #[derive(clap::Args, Debug, Clone)]
 pub struct LangevinArgs {
@@ -48,15 +54,21 @@ pub struct LangevinArgs {
     /// Iterations averaged at the end, K_avg.
     #[arg(long, default_value_t = 1000)]
     pub avg: usize,
-    /// Independent chains.
-    #[arg(long, default_value_t = 1)]
+    /// Independent chains (their spread gives the error bar; batched into one step where the
+    /// objective allows).
+    #[arg(long, default_value_t = 4)]
     pub chains: usize,
+    /// Index of this run's first chain (chain c draws noise stream first-chain + c of the seed):
+    /// runs of one seed over disjoint chain ranges can be merged.
+    #[arg(long, default_value_t = 0)]
+    pub first_chain: u64,
     /// Discretisation: lm (Leimkuhler–Matthews) or em (Euler–Maruyama, the paper's).
     #[arg(long, value_parser = parse_scheme, default_value = "lm")]
     pub scheme: Scheme,
-    /// Subtract the drift of a noise-free companion chain.
-    #[arg(long)]
-    pub drift: bool,
+    /// Drift correction by a noise-free companion chain: none, plain (subtract its loss) or cv
+    /// (also subtract the cross term ∇L(θ̄)ᵀ(θ − θ̄), far less noisy); `--drift` alone means cv.
+    #[arg(long, value_parser = parse_drift, default_value = "none", num_args = 0..=1, default_missing_value = "cv")]
+    pub drift: DriftCorrection,
 }
 
 impl LangevinArgs {
@@ -69,7 +81,8 @@ impl LangevinArgs {
             .with_k_avg(self.avg)
             .with_chains(self.chains)
             .with_scheme(self.scheme)
-            .with_drift_correction(self.drift)
+            .with_first_chain(self.first_chain)
+            .with_drift(self.drift)
             .with_seed(ctx.seed)
             .with_record_stride((self.iters / 2000).max(1));
         c.validate().map_err(|e| anyhow::anyhow!("{}", flag_names(&e.to_string())))?;
@@ -84,16 +97,21 @@ pub fn flag_names(msg: &str) -> String {
         .replace("invalid sigma2", "invalid --sigma2")
         .replace("invalid eta", "invalid --eta")
         .replace("invalid chains", "invalid --chains")
+        .replace("invalid drift", "invalid --drift")
 }
 
 /// Prints a rank estimate in one line.
 pub fn summary_line(r: &hessrank_rank::RankEstimate) -> String {
     format!(
-        "estimated rank {:.1} ± {:.1} (95 % CI {:.1}–{:.1}; η = {:.3e}{}; {} gradient evaluations, {:.1} s{})",
+        "estimated rank {:.1} ± {:.1} (95 % CI {:.1}–{:.1}; {} chains, R̂ {:.3}, ESS {:.0}; η = {:.3e}{}; {} gradient \
+         evaluations, {:.1} s{})",
         r.estimate,
         r.stderr,
         r.ci95[0],
         r.ci95[1],
+        r.chains,
+        r.r_hat,
+        r.ess,
         r.eta,
         r.eta_mu_max.map(|x| format!(", η μ_max = {x:.2}")).unwrap_or_default(),
         r.grad_evals,

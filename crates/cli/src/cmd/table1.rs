@@ -14,7 +14,7 @@ use hessrank_core::{DiagPreconditioner, ParamLayout};
 use hessrank_models::GlobalMinimum;
 use hessrank_models::linear::{BatchedLinearNet, BatchedPopulationObjective};
 use hessrank_rank::baselines::{UbaruSaad, UbaruSaadConfig};
-use hessrank_rank::langevin::{Checkpointing, run_resumable};
+use hessrank_rank::langevin::{Checkpointing, Langevin};
 use hessrank_rank::{LangevinConfig, Scheme, StepSize};
 use plotters::style::RGBColor;
 use serde::{Deserialize, Serialize};
@@ -176,7 +176,11 @@ pub fn run(ctx: &Ctx, a: Table1Args) -> Result<()> {
             every: a.checkpoint_every.max(1),
         };
         let mut bar = LangevinProgress::new(&format!("d={d}"), ctx.quiet, ctx.stop.clone());
-        let r = run_resumable(&config, &objective, &objective, &net, &g, &mut bar, &checkpointing, a.resume.is_some());
+        let r = Langevin::new(&config)
+            .observe(&mut bar)
+            .checkpoint(checkpointing.clone())
+            .resume(a.resume.is_some())
+            .run(&objective, &net, &g);
         bar.finish();
         let (r, stopped) = match r {
             Err(hessrank_core::Error::Interrupted(msg)) => (None, msg),

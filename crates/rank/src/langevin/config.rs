@@ -24,6 +24,44 @@ impl std::str::FromStr for Scheme {
     }
 }
 
+/// How the drift of a θ₀ that is not an exact minimum is taken out of the estimate, using a
+/// noise-free companion chain θ̄_k started at θ₀ and stepped with the same η and G.
+///
+/// On L = L₀ + gᵀδ + ½δᵀHδ the noisy chain is θ_k = θ̄_k + n_k, where n_k follows the same linear
+/// recursion as the chain at an exact minimum (g only moves θ̄). Then
+/// L(θ_k) − L(θ̄_k) = ∇L(θ̄_k)ᵀn_k + ½n_kᵀHn_k: the plain difference is unbiased, but its cross term
+/// has mean zero and a standard deviation of order |∇L(θ̄)|·σ, i.e. ∝ 1/σ in rank units (4/σ²).
+/// Subtracting the cross term, which the companion's own gradient gives at no extra cost, leaves
+/// exactly ½n_kᵀHn_k on a quadratic: the same numbers as a run from an exact minimum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DriftCorrection {
+    /// No companion: the excess is L(θ_k) − L(θ₀).
+    None,
+    /// The excess is L(θ_k) − L(θ̄_k) (unbiased, noisy at small σ²).
+    Plain,
+    /// The excess is L(θ_k) − L(θ̄_k) − ∇L(θ̄_k)ᵀ(θ_k − θ̄_k) (unbiased, ½nᵀHn on a quadratic).
+    ControlVariate,
+}
+
+impl DriftCorrection {
+    /// Whether a companion chain runs.
+    pub fn uses_companion(self) -> bool {
+        self != DriftCorrection::None
+    }
+}
+
+impl std::str::FromStr for DriftCorrection {
+    type Err = Error;
+    fn from_str(s: &str) -> hessrank_core::Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" | "off" => Ok(DriftCorrection::None),
+            "plain" => Ok(DriftCorrection::Plain),
+            "cv" | "control-variate" | "controlvariate" => Ok(DriftCorrection::ControlVariate),
+            _ => Err(Error::config("drift", s, "none, plain or cv")),
+        }
+    }
+}
+
 /// How the step size η is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum StepSize {
@@ -55,6 +93,10 @@ pub struct LangevinConfig {
     /// Independent chains (copies of θ_0 with independent noise).
     #[config(default = 1)]
     pub chains: usize,
+    /// Index of this run's first chain: chain c draws noise stream `first_chain + c` of the seed,
+    /// so runs of one seed over disjoint chain ranges are independent and can be merged.
+    #[config(default = 0)]
+    pub first_chain: u64,
     /// The discretisation.
     #[config(default = "Scheme::LeimkuhlerMatthews")]
     pub scheme: Scheme,
@@ -68,9 +110,9 @@ pub struct LangevinConfig {
     /// stationary excess is σ²/4 · rank ≤ σ²/4 · n).
     #[config(default = 100.0)]
     pub divergence_factor: f64,
-    /// Run a noise-free companion chain and subtract its drift from the estimate.
-    #[config(default = false)]
-    pub drift_correction: bool,
+    /// The drift correction (a noise-free companion chain), see [`DriftCorrection`].
+    #[config(default = "DriftCorrection::None")]
+    pub drift: DriftCorrection,
     /// Power iterations for the automatic step (and for checking a fixed one).
     #[config(default = 50)]
     pub power_iters: usize,

@@ -1,11 +1,20 @@
-//! The result of Algorithm 1 and its statistics: per-chain and pooled estimates, standard errors
-//! (batch means within chains, spread across chains) and a 95 % interval.
+//! The result of Algorithm 1 and its statistics, computed from the per-iteration excess-loss
+//! traces of the averaging window as the MCMC world does:
+//! - C ≥ 2 chains: the pooled mean, the between-chain standard error s/√C and a Student-t(C − 1)
+//!   95 % interval (the chains are independent, so this needs no model of the autocorrelation);
+//! - one chain: the autocorrelation-aware standard error of its mean (Geyer's initial monotone
+//!   sequence, [`super::diagnostics::mean_stderr`]) and a normal 95 % interval;
+//! - always: rank-normalised split-R̂ and bulk ESS of the traces, with a warning when
+//!   R̂ > [`R_HAT_MAX`] or ESS < [`ESS_MIN`].
 
 use super::LangevinConfig;
+use super::diagnostics::{ess_bulk, mean_stderr, split_r_hat};
 use serde::{Deserialize, Serialize};
 
-/// Number of batches for the batch-means standard error within a chain.
-const BATCHES: usize = 20;
+/// R̂ above this means the chains have not mixed (Vehtari et al. 2021's threshold).
+pub const R_HAT_MAX: f64 = 1.01;
+/// Bulk ESS below this makes the standard error itself unreliable (Vehtari et al. 2021).
+pub const ESS_MIN: f64 = 100.0;
 
 /// One chain's numbers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -14,10 +23,33 @@ pub struct ChainSummary {
     pub loss0: f64,
     /// Mean loss over the last K_avg iterations.
     pub window_mean: f64,
-    /// 4/σ² (window mean − L(θ_0)), before drift correction.
+    /// 4/σ² · the mean excess over the window (drift-corrected when the run corrects).
     pub estimate: f64,
-    /// Batch-means standard error of `estimate`.
-    pub stderr_batch_means: f64,
+    /// 4/σ² (window mean − L(θ_0)), before drift correction.
+    pub estimate_uncorrected: f64,
+    /// Autocorrelation-aware standard error of `estimate` from this chain's trace alone.
+    pub stderr_within: f64,
+}
+
+/// The uncertainty of a pooled estimate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Uncertainty {
+    /// The pooled estimate (mean over chains).
+    pub estimate: f64,
+    /// Its standard error: between chains for C ≥ 2, within the chain for C = 1.
+    pub stderr: f64,
+    /// 95 % interval: Student-t(C − 1) for C ≥ 2, normal for C = 1.
+    pub ci95: [f64; 2],
+    /// s/√C over the chain estimates (None for one chain).
+    pub stderr_between_chains: Option<f64>,
+    /// √(Σ_c se_c²)/C from each chain's own trace.
+    pub stderr_within_chains: f64,
+    /// Rank-normalised split-R̂ of the excess-loss traces.
+    pub r_hat: f64,
+    /// Bulk effective sample size of the traces, all chains together.
+    pub ess: f64,
+    /// Warnings about the statistics (R̂ or ESS out of range).
+    pub warnings: Vec<String>,
 }
 
 /// The rank estimate with its diagnostics, serialisable with its configuration and seed.
@@ -25,23 +57,29 @@ pub struct ChainSummary {
 pub struct RankEstimate {
     /// The estimate r̂ (pooled over chains, drift-corrected if requested).
     pub estimate: f64,
-    /// Its standard error (across chains when there are ≥ 2, else batch means).
+    /// Its standard error (across chains when there are ≥ 2, else from the chain's autocorrelation).
     pub stderr: f64,
     /// 95 % confidence interval.
     pub ci95: [f64; 2],
     /// Standard error from the spread of the chain estimates (None for one chain).
     pub stderr_between_chains: Option<f64>,
-    /// Standard error from batch means within chains.
-    pub stderr_batch_means: f64,
+    /// Standard error from each chain's own trace (Geyer), pooled.
+    pub stderr_within_chains: f64,
+    /// Rank-normalised split-R̂ of the excess-loss traces in the window.
+    pub r_hat: f64,
+    /// Bulk effective sample size of those traces.
+    pub ess: f64,
+    /// Chains used (all of them, batched ones included).
+    pub chains: usize,
     /// The pooled estimate before drift correction.
     pub estimate_uncorrected: f64,
-    /// The drift chain's contribution 4/σ² (⟨L_drift⟩ − L(θ_0)), when requested.
+    /// The correction applied, estimate_uncorrected − estimate (None without a companion chain).
     pub drift: Option<f64>,
     /// Per-chain numbers.
     pub chain: Vec<ChainSummary>,
     /// The step η used.
     pub eta: f64,
-    /// μ_max of G^½HG^½ from power iteration (when the step was automatic).
+    /// μ_max of G^½HG^½ from power iteration (when the step was automatic or checked).
     pub mu_max: Option<f64>,
     /// η μ_max (stability needs < 2).
     pub eta_mu_max: Option<f64>,
@@ -49,6 +87,10 @@ pub struct RankEstimate {
     pub eigenvalue_threshold: f64,
     /// Number of trainable parameters (per chain).
     pub n_params: usize,
+    /// SHA-256 of θ₀'s parameters (f64, layout order): identifies the point the chains start from.
+    pub theta0_sha256: String,
+    /// SHA-256 of the preconditioner G (f64, layout order).
+    pub precond_sha256: String,
     /// Gradient evaluations (each over the full batch), including the automatic step's.
     pub grad_evals: usize,
     /// Wall-clock seconds.
@@ -57,25 +99,14 @@ pub struct RankEstimate {
     pub partial: bool,
     /// Iterations completed.
     pub iterations: usize,
-    /// Warnings raised before or during the run (e.g. a fixed η with η μ_max ≥ 2).
+    /// Warnings raised before or during the run (a fixed η with η μ_max ≥ 2, R̂, ESS).
     pub warnings: Vec<String>,
     /// The configuration, seed included.
     pub config: LangevinConfig,
-}
-
-/// Mean and batch-means standard error of the mean of `window`.
-pub(crate) fn batch_means(window: &[f64]) -> (f64, f64) {
-    let n = window.len();
-    let mean = window.iter().sum::<f64>() / n as f64;
-    let b = BATCHES.min(n);
-    if b < 2 {
-        return (mean, f64::NAN);
-    }
-    let size = n / b;
-    let means: Vec<f64> = (0..b).map(|i| window[i * size..(i + 1) * size].iter().sum::<f64>() / size as f64).collect();
-    let m = means.iter().sum::<f64>() / b as f64;
-    let var = means.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (b - 1) as f64;
-    (mean, (var / b as f64).sqrt())
+    /// The per-iteration excess-loss traces of the window, 4/σ²-scaled, one per chain (what R̂, ESS
+    /// and `merge` work on; saved beside the result, not in it).
+    #[serde(skip)]
+    pub traces: Vec<Vec<f64>>,
 }
 
 /// Two-sided 97.5 % quantile of Student's t with `dof` degrees of freedom.
@@ -87,25 +118,74 @@ pub(crate) fn t975(dof: usize) -> f64 {
     match dof {
         0 => f64::NAN,
         d if d <= 30 => TABLE[d - 1],
+        d if d <= 60 => 2.000 + (2.042 - 2.000) * (60 - d) as f64 / 30.0,
+        d if d <= 120 => 1.980 + (2.000 - 1.980) * (120 - d) as f64 / 60.0,
         _ => 1.96,
     }
 }
 
-/// Pools per-chain estimates: mean, the spread-based standard error, and the interval.
-pub(crate) fn pool(chains: &[ChainSummary], offset: f64) -> (f64, f64, Option<f64>, f64, [f64; 2]) {
-    let c = chains.len();
-    let est: Vec<f64> = chains.iter().map(|s| s.estimate - offset).collect();
+/// The statistics of chains whose 4/σ²-scaled excess traces over the window are `traces`.
+pub fn uncertainty(traces: &[Vec<f64>]) -> Uncertainty {
+    let c = traces.len();
+    let est: Vec<f64> = traces.iter().map(|t| t.iter().sum::<f64>() / t.len() as f64).collect();
     let mean = est.iter().sum::<f64>() / c as f64;
-    let se_bm = (chains.iter().map(|s| s.stderr_batch_means.powi(2)).sum::<f64>()).sqrt() / c as f64;
+    let within: Vec<f64> = traces.iter().map(|t| mean_stderr(t)).collect();
+    let stderr_within_chains = within.iter().map(|s| s * s).sum::<f64>().sqrt() / c as f64;
     let between = (c >= 2).then(|| {
         let var = est.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (c - 1) as f64;
         (var / c as f64).sqrt()
     });
-    let (se, q) = match between {
+    let (stderr, q) = match between {
         Some(s) => (s, t975(c - 1)),
-        None => (se_bm, t975(BATCHES - 1)),
+        None => (stderr_within_chains, 1.96),
     };
-    (mean, se, between, se_bm, [mean - q * se, mean + q * se])
+    let refs: Vec<&[f64]> = traces.iter().map(Vec::as_slice).collect();
+    let r_hat = split_r_hat(&refs);
+    let ess = ess_bulk(&refs);
+    let mut warnings = Vec::new();
+    if r_hat.is_nan() || r_hat > R_HAT_MAX {
+        warnings.push(format!(
+            "R̂ = {r_hat:.3} > {R_HAT_MAX}: the chains have not mixed over the averaging window; run more \
+             iterations (a longer K_tot and K_avg) or more chains"
+        ));
+    }
+    if ess.is_nan() || ess < ESS_MIN {
+        warnings.push(format!(
+            "bulk ESS = {ess:.0} < {ESS_MIN:.0}: the standard error is unreliable; run more iterations or more chains"
+        ));
+    }
+    Uncertainty {
+        estimate: mean,
+        stderr,
+        ci95: [mean - q * stderr, mean + q * stderr],
+        stderr_between_chains: between,
+        stderr_within_chains,
+        r_hat,
+        ess,
+        warnings,
+    }
+}
+
+impl RankEstimate {
+    /// Replaces the statistics with those of `chain` and `traces` (after pooling runs).
+    pub(crate) fn set_chains(&mut self, chain: Vec<ChainSummary>, traces: Vec<Vec<f64>>) {
+        let u = uncertainty(&traces);
+        let uncorrected = chain.iter().map(|c| c.estimate_uncorrected).sum::<f64>() / chain.len() as f64;
+        self.warnings.retain(|w| !(w.starts_with("R̂ = ") || w.starts_with("bulk ESS = ")));
+        self.warnings.extend(u.warnings);
+        self.estimate = u.estimate;
+        self.stderr = u.stderr;
+        self.ci95 = u.ci95;
+        self.stderr_between_chains = u.stderr_between_chains;
+        self.stderr_within_chains = u.stderr_within_chains;
+        self.r_hat = u.r_hat;
+        self.ess = u.ess;
+        self.chains = chain.len();
+        self.estimate_uncorrected = uncorrected;
+        self.drift = self.config.drift.uses_companion().then_some(uncorrected - u.estimate);
+        self.chain = chain;
+        self.traces = traces;
+    }
 }
 
 #[cfg(test)]
@@ -113,23 +193,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn batch_means_of_iid_data_matches_the_naive_standard_error() {
-        // Independent values: the batch-means standard error estimates σ/√n.
-        let mut noise = hessrank_core::noise::SeededNoise::new(1, 0);
-        let x = noise.normal_vec(20_000);
-        let (m, se) = batch_means(&x);
-        let naive = 1.0 / (x.len() as f64).sqrt();
-        assert!(m.abs() < 4.0 * naive);
-        assert!((se / naive - 1.0).abs() < 0.5, "se {se} vs {naive}");
-    }
-
-    #[test]
-    fn pooled_interval_uses_the_spread_across_chains() {
-        let mk = |e| ChainSummary { loss0: 0.0, window_mean: 0.0, estimate: e, stderr_batch_means: 0.1 };
-        let (m, se, between, _, ci) = pool(&[mk(9.0), mk(10.0), mk(11.0)], 0.0);
-        assert_eq!(m, 10.0);
-        assert!((se - (1.0f64 / 3.0).sqrt()).abs() < 1e-12);
-        assert_eq!(between, Some(se));
-        assert!((ci[1] - 10.0 - 4.303 * se).abs() < 1e-12);
+    fn pooled_interval_uses_the_spread_across_chains_and_student_t() {
+        // Three chains with means 9, 10, 11 (each trace is its mean plus a zero-mean wiggle).
+        let traces: Vec<Vec<f64>> =
+            [9.0, 10.0, 11.0].iter().map(|m| (0..400).map(|i| m + if i % 2 == 0 { 0.5 } else { -0.5 }).collect()).collect();
+        let u = uncertainty(&traces);
+        assert!((u.estimate - 10.0).abs() < 1e-12);
+        assert!((u.stderr - (1.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert_eq!(u.stderr_between_chains, Some(u.stderr));
+        assert!((u.ci95[1] - 10.0 - 4.303 * u.stderr).abs() < 1e-12);
+        // Chains centred apart by far more than their spread have not mixed.
+        assert!(u.r_hat > 1.5 && u.warnings.iter().any(|w| w.contains("R̂")), "{u:?}");
     }
 }

@@ -21,18 +21,38 @@
 //! Both are stable iff η μ_max < 2; modes with μ < 1/(2ηK_tot) have not equilibrated after K_tot
 //! steps and are under-counted, so the estimate reports that threshold.
 //!
+//! # Drift
+//! θ₀ of a real network is never an exact minimum. A noise-free companion chain from θ₀ measures
+//! the drift, and [`DriftCorrection::ControlVariate`] subtracts it with the cross term taken out
+//! (derivation at [`DriftCorrection`]).
+//!
+//! # Uncertainty
+//! Chains are independent: with C ≥ 2 the error bar is the chains' spread (Student-t); with one it
+//! comes from the autocorrelation of its own trace (Geyer). Split-R̂ and bulk ESS are always
+//! reported ([`diagnostics`]).
+//!
 //! # Structure
-//! [`LangevinConfig`] holds the settings; [`run`] drives the chains, reporting every iteration to
-//! [`Observer`]s (the algorithm never prints); [`RankEstimate`] is the serialisable result.
+//! [`LangevinConfig`] holds the settings; [`Langevin`] is the one driver (observers, checkpoints,
+//! resume); [`LangevinRun`] is one run in progress, its chains in `replica`, its saved form
+//! [`LangevinState`]; [`RankEstimate`] is the serialisable result; [`merge`] pools runs that differ
+//! only in seed. The algorithm never prints: [`Observer`]s see every recorded iteration.
 
 mod auto_step;
 mod config;
+pub mod diagnostics;
+mod driver;
 mod estimate;
+mod merge;
 mod observer;
-mod runner;
+mod replica;
+mod run;
+mod state;
 
 pub use auto_step::{PowerIteration, estimate_mu_max};
-pub use config::{LangevinConfig, Scheme, StepSize};
-pub use estimate::{ChainSummary, RankEstimate};
-pub use observer::{NullObserver, Observer, StartInfo};
-pub use runner::{Checkpointing, LangevinRun, LangevinState, run, run_resumable, run_with_curvature};
+pub use config::{DriftCorrection, LangevinConfig, Scheme, StepSize};
+pub use driver::{Checkpointing, Curvature, Langevin, SameObjective};
+pub use estimate::{ChainSummary, ESS_MIN, R_HAT_MAX, RankEstimate, Uncertainty, uncertainty};
+pub use merge::{MergeInput, merge};
+pub use observer::{Fanout, Iteration, NullObserver, Observer, StartInfo, TracePoint, TraceRecorder};
+pub use run::LangevinRun;
+pub use state::LangevinState;

@@ -1,4 +1,7 @@
-//! Observers: where the loss traces go (progress bars, CSV writers). The algorithm never prints.
+//! Observers: where the loss traces go (progress bars, CSV writers, the trace recorder). The
+//! algorithm never prints.
+
+pub use super::run::Iteration;
 
 /// What an observer learns before the first iteration.
 #[derive(Debug, Clone)]
@@ -17,11 +20,11 @@ pub struct StartInfo {
 
 /// Receives the run's progress.
 pub trait Observer {
-    /// Called once before the first iteration.
+    /// Called once before the first recorded iteration.
     fn start(&mut self, _info: &StartInfo) {}
-    /// Called at recorded iterations with L(θ_k) of every chain (and of the drift chain, if any).
-    /// Return `false` to stop the run early: the result is then marked partial.
-    fn iteration(&mut self, _k: usize, _losses: &[f64], _drift: Option<f64>) -> bool {
+    /// Called at recorded iterations. Return `false` to stop the run early: the result is then
+    /// marked partial.
+    fn iteration(&mut self, _it: &Iteration<'_>) -> bool {
         true
     }
 }
@@ -31,3 +34,53 @@ pub trait Observer {
 pub struct NullObserver;
 
 impl Observer for NullObserver {}
+
+/// Several observers fed in turn; the run stops when any of them asks to.
+#[derive(Default)]
+pub struct Fanout<'o>(pub Vec<&'o mut dyn Observer>);
+
+impl Observer for Fanout<'_> {
+    fn start(&mut self, info: &StartInfo) {
+        self.0.iter_mut().for_each(|o| o.start(info));
+    }
+
+    fn iteration(&mut self, it: &Iteration<'_>) -> bool {
+        self.0.iter_mut().fold(true, |go_on, o| o.iteration(it) && go_on)
+    }
+}
+
+/// One recorded point of a [`TraceRecorder`].
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TracePoint {
+    /// The iteration k.
+    pub k: usize,
+    /// Mean L(θ_k) over the chains.
+    pub mean_loss: f64,
+    /// Mean 4/σ²-scaled excess over the chains (drift-corrected when the run corrects).
+    pub mean_excess: f64,
+    /// The companion's L(θ̄_k), when the drift is corrected.
+    pub companion: Option<f64>,
+}
+
+/// Records the chains' mean loss and mean excess at every recorded iteration.
+#[derive(Debug, Default, Clone)]
+pub struct TraceRecorder {
+    /// The points, in iteration order (a resumed run replaces those it repeats).
+    pub points: Vec<TracePoint>,
+}
+
+impl Observer for TraceRecorder {
+    fn iteration(&mut self, it: &Iteration<'_>) -> bool {
+        let n = it.losses.len() as f64;
+        while self.points.last().is_some_and(|p| p.k >= it.k) {
+            self.points.pop();
+        }
+        self.points.push(TracePoint {
+            k: it.k,
+            mean_loss: it.losses.iter().sum::<f64>() / n,
+            mean_excess: it.excess.iter().sum::<f64>() / n,
+            companion: it.companion,
+        });
+        true
+    }
+}
