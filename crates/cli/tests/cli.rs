@@ -130,7 +130,12 @@ fn matrix_rank_reads_a_csv_and_prints_the_rank() {
     assert_eq!(r["estimate"]["chains"], 16);
     // An explicit --chains 1 is honoured.
     let one = scratch("matrix-one");
-    hessrank(&one).args(["matrix-rank"]).arg(&file).args(["--iters", "300", "--avg", "200", "--chains", "1"]).assert().success();
+    hessrank(&one)
+        .args(["matrix-rank"])
+        .arg(&file)
+        .args(["--iters", "300", "--avg", "200", "--chains", "1"])
+        .assert()
+        .success();
     let r = json(&run_dir(&one, "matrix-rank-").join("result.json"));
     assert_eq!(r["estimate"]["chains"], 1);
     assert_eq!(r["estimate"]["config"]["chains"], 1);
@@ -184,7 +189,13 @@ fn train_estimate_merge_spectrum_baseline_and_dncnn_write_their_files_and_resume
     let est = ["estimate", "--model", m, "--iters", "60", "--avg", "30", "--eta", "1e-3", "--drift"];
     hessrank(&second).args(est).args(["--seed", "2"]).assert().success();
     let seed2 = run_dir(&second, "estimate-");
-    hessrank(&out).arg("merge").arg(&est_dir).arg(&seed2).assert().success().stdout(predicates::str::contains("8 chains"));
+    hessrank(&out)
+        .arg("merge")
+        .arg(&est_dir)
+        .arg(&seed2)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("8 chains"));
     let merged = json(&run_dir(&out, "merge-").join("result.json"));
     assert_eq!(merged["chains"], 8);
     let mean = (r["estimate"].as_f64().unwrap() + json(&seed2.join("result.json"))["estimate"].as_f64().unwrap()) / 2.0;
@@ -206,7 +217,12 @@ fn train_estimate_merge_spectrum_baseline_and_dncnn_write_their_files_and_resume
         .assert()
         .failure()
         .stderr(predicates::str::contains("already"));
-    hessrank(&out).arg("merge").arg(out.join("nowhere")).assert().failure().stderr(predicates::str::contains("nowhere"));
+    hessrank(&out)
+        .arg("merge")
+        .arg(out.join("nowhere"))
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("nowhere"));
     // Resuming a finished run reproduces its result.
     hessrank(&out)
         .args(["estimate", "--model", m, "--iters", "60", "--avg", "30", "--eta", "1e-3", "--drift", "--resume"])

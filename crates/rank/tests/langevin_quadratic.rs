@@ -254,11 +254,8 @@ fn an_interrupted_estimate_resumes_to_bitwise_the_same_result() {
         assert_eq!(a.drift.unwrap().to_bits(), b.drift.unwrap().to_bits());
         assert_eq!(a.grad_evals, b.grad_evals);
         // Other settings refuse the saved state.
-        let err = Langevin::new(&config.clone().with_seed(6))
-            .checkpoint(cut)
-            .resume(true)
-            .run(&q, &theta0, &g)
-            .unwrap_err();
+        let err =
+            Langevin::new(&config.clone().with_seed(6)).checkpoint(cut).resume(true).run(&q, &theta0, &g).unwrap_err();
         assert!(err.to_string().contains("other settings"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

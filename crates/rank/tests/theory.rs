@@ -170,7 +170,10 @@ fn discrete_theory_is_finite_and_exact_at_zero_tiny_and_unit_step_modes() {
             for k in [0, 1, 2, 39] {
                 let direct: f64 = mu.iter().map(|&m| iterate_mode(m, eta, sigma2, scheme, k)).sum();
                 let got = th.expected_loss(k);
-                assert!((got - direct).abs() <= 1e-11 * direct.abs().max(1e-300), "{scheme:?} k = {k}: {got} vs {direct}");
+                assert!(
+                    (got - direct).abs() <= 1e-11 * direct.abs().max(1e-300),
+                    "{scheme:?} k = {k}: {got} vs {direct}"
+                );
             }
         }
         // The tiny modes alone: their contribution is ½ μ k c² to first order, not NaN and not 0/0.

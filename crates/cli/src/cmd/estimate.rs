@@ -79,9 +79,6 @@ where
         }
         r => r?,
     };
-    for w in &r.warnings {
-        eprintln!("warning: {w}");
-    }
     Ok(Some((r, bar.trace.points)))
 }
 
@@ -131,6 +128,9 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
     let Some((r, trace)) = done else { return write_interrupted(&dir) };
     write_estimate(&dir, &r, &trace)?;
     println!("{} ({} parameters)", summary_line(&r), r.n_params);
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
     println!("modes of G^½HG^½ below {:.3e} are not equilibrated (threshold 1/(2ηK_tot))", r.eigenvalue_threshold);
     println!("results in {}", dir.path.display());
     if r.partial {

@@ -110,6 +110,9 @@ pub fn run(ctx: &Ctx, a: Figure1Args) -> Result<()> {
         a.d * a.d,
         predicted
     );
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
     println!("plot and data in {}", dir.path.display());
     Ok(())
 }

@@ -31,8 +31,9 @@ pub fn read_run(dir: &Path) -> Result<MergeInput> {
     if value.get("estimate").is_some_and(serde_json::Value::is_null) {
         bail!("{}: a partial run with no estimate (continue it with --resume first)", path.display());
     }
-    let mut estimate: RankEstimate = serde_json::from_value(value)
-        .with_context(|| format!("{}: not the result of a hessrank estimate (missing or invalid field)", path.display()))?;
+    let mut estimate: RankEstimate = serde_json::from_value(value).with_context(|| {
+        format!("{}: not the result of a hessrank estimate (missing or invalid field)", path.display())
+    })?;
     estimate.traces = read_json(&dir.join(WINDOW_TRACES))?;
     Ok(MergeInput { source: dir.to_path_buf(), estimate })
 }

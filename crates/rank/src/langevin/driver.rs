@@ -176,7 +176,8 @@ impl<'o, C> Langevin<'o, C> {
                     if loss0.is_empty() {
                         loss0 = it.losses.to_vec();
                     }
-                    let info = StartInfo { chains: it.losses.len(), k_tot, eta, loss0: std::mem::take(&mut loss0), sigma2 };
+                    let info =
+                        StartInfo { chains: it.losses.len(), k_tot, eta, loss0: std::mem::take(&mut loss0), sigma2 };
                     observers.start(&info);
                 }
                 if recorded {

@@ -195,8 +195,10 @@ mod tests {
     #[test]
     fn pooled_interval_uses_the_spread_across_chains_and_student_t() {
         // Three chains with means 9, 10, 11 (each trace is its mean plus a zero-mean wiggle).
-        let traces: Vec<Vec<f64>> =
-            [9.0, 10.0, 11.0].iter().map(|m| (0..400).map(|i| m + if i % 2 == 0 { 0.5 } else { -0.5 }).collect()).collect();
+        let traces: Vec<Vec<f64>> = [9.0, 10.0, 11.0]
+            .iter()
+            .map(|m| (0..400).map(|i| m + if i % 2 == 0 { 0.5 } else { -0.5 }).collect())
+            .collect();
         let u = uncertainty(&traces);
         assert!((u.estimate - 10.0).abs() < 1e-12);
         assert!((u.stderr - (1.0f64 / 3.0).sqrt()).abs() < 1e-12);

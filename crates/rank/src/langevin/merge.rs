@@ -47,7 +47,10 @@ pub fn merge(runs: &[MergeInput]) -> Result<RankEstimate> {
     for run in runs {
         let r = &run.estimate;
         if r.partial {
-            return Err(Error::format(&run.source, format!("partial run ({} of {} iterations)", r.iterations, r.config.k_tot)));
+            return Err(Error::format(
+                &run.source,
+                format!("partial run ({} of {} iterations)", r.iterations, r.config.k_tot),
+            ));
         }
         if r.traces.len() != r.chain.len() || r.traces.iter().any(|t| t.len() != r.config.k_avg) {
             return Err(Error::format(

@@ -45,7 +45,12 @@ impl Observer for Fanout<'_> {
     }
 
     fn iteration(&mut self, it: &Iteration<'_>) -> bool {
-        self.0.iter_mut().fold(true, |go_on, o| o.iteration(it) && go_on)
+        // Every observer sees the iteration, even after one has asked to stop.
+        let mut go_on = true;
+        for o in &mut self.0 {
+            go_on &= o.iteration(it);
+        }
+        go_on
     }
 }
 

@@ -3,9 +3,9 @@
 //! stopped.
 
 use super::LangevinConfig;
+use super::Scheme;
 use super::replica::{Replica, draw_parts};
 use super::run::{LangevinRun, divergence_bound, step_factors};
-use super::Scheme;
 use hessrank_core::params::{flatten_f64, set_params};
 use hessrank_core::step_noise::CounterNoise;
 use hessrank_core::{DiagPreconditioner, Error, Objective, ParamLayout, ParamTensors, Result};
@@ -118,7 +118,8 @@ where
             let params = ParamTensors::from_flat(&layout, &s.params, &device)?;
             let noise = CounterNoise::new(config.seed, s.stream);
             let lm = config.scheme == Scheme::LeimkuhlerMatthews && !noiseless;
-            let mut r = Replica::new(set_params(theta0.clone(), &params)?, noise, noiseless, layout.numel(), per_replica);
+            let mut r =
+                Replica::new(set_params(theta0.clone(), &params)?, noise, noiseless, layout.numel(), per_replica);
             r.draws = s.draws;
             r.xi = (lm && s.draws > 0).then(|| draw_parts(&noise, s.draws - 1, &a));
             Ok(r)

@@ -127,10 +127,12 @@ impl DiscreteTheory {
         }
         let h = self.eta * mu;
         // r = (1 − h)²: ln r by log1p below h = 1 (full precision for tiny h), exactly −∞ at h = 1.
-        let x = match h {
-            h if h < 1.0 => -2.0 * (-h).ln_1p(),
-            h if h == 1.0 => f64::INFINITY,
-            h => -2.0 * (h - 1.0).ln(),
+        let x = if h < 1.0 {
+            -2.0 * (-h).ln_1p()
+        } else if h == 1.0 {
+            f64::INFINITY
+        } else {
+            -2.0 * (h - 1.0).ln()
         };
         Some(match self.scheme {
             Scheme::EulerMaruyama => {
