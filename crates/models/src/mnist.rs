@@ -141,6 +141,29 @@ impl Mnist {
         Self::load_files(&images, &labels)
     }
 
+    /// The standard MNIST release in `dir`: the four IDX files `train-images-idx3-ubyte`,
+    /// `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte` (each
+    /// plain or `.gz`). All four must be present, so that a half-downloaded folder is caught; the
+    /// 60,000 training images are loaded.
+    pub fn load_standard(dir: &Path) -> Result<Self> {
+        let mut found = Vec::new();
+        for stem in
+            ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+        {
+            let path = [stem.to_string(), format!("{stem}.gz")].into_iter().map(|n| dir.join(n)).find(|p| p.is_file());
+            match path {
+                Some(p) => found.push(p),
+                None => {
+                    return Err(Error::format(
+                        dir.join(stem),
+                        "missing MNIST file (expected the four IDX files of the standard release, plain or .gz)",
+                    ));
+                }
+            }
+        }
+        Self::load_files(&found[0], &found[1])
+    }
+
     /// Loads an image file and a label file, checking that they agree.
     pub fn load_files(images_path: &Path, labels_path: &Path) -> Result<Self> {
         let images = read_idx(images_path, 3)?;

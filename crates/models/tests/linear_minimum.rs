@@ -94,3 +94,45 @@ fn gradient_and_loss_with_a_symmetric_sigma_x_match_the_closed_form() {
         }
     }
 }
+
+#[test]
+fn one_spectrum_seed_with_other_gauges_gives_other_minima_with_the_same_hessian_spectrum() {
+    use hessrank_core::LinearOperator;
+    let (d, depth) = (3, 3);
+    let dense_eigenvalues = |m: &GlobalMinimum| {
+        let h = m.hessian();
+        let n = h.dim();
+        let mut cols = vec![0.0; n * n];
+        let (mut e, mut y) = (vec![0.0; n], vec![0.0; n]);
+        for j in 0..n {
+            e.iter_mut().enumerate().for_each(|(i, x)| *x = if i == j { 1.0 } else { 0.0 });
+            h.matvec(&e, &mut y);
+            cols[j * n..(j + 1) * n].copy_from_slice(&y);
+        }
+        let mut ev: Vec<f64> =
+            nalgebra::DMatrix::from_vec(n, n, cols).symmetric_eigen().eigenvalues.iter().copied().collect();
+        ev.sort_by(|a, b| b.total_cmp(a));
+        ev
+    };
+    let base = GlobalMinimum::random_with_gauge(d, depth, 21, 0).unwrap();
+    let base_ev = dense_eigenvalues(&base);
+    // The dense Hessian's spectrum is the closed form's d² values and (M − 1)d² zeros.
+    let closed = base.hessian_eigenvalues();
+    for (i, x) in base_ev.iter().enumerate() {
+        let want = closed.get(i).copied().unwrap_or(0.0);
+        assert!((x - want).abs() < 1e-9 * closed[0], "eigenvalue {i}: {x} vs {want}");
+    }
+    for gauge in 1..4 {
+        let m = GlobalMinimum::random_with_gauge(d, depth, 21, gauge).unwrap();
+        assert_eq!(m.sigma_yx, base.sigma_yx, "one Σyx per spectrum seed");
+        assert!((&m.weights[0] - &base.weights[0]).abs().max() > 1e-3, "gauge {gauge}: another P, another point");
+        let ev = dense_eigenvalues(&m);
+        let diff = ev.iter().zip(&base_ev).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(diff < 1e-9 * base_ev[0], "gauge {gauge}: spectra differ by {diff:e}");
+    }
+    // The default draw uses one seed for both.
+    assert_eq!(
+        GlobalMinimum::random(d, depth, 21).unwrap().weights,
+        GlobalMinimum::random_with_gauge(d, depth, 21, 21).unwrap().weights
+    );
+}

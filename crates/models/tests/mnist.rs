@@ -100,3 +100,23 @@ fn corrupt_gzip_and_mismatched_counts_are_distinct_errors() {
     let err = Mnist::load_dir(&scratch("empty")).unwrap_err().to_string();
     assert!(err.contains("no MNIST files"), "{err}");
 }
+
+#[test]
+fn the_standard_release_needs_all_four_files_and_loads_the_training_set() {
+    let dir = scratch("standard");
+    let labels = |n: u32| {
+        let mut l = vec![0, 0, 8, 1];
+        l.extend(n.to_be_bytes());
+        l.extend((0..n).map(|i| (i % 10) as u8));
+        l
+    };
+    write(&dir.join("train-images-idx3-ubyte"), &idx_images(3, 3 * 784));
+    write(&dir.join("train-labels-idx1-ubyte"), &labels(3));
+    write(&dir.join("t10k-images-idx3-ubyte"), &idx_images(2, 2 * 784));
+    // The fourth file is missing: the error names it.
+    let err = Mnist::load_standard(&dir).unwrap_err().to_string();
+    assert!(err.contains("t10k-labels-idx1-ubyte"), "{err}");
+    write(&dir.join("t10k-labels-idx1-ubyte"), &labels(2));
+    let m = Mnist::load_standard(&dir).unwrap();
+    assert_eq!(m.len(), 3, "the training images, not the test ones");
+}

@@ -16,8 +16,10 @@ pub struct GlobalMinimum {
     pub d: usize,
     /// Depth M.
     pub depth: usize,
-    /// Seed that drew Σyx and P.
+    /// Seed that drew Σyx.
     pub seed: u64,
+    /// Seed that drew the gauge P.
+    pub gauge_seed: u64,
     /// Σx (the identity).
     pub sigma_x: DMatrix<f64>,
     /// Σyx = R Rᵀ/√d.
@@ -31,8 +33,15 @@ pub struct GlobalMinimum {
 }
 
 impl GlobalMinimum {
-    /// Draws a minimum for dimension `d` and depth `depth` from `seed`.
+    /// Draws a minimum for dimension `d` and depth `depth` from `seed` (Σyx and the gauge P both).
     pub fn random(d: usize, depth: usize, seed: u64) -> Result<Self> {
+        Self::random_with_gauge(d, depth, seed, seed)
+    }
+
+    /// Draws Σyx (so T and the whole Hessian spectrum) from `seed` and the orthogonal gauge P from
+    /// `gauge_seed`: minima with one `seed` and different gauges are different points of the same
+    /// global-minimum manifold, with the same Hessian eigenvalues (the authors' Table 1 protocol).
+    pub fn random_with_gauge(d: usize, depth: usize, seed: u64, gauge_seed: u64) -> Result<Self> {
         if d == 0 || depth == 0 {
             return Err(Error::config("linear net", format!("d = {d}, depth = {depth}"), "d ≥ 1 and depth ≥ 1"));
         }
@@ -54,7 +63,7 @@ impl GlobalMinimum {
         let weights = if depth == 1 {
             vec![t.clone()]
         } else {
-            let p = random_orthogonal(d, &mut SeededNoise::new(seed, 1));
+            let p = random_orthogonal(d, &mut SeededNoise::new(gauge_seed, 1));
             (0..depth)
                 .map(|i| match i {
                     0 => &p * &root,
@@ -63,7 +72,7 @@ impl GlobalMinimum {
                 })
                 .collect()
         };
-        Ok(Self { d, depth, seed, sigma_x, sigma_yx, t, t_eigenvalues, weights })
+        Ok(Self { d, depth, seed, gauge_seed, sigma_x, sigma_yx, t, t_eigenvalues, weights })
     }
 
     /// The net with these weights on `device`.
