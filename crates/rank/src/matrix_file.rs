@@ -14,6 +14,21 @@ pub fn read_matrix(path: &Path) -> Result<(usize, Vec<f64>)> {
     parse_matrix(&bytes, path)
 }
 
+/// Writes a square f64 matrix (row-major entries) as C-order `.npy`, atomically.
+pub fn write_npy(path: &Path, n: usize, row_major: &[f64]) -> Result<()> {
+    use npyz::WriterBuilder;
+    let mut bytes = Vec::with_capacity(128 + 8 * row_major.len());
+    let mut writer = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(&[n as u64, n as u64])
+        .writer(&mut bytes)
+        .begin_nd()
+        .map_err(|e| Error::io(path, e))?;
+    writer.extend(row_major.iter().copied()).map_err(|e| Error::io(path, e))?;
+    writer.finish().map_err(|e| Error::io(path, e))?;
+    hessrank_core::atomic::write_atomic(path, &bytes)
+}
+
 /// Decodes a matrix file's bytes: `.npy` when they start with NumPy's magic string, else CSV
 /// (the entry point the fuzz target drives).
 pub fn parse_matrix(bytes: &[u8], path: &Path) -> Result<(usize, Vec<f64>)> {
@@ -154,6 +169,15 @@ mod tests {
 
     fn f64s(v: &[f64]) -> Vec<u8> {
         v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn write_npy_round_trips() {
+        let path = std::env::temp_dir().join(format!("hessrank-npy-{}.npy", std::process::id()));
+        let m = [1.0, 2.5, -3.0, 4.0e-300];
+        write_npy(&path, 2, &m).unwrap();
+        assert_eq!(read_matrix(&path).unwrap(), (2, m.to_vec()));
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

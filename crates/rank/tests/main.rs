@@ -8,3 +8,5 @@ mod langevin_quadratic;
 mod matrix_rank;
 mod statistics;
 mod theory;
+mod ubaru_saad;
+mod validation;

@@ -2,4 +2,7 @@
 
 mod ubaru_saad;
 
-pub use ubaru_saad::{UbaruSaad, UbaruSaadConfig, jackson_coefficients};
+pub use ubaru_saad::{
+    GapRule, PUBLISHED_MARGIN, PUBLISHED_NPTS, UbaruSaad, UbaruSaadConfig, jackson_coefficients,
+    lanczos_sigma_coefficients, published_dos, published_dos_grid, published_gap,
+};

@@ -65,6 +65,9 @@ pub struct TracePoint {
     pub mean_excess: f64,
     /// The companion's L(θ̄_k), when the drift is corrected.
     pub companion: Option<f64>,
+    /// Standard error of `mean_excess` across the chains (None for one chain).
+    #[serde(default)]
+    pub excess_stderr: Option<f64>,
 }
 
 /// Records the chains' mean loss and mean excess at every recorded iteration.
@@ -80,11 +83,17 @@ impl Observer for TraceRecorder {
         while self.points.last().is_some_and(|p| p.k >= it.k) {
             self.points.pop();
         }
+        let mean_excess = it.excess.iter().sum::<f64>() / n;
+        let excess_stderr = (it.excess.len() >= 2).then(|| {
+            let var = it.excess.iter().map(|x| (x - mean_excess).powi(2)).sum::<f64>() / (n - 1.0);
+            (var / n).sqrt()
+        });
         self.points.push(TracePoint {
             k: it.k,
             mean_loss: it.losses.iter().sum::<f64>() / n,
-            mean_excess: it.excess.iter().sum::<f64>() / n,
+            mean_excess,
             companion: it.companion,
+            excess_stderr,
         });
         true
     }

@@ -1,0 +1,132 @@
+//! Like-for-like checks of an estimate: the paired difference of two runs that share every noise
+//! draw (the real loss against its frozen-activation quadratic model), and the rank at every
+//! eigenvalue threshold, r(k) against μ = 1/(2ηk), beside the exact count and the theory.
+//!
+//! # Why pair
+//! Two runs with the same θ₀, G, η, σ², K and seed draw the same noise ξ_k for chain c. Their
+//! per-chain estimates are then strongly correlated, and the difference real − frozen has a far
+//! smaller spread than either: it isolates what the loss does beyond its Hessian (on ReLU networks,
+//! units at their kink act as convex hinges that the Hessian does not see).
+//!
+//! # The threshold curve
+//! After k steps, a mode of G^½HG^½ with eigenvalue μ has relaxed by 1 − (1 − ημ)^{2k} ≈
+//! 1 − e^{−2ημk}: modes well above μ_k = 1/(2ηk) count fully, modes well below hardly at all. So the
+//! scaled excess loss r(k) = 4/σ² (L(θ_k) − L(θ₀)) is a soft count of the eigenvalues above μ_k, and
+//! reading it against μ_k gives the "effective rank" at every threshold.
+
+use crate::langevin::{RankEstimate, TracePoint, t975};
+use crate::theory::DiscreteTheory;
+use hessrank_core::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// The paired difference of two runs' estimates, chain by chain.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PairedDifference {
+    /// Mean over chains of (a_c − b_c).
+    pub value: f64,
+    /// Its standard error: s/√C of the per-chain differences for C ≥ 2; for one chain, Geyer's
+    /// standard error of the mean of the per-iteration difference trace.
+    pub stderr: f64,
+    /// 95 % interval (Student-t(C − 1) for C ≥ 2, normal for one chain).
+    pub ci95: [f64; 2],
+    /// Chains paired.
+    pub chains: usize,
+}
+
+/// a − b, chain by chain, for two runs that differ only in their objective (same noise draws).
+///
+/// Errors when the runs have different chain counts or other Langevin settings (η, σ², K, seed,
+/// scheme, drift, first chain): they would not be paired.
+pub fn paired_difference(a: &RankEstimate, b: &RankEstimate) -> Result<PairedDifference> {
+    let ca = serde_json::to_value(&a.config).ok();
+    let cb = serde_json::to_value(&b.config).ok();
+    if a.chain.len() != b.chain.len() || ca != cb || a.eta != b.eta {
+        return Err(Error::config(
+            "paired runs",
+            format!("{} vs {} chains, η {} vs {}", a.chain.len(), b.chain.len(), a.eta, b.eta),
+            "two runs with the same chains, η, σ², K, seed, scheme and drift correction",
+        ));
+    }
+    let c = a.chain.len();
+    let d: Vec<f64> = a.chain.iter().zip(&b.chain).map(|(x, y)| x.estimate - y.estimate).collect();
+    let value = d.iter().sum::<f64>() / c as f64;
+    let (stderr, q) = if c >= 2 {
+        let var = d.iter().map(|x| (x - value).powi(2)).sum::<f64>() / (c - 1) as f64;
+        ((var / c as f64).sqrt(), t975(c - 1))
+    } else {
+        let trace: Vec<f64> = match (a.traces.first(), b.traces.first()) {
+            (Some(x), Some(y)) if x.len() == y.len() => x.iter().zip(y).map(|(p, q)| p - q).collect(),
+            _ => Vec::new(),
+        };
+        let se = if trace.len() >= 4 { crate::langevin::diagnostics::mean_stderr(&trace) } else { f64::NAN };
+        (se, 1.96)
+    };
+    Ok(PairedDifference { value, stderr, ci95: [value - q * stderr, value + q * stderr], chains: c })
+}
+
+/// Whether `value` agrees with `expected` within `z` standard errors.
+pub fn agrees_within(value: f64, stderr: f64, expected: f64, z: f64) -> bool {
+    (value - expected).abs() <= z * stderr
+}
+
+/// One point of the rank-at-every-threshold curve.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct ThresholdPoint {
+    /// The iteration k.
+    pub k: usize,
+    /// Its effective eigenvalue threshold μ_k = 1/(2ηk).
+    pub threshold: f64,
+    /// r(k): the chain-averaged 4/σ²-scaled excess loss at k (drift-corrected when the run was).
+    pub estimate: f64,
+    /// Its standard error across chains (None for one chain).
+    pub stderr: Option<f64>,
+    /// The exact number of eigenvalues of G^½HG^½ above μ_k, when the spectrum is known.
+    pub exact_count: Option<usize>,
+    /// The discrete theory's expectation of r(k) on that spectrum.
+    pub theory: Option<f64>,
+}
+
+/// r(k) against μ_k = 1/(2ηk) from a recorded trace (k = 0 is skipped: its threshold is infinite);
+/// with `mu` (the eigenvalues of G^½HG^½) and `theory`, also the exact count and the expected r(k).
+pub fn threshold_curve(
+    trace: &[TracePoint],
+    eta: f64,
+    mu: Option<&[f64]>,
+    theory: Option<&DiscreteTheory>,
+) -> Vec<ThresholdPoint> {
+    trace
+        .iter()
+        .filter(|p| p.k > 0)
+        .map(|p| {
+            let threshold = 1.0 / (2.0 * eta * p.k as f64);
+            ThresholdPoint {
+                k: p.k,
+                threshold,
+                estimate: p.mean_excess,
+                stderr: p.excess_stderr,
+                exact_count: mu.map(|m| m.iter().filter(|&&x| x > threshold).count()),
+                theory: theory.map(|t| 4.0 / t.sigma2 * t.expected_loss(p.k)),
+            }
+        })
+        .collect()
+}
+
+/// At most about `points` of `curve`, evenly spaced in log k (the first and last kept): a curve
+/// small enough for a result file, with the same shape on the log-threshold axis.
+pub fn thin_log(curve: &[ThresholdPoint], points: usize) -> Vec<ThresholdPoint> {
+    let (Some(first), Some(last)) = (curve.first(), curve.last()) else { return Vec::new() };
+    if curve.len() <= points.max(2) {
+        return curve.to_vec();
+    }
+    let (lo, hi) = ((first.k as f64).ln(), (last.k as f64).ln());
+    let mut out: Vec<ThresholdPoint> = Vec::with_capacity(points);
+    let mut next = 0usize;
+    for (i, p) in curve.iter().enumerate() {
+        let level = ((p.k as f64).ln() - lo) / (hi - lo).max(f64::MIN_POSITIVE) * (points - 1) as f64;
+        if level >= next as f64 || i + 1 == curve.len() {
+            out.push(*p);
+            next = level.floor() as usize + 1;
+        }
+    }
+    out
+}
