@@ -66,18 +66,15 @@ pub fn line_chart(
     chart.configure_mesh().x_desc(x_label).y_desc(y_label).draw().map_err(|e| anyhow!("{e}"))?;
     for s in series {
         let color = s.color;
-        if s.dashed {
-            chart
-                .draw_series(DashedLineSeries::new(s.points.iter().copied(), 8, 5, color.stroke_width(2)))
-                .map_err(|e| anyhow!("{e}"))?
-                .label(s.label.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        let drawn = if s.dashed {
+            chart.draw_series(DashedLineSeries::new(s.points.iter().copied(), 8, 5, color.stroke_width(2)))
         } else {
-            chart
-                .draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2)))
-                .map_err(|e| anyhow!("{e}"))?
-                .label(s.label.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+            chart.draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2)))
+        }
+        .map_err(|e| anyhow!("{e}"))?;
+        // A series with an empty label (the second edge of a band) has no legend entry.
+        if !s.label.is_empty() {
+            drawn.label(s.label.clone()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
         }
     }
     for v in vlines {

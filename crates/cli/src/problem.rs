@@ -6,8 +6,8 @@ use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use hessrank_core::DiagPreconditioner;
 use hessrank_models::{
-    DnCnn, DnCnnConfig, FrozenNoisyMnist, GlobalMinimum, LinearNet, LinearNetConfig, Mnist, NoisyMnist,
-    NoisyMnistConfig, SampleObjective,
+    DnCnn, DnCnnConfig, FrozenNoisyMnist, GlobalMinimum, LinearNet, LinearNetConfig, NoisyMnist, NoisyMnistConfig,
+    SampleObjective,
 };
 use hessrank_train::checkpoint::{Checkpoint, Manifest};
 use serde::{Deserialize, Serialize};
@@ -79,7 +79,8 @@ pub fn load(dir: &Path, device: &Device) -> Result<Loaded> {
             let cfg: DnCnnConfig = field(&manifest.model_config, "model_config", dir)?;
             let data: NoisyMnistConfig = field(&manifest.data, "data", dir)?;
             let (model, precond, manifest) = Checkpoint::load(dir, cfg.init(device)?, &plain)?;
-            let mnist = Mnist::bundled()?;
+            let mnist_dir = manifest.data.get("mnist").and_then(|v| v.as_str()).map(std::path::PathBuf::from);
+            let mnist = crate::cmd::dncnn::load_mnist(mnist_dir.as_deref())?;
             let objective = NoisyMnist::new(&mnist, &data, device)?;
             let frozen = objective.frozen_at(&model);
             Ok(Loaded { problem: Problem::Dncnn { model, objective, frozen }, precond, manifest })

@@ -139,8 +139,21 @@ fn matrix_rank_reads_a_csv_and_prints_the_rank() {
     let r = json(&run_dir(&one, "matrix-rank-").join("result.json"));
     assert_eq!(r["estimate"]["chains"], 1);
     assert_eq!(r["estimate"]["config"]["chains"], 1);
+    // The baselines on the same file: the published U&S finds the rank 3 of the clean gap.
+    hessrank(&out).args(["baseline", "--matrix"]).arg(&file).args(["--top-k", "2"]).assert().success();
+    let b = json(&run_dir(&out, "baseline-").join("result.json"));
+    let us = b["ubaru_saad"]["rank"].as_f64().unwrap();
+    assert!((us - 3.0).abs() < 0.3, "U&S {us}");
+    assert!((b["lanczos"]["eigenvalues"][0].as_f64().unwrap() - 3.0).abs() < 1e-8);
+    assert!((b["hutchinson"]["trace"].as_f64().unwrap() - 6.0).abs() < 1.5);
     // A non-symmetric file is refused with the entry named.
     std::fs::write(&file, "1,2\n3,4\n").unwrap();
+    hessrank(&out)
+        .args(["baseline", "--matrix"])
+        .arg(&file)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("symmetric"));
     hessrank(&out).args(["matrix-rank"]).arg(&file).assert().failure().stderr(predicates::str::contains("symmetric"));
 }
 
@@ -200,6 +213,22 @@ fn train_estimate_merge_spectrum_baseline_and_dncnn_write_their_files_and_resume
     assert_eq!(merged["chains"], 8);
     let mean = (r["estimate"].as_f64().unwrap() + json(&seed2.join("result.json"))["estimate"].as_f64().unwrap()) / 2.0;
     assert!((merged["estimate"].as_f64().unwrap() - mean).abs() < 1e-9 * mean.abs().max(1.0));
+    // A σ² sweep: one table row per σ², each with its paired frozen run.
+    let swept = scratch("dncnn-sweep");
+    hessrank(&swept)
+        .args(["estimate", "--model", m, "--iters", "60", "--avg", "30", "--eta", "1e-3", "--chains", "2"])
+        .args(["--sigma2", "1e-5,4e-5"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("real − frozen"));
+    let sweep_dir = run_dir(&swept, "estimate-");
+    let rows = json(&sweep_dir.join("sigma2-sweep.json"));
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1]["sigma2"].as_f64(), Some(4e-5));
+    assert!(rows.iter().all(|r| r["frozen"]["estimate"].is_number() && r["relu_excess"]["stderr"].is_number()));
+    assert_eq!(json(&sweep_dir.join("result.json"))["config"]["sigma2"].as_f64(), Some(1e-5));
+    assert_svg(&sweep_dir.join("sigma2-sweep.svg"));
     let third = scratch("dncnn-sigma");
     hessrank(&third).args(est).args(["--seed", "3", "--sigma2", "2e-5"]).assert().success();
     let other = run_dir(&third, "estimate-");
@@ -247,9 +276,11 @@ fn train_estimate_merge_spectrum_baseline_and_dncnn_write_their_files_and_resume
             "--n-images",
             "8",
             "--iters",
-            "60",
+            "200",
             "--avg",
-            "30",
+            "100",
+            "--chains",
+            "8",
             "--us-vecs",
             "10",
             "--us-degree",
@@ -257,11 +288,35 @@ fn train_estimate_merge_spectrum_baseline_and_dncnn_write_their_files_and_resume
         ])
         .assert()
         .success()
-        .stdout(predicates::str::contains("loading"));
+        .stdout(predicates::str::contains("loading").and(predicates::str::contains("frozen-Hessian check")));
     let dir = run_dir(&out, "dncnn-");
-    assert_finite(&json(&dir.join("result.json")), "dncnn");
+    let r = json(&dir.join("result.json"));
+    assert_finite(&r, "dncnn");
     assert_svg(&dir.join("figure3.svg"));
     assert_svg(&dir.join("validation.svg"));
+    assert_svg(&dir.join("threshold.svg"));
+    // Like for like: the frozen-activation chains (the quadratic model the theory is computed from)
+    // agree with the discrete theory on its exact spectrum within 2.5 standard errors.
+    let frozen = &r["validation"]["frozen"];
+    let (f, se) = (frozen["estimate"].as_f64().unwrap(), frozen["stderr"].as_f64().unwrap());
+    let theory = r["theory"]["expected_estimate"].as_f64().unwrap();
+    assert!((f - theory).abs() <= 2.5 * se, "frozen {f} ± {se} vs theory {theory}");
+    assert!(se > 0.0 && se < 0.2 * theory, "a real error bar: {se}");
+    // The ReLU excess is the paired difference of the chain estimates, real − frozen.
+    let per_chain = |v: &serde_json::Value| -> Vec<f64> {
+        v["chain"].as_array().unwrap().iter().map(|c| c["estimate"].as_f64().unwrap()).collect()
+    };
+    let (real, fr) = (per_chain(&r["estimate"]), per_chain(&frozen["result"]));
+    assert_eq!(real.len(), 8);
+    let diff = real.iter().zip(&fr).map(|(a, b)| a - b).sum::<f64>() / 8.0;
+    assert!((r["relu_excess"]["value"].as_f64().unwrap() - diff).abs() < 1e-9 * diff.abs().max(1.0));
+    // The threshold curve: thresholds 1/(2ηk) and, at the last k, the exact count below n.
+    let curve = r["threshold_curve"].as_array().unwrap();
+    let eta = r["estimate"]["eta"].as_f64().unwrap();
+    let last = curve.last().unwrap();
+    assert_eq!(last["k"], 199);
+    assert!((last["threshold"].as_f64().unwrap() * 2.0 * eta * 199.0 - 1.0).abs() < 1e-12);
+    assert!(last["exact_count"].as_u64().unwrap() <= 753);
 
     // Ctrl-C during the Langevin run leaves a partial result; --resume finishes it, with the
     // loss trace of the whole run.
@@ -310,6 +365,11 @@ fn bad_flags_exit_non_zero_naming_the_flag() {
         (vec!["--backend", "foo", "figure1"], "unknown backend"),
         (vec!["estimate", "--model", "/nonexistent/checkpoint"], "/nonexistent/checkpoint"),
         (vec!["estimate", "--sigma2", "0"], "--sigma2"),
+        (vec!["estimate", "--sigma2", "1e-5,-2e-6"], "-2e-6"),
+        (vec!["dncnn", "--sigma2", "1e-5,inf"], "inf"),
+        (vec!["table1", "--protocol", "random"], "authors"),
+        (vec!["dncnn", "--mnist", "/nonexistent/mnist"], "train-images-idx3-ubyte"),
+        (vec!["matrix-rank", "x.csv", "--sigma2", "1e-5,1e-6"], "one value"),
         (vec!["figure1", "--iters", "10", "--avg", "20"], "--avg"),
     ] {
         let assert = hessrank(&out).args(&args).assert().failure();

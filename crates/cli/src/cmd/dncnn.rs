@@ -3,21 +3,27 @@
 //! compute the exact Hessian spectrum and U&S, draw Figure 3 and a validation panel comparing the
 //! measured loss trace with the discrete-time theory on the exact spectrum of G^½HG^½.
 
+use super::estimate::estimate_with_progress;
 use super::parse_scheme;
-use super::spectrum::{exact_spectrum, write_spectrum};
+use super::spectrum::write_spectrum;
+use super::sweep::{SweepRow, write_sweep};
 use super::train::{DncnnTrain, Schedule, train_dncnn};
 use crate::Ctx;
 use crate::plots::{Series, VLine, line_chart};
 use crate::run_dir::RunDir;
-use anyhow::Result;
+use anyhow::{Context, Result};
+use burn::tensor::FloatDType;
 use clap::Parser;
 use hessrank_core::{DenseOperator, ParamLayout};
-use hessrank_models::{DnCnnConfig, Mnist, NoisyMnist, NoisyMnistConfig};
-use hessrank_rank::baselines::{UbaruSaad, UbaruSaadConfig};
-use hessrank_rank::hessian::Spectrum;
-use hessrank_rank::langevin::Checkpointing;
+use hessrank_models::{DnCnnConfig, FrozenNoisyMnist, Mnist, NoisyMnist, NoisyMnistConfig};
+use hessrank_rank::baselines::{GapRule, UbaruSaad, UbaruSaadConfig};
+use hessrank_rank::hessian::{FdHessian, Spectrum, dense_matrix};
+use hessrank_rank::langevin::{Checkpointing, TracePoint};
 use hessrank_rank::theory::DiscreteTheory;
-use hessrank_rank::{DriftCorrection, LangevinConfig, Scheme, StepSize};
+use hessrank_rank::validation::{
+    PairedDifference, ThresholdPoint, agrees_within, paired_difference, thin_log, threshold_curve,
+};
+use hessrank_rank::{DriftCorrection, LangevinConfig, RankEstimate, Scheme, StepSize};
 use hessrank_train::checkpoint::Checkpoint;
 use plotters::style::RGBColor;
 use std::path::PathBuf;
@@ -38,9 +44,14 @@ pub struct DncnnArgs {
     /// Noise standard deviation.
     #[arg(long, default_value_t = 1.0)]
     pub noise_std: f64,
-    /// Noise power σ² (the paper: 1e-5).
-    #[arg(long, default_value_t = 1e-5, allow_hyphen_values = true)]
-    pub sigma2: f64,
+    /// A folder with the standard MNIST release (the four IDX files; the 60,000 training images
+    /// are used) instead of the bundled 10,000 digits.
+    #[arg(long)]
+    pub mnist: Option<PathBuf>,
+    /// Noise power σ² (the paper: 1e-5); a comma-separated list runs a sweep (the first is the
+    /// headline result).
+    #[arg(long, default_value = "1e-5", value_delimiter = ',', value_parser = super::parse_sigma2, allow_hyphen_values = true)]
+    pub sigma2: Vec<f64>,
     /// η = c / μ_max(G^½HG^½), μ_max from the exact spectrum.
     #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
     pub eta_c: f64,
@@ -65,6 +76,9 @@ pub struct DncnnArgs {
     /// U&S degree.
     #[arg(long, default_value_t = 50)]
     pub us_degree: usize,
+    /// U&S threshold rule: published (Ubaru and Saad's code, the paper's baseline) or first-minimum.
+    #[arg(long, value_parser = super::parse_us_rule, default_value = "published")]
+    pub us_rule: GapRule,
     /// Save the Langevin run's state (langevin-state.json in the run folder) every this many
     /// iterations.
     #[arg(long, default_value_t = 500)]
@@ -73,30 +87,123 @@ pub struct DncnnArgs {
     /// there. The checkpoint in --dir must be the one the run started from.
     #[arg(long)]
     pub resume: Option<PathBuf>,
+    /// The exact Hessian at θ₀ as saved by `spectrum --save-hessian` (f64 .npy), instead of
+    /// computing it here: lets an f32 run skip the slower second f64 backend. Its size is checked.
+    #[arg(long)]
+    pub hessian: Option<PathBuf>,
     /// Training schedule (when training).
     #[command(flatten)]
     pub schedule: Schedule,
 }
 
+/// One σ²'s paired runs: the real loss and the frozen-activation objective, the same noise draws.
+pub struct Paired {
+    /// Algorithm 1 on the real loss.
+    pub real: RankEstimate,
+    /// Its recorded mean trace.
+    pub real_trace: Vec<TracePoint>,
+    /// The same chains on the frozen-activation objective (θ₀'s ReLU pattern fixed).
+    pub frozen: RankEstimate,
+    /// Its recorded mean trace.
+    pub frozen_trace: Vec<TracePoint>,
+    /// real − frozen, chain by chain: the loss the Hessian does not see.
+    pub relu_excess: PairedDifference,
+}
+
+/// The state files of the `i`-th σ² of a sweep (real, frozen).
+fn state_files(i: usize) -> (String, String) {
+    if i == 0 {
+        ("langevin-state.json".into(), "langevin-state-frozen.json".into())
+    } else {
+        (format!("langevin-state-s{i}.json"), format!("langevin-state-s{i}-frozen.json"))
+    }
+}
+
+/// Runs the real and the frozen chains of one configuration (each resumable on its own), or
+/// `None` when Ctrl-C stopped either.
+#[allow(clippy::too_many_arguments)]
+fn run_paired(
+    ctx: &Ctx,
+    config: &LangevinConfig,
+    objective: &NoisyMnist,
+    frozen: &FrozenNoisyMnist,
+    model: &hessrank_models::DnCnn,
+    precond: &hessrank_core::DiagPreconditioner,
+    dir: &RunDir,
+    index: usize,
+    every: usize,
+    resume: bool,
+) -> Result<Option<Paired>> {
+    let (real_state, frozen_state) = state_files(index);
+    let cp = |f: &str| Checkpointing { path: dir.path.join(f), every };
+    println!("σ² = {:.1e}: real loss", config.sigma2);
+    let real =
+        estimate_with_progress(ctx, config, objective, frozen, model, precond, Some((&cp(&real_state), resume)))?;
+    let Some((real, real_trace)) = real else { return Ok(None) };
+    println!("σ² = {:.1e}: frozen-activation objective (same noise)", config.sigma2);
+    let fr = estimate_with_progress(ctx, config, frozen, frozen, model, precond, Some((&cp(&frozen_state), resume)))?;
+    let Some((frozen, frozen_trace)) = fr else { return Ok(None) };
+    let relu_excess = paired_difference(&real, &frozen)?;
+    Ok(Some(Paired { real, real_trace, frozen, frozen_trace, relu_excess }))
+}
+
+/// The f64 device the exact Hessian is computed on: the run's own when it is f64, else a CPU
+/// backend other than the run's (a device holds one dtype per process): flex, or ndarray when the
+/// run is on flex.
+fn f64_device(ctx: &Ctx) -> Result<burn::tensor::Device> {
+    use crate::backend::Backend;
+    if ctx.dtype == FloatDType::F64 {
+        return Ok(ctx.device.clone());
+    }
+    let other = [Backend::Flex, Backend::Ndarray].into_iter().find(|b| *b != ctx.backend && b.compiled_in());
+    let Some(b) = other else {
+        anyhow::bail!(
+            "the exact Hessian needs f64 and this {} run is f32 with no second CPU backend compiled in; \
+             run with --dtype f64",
+            ctx.backend
+        )
+    };
+    println!("exact Hessian in f64 on {b} (the Langevin chains run in {:?} on {})", ctx.dtype, ctx.backend);
+    b.device(FloatDType::F64)
+}
+
+/// The MNIST digits: the standard release in `--mnist DIR`, else the bundled 10,000.
+pub fn load_mnist(dir: Option<&std::path::Path>) -> Result<Mnist> {
+    Ok(match dir {
+        Some(d) => Mnist::load_standard(d).with_context(|| format!("--mnist {}", d.display()))?,
+        None => Mnist::bundled()?,
+    })
+}
+
+/// The data settings as a checkpoint's manifest records them (with the MNIST folder when not the
+/// bundled one).
+pub fn data_record(data: &NoisyMnistConfig, mnist: Option<&std::path::Path>) -> serde_json::Value {
+    let mut v = serde_json::to_value(data).unwrap_or_default();
+    if let (Some(d), Some(map)) = (mnist, v.as_object_mut()) {
+        map.insert("mnist".into(), serde_json::json!(d));
+    }
+    v
+}
+
 /// Runs the experiment.
 pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
     let t0 = Instant::now();
+    let mnist = load_mnist(a.mnist.as_deref())?;
     let data = NoisyMnistConfig::new().with_n_images(a.n_images).with_noise_std(a.noise_std).with_seed(ctx.seed);
     let plain = ctx.device.clone().inner();
-    let matches = Checkpoint::manifest(&a.dir)
-        .map(|m| m.model_kind == "dncnn" && m.data == serde_json::to_value(&data).unwrap_or_default())
-        .unwrap_or(false);
+    let record = data_record(&data, a.mnist.as_deref());
+    let matches = Checkpoint::manifest(&a.dir).map(|m| m.model_kind == "dncnn" && m.data == record).unwrap_or(false);
     if let Some(d) = &a.resume {
         anyhow::ensure!(
             matches && !a.retrain,
             "--resume {}: the checkpoint {} is missing or was trained for other data settings; resume with \
-             the --dir, --n-images, --noise-std and --seed of the original run (and without --retrain)",
+             the --dir, --n-images, --noise-std, --mnist and --seed of the original run (and without --retrain)",
             d.display(),
             a.dir.display()
         );
     }
     let dir = RunDir::resume_or_create(a.resume.as_deref(), &ctx.out, "dncnn", "langevin-state.json")?;
-    let checkpointing = Checkpointing { path: dir.path.join("langevin-state.json"), every: a.checkpoint_every.max(1) };
+    let every = a.checkpoint_every.max(1);
 
     // 1. θ₀ and G: load a matching checkpoint, else train.
     let (model, precond, manifest) = if matches && !a.retrain {
@@ -110,6 +217,7 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
                 dir: a.dir.clone(),
                 n_images: a.n_images,
                 noise_std: a.noise_std,
+                mnist: a.mnist.clone(),
                 schedule: a.schedule.clone(),
             },
         )?;
@@ -121,12 +229,26 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
         manifest.final_grad_norm,
         t0.elapsed().as_secs_f64()
     );
-    let mnist = Mnist::bundled()?;
     let objective = NoisyMnist::new(&mnist, &data, &ctx.device)?;
     let frozen = objective.frozen_at(&model);
 
-    // 2. The exact Hessian (finite differences on the frozen ReLU pattern, f64) and G^½HG^½.
-    let (spectrum, h) = exact_spectrum(ctx, &frozen, &model)?;
+    // 2. The exact Hessian (finite differences on the frozen ReLU pattern, always in f64) and
+    //    G^½HG^½.
+    let (spectrum, h) = if let Some(file) = &a.hessian {
+        let (n, values) = hessrank_rank::matrix_file::read_matrix(file)?;
+        let want = ParamLayout::of(&model).numel();
+        anyhow::ensure!(n == want, "--hessian {}: {n}×{n}, but the model has {want} parameters", file.display());
+        println!("exact Hessian read from {}", file.display());
+        let h = nalgebra::DMatrix::from_row_slice(n, n, &values);
+        (Spectrum::of(&h), h)
+    } else {
+        let dev64 = f64_device(ctx)?;
+        let model64 =
+            Checkpoint::load(&a.dir, DnCnnConfig::new().with_seed(ctx.seed).init(&dev64)?, &dev64.clone().inner())?.0;
+        let frozen64 = NoisyMnist::new(&mnist, &data, &dev64)?.frozen_at(&model64);
+        let h = dense_matrix(&FdHessian::new(&frozen64, &model64));
+        (Spectrum::of(&h), h)
+    };
     let g = precond.to_flat();
     let mu = hessrank_rank::theory::mode_eigenvalues(&h, &g);
     let mu_max = mu.last().copied().unwrap_or(0.0);
@@ -140,91 +262,129 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
         mu_max
     );
 
-    // 3. Algorithm 1, with η from the exact μ_max and the drift of θ₀ subtracted.
+    // 3. Algorithm 1 at each σ², on the real loss and (paired) on the frozen objective, with η from
+    //    the exact μ_max.
     let eta = a.eta_c / mu_max;
-    let config = LangevinConfig::new()
-        .with_step(StepSize::Fixed(eta))
-        .with_sigma2(a.sigma2)
-        .with_k_tot(a.iters)
-        .with_k_avg(a.avg)
-        .with_chains(a.chains)
-        .with_scheme(a.scheme)
-        .with_seed(ctx.seed)
-        .with_drift(a.drift)
-        .with_check_step(false);
-    config.validate().map_err(|e| anyhow::anyhow!(super::flag_names(&e.to_string())))?;
-    let done = super::estimate::estimate_with_progress(
-        ctx,
-        &config,
-        &objective,
-        &frozen,
-        &model,
-        &precond,
-        Some((&checkpointing, a.resume.is_some())),
-    )?;
-    let Some((r, trace)) = done else { return super::estimate::write_interrupted(&dir) };
+    let config_at = |sigma2: f64| {
+        LangevinConfig::new()
+            .with_step(StepSize::Fixed(eta))
+            .with_sigma2(sigma2)
+            .with_k_tot(a.iters)
+            .with_k_avg(a.avg)
+            .with_chains(a.chains)
+            .with_scheme(a.scheme)
+            .with_seed(ctx.seed)
+            .with_drift(a.drift)
+            .with_check_step(false)
+    };
+    let mut sweep = Vec::new();
+    for (i, &sigma2) in a.sigma2.iter().enumerate() {
+        let config = config_at(sigma2);
+        config.validate().map_err(|e| anyhow::anyhow!(super::flag_names(&e.to_string())))?;
+        let done = run_paired(ctx, &config, &objective, &frozen, &model, &precond, &dir, i, every, a.resume.is_some())?;
+        let Some(p) = done else { return super::estimate::write_interrupted(&dir) };
+        let theory = DiscreteTheory { mu: mu.clone(), eta, sigma2, scheme: a.scheme };
+        sweep.push((p, theory.expected_estimate(a.iters, a.avg), theory));
+    }
+    let (p, predicted, theory) = &sweep[0];
+    let (r, frozen_r) = (&p.real, &p.frozen);
 
     // 4. U&S on the dense Hessian (products are free once H is formed).
-    let us_cfg = UbaruSaadConfig { degree: a.us_degree, nvecs: a.us_vecs, seed: ctx.seed, ..Default::default() };
-    let us = UbaruSaad::estimate(
-        &DenseOperator::new(h.nrows(), h.transpose().as_slice().to_vec()).expect("square"),
-        &us_cfg,
-    );
+    let us_cfg = UbaruSaadConfig {
+        gap_rule: a.us_rule,
+        degree: a.us_degree,
+        nvecs: a.us_vecs,
+        seed: ctx.seed,
+        ..Default::default()
+    };
+    let h_op = DenseOperator::new(h.nrows(), h.transpose().as_slice().to_vec()).expect("square");
+    let us = UbaruSaad::estimate(&h_op, &us_cfg);
 
-    // 5. What the theory expects for this η, K and scheme from the exact spectrum.
-    let theory = DiscreteTheory { mu: mu.clone(), eta, sigma2: a.sigma2, scheme: a.scheme };
-    let predicted = theory.expected_estimate(a.iters, a.avg);
+    // 5. The rank at every threshold, the energies and the verdicts.
+    let curve = threshold_curve(&p.real_trace, eta, Some(&mu), Some(theory));
+    let frozen_curve = threshold_curve(&p.frozen_trace, eta, None, None);
     let effective = theory.effective_rank(a.iters);
     let energy_ours = spectrum.energy_at_rank(r.estimate);
     let energy_us = spectrum.energy_at_rank(us.rank);
+    let frozen_z = (frozen_r.estimate - predicted) / frozen_r.stderr;
+    let frozen_agrees = agrees_within(frozen_r.estimate, frozen_r.stderr, *predicted, FROZEN_Z);
 
     // 6. Files and plots.
-    write_outputs(&dir, &a, &spectrum, &r, &us, &theory, &trace, predicted)?;
+    write_outputs(&dir, &a, &spectrum, p, &us, theory, *predicted)?;
+    write_threshold_curve(&dir, &curve, &frozen_curve)?;
+    let sweep_rows: Vec<SweepRow> = sweep
+        .iter()
+        .map(|(p, pred, _)| SweepRow::of(&p.real, Some((&p.frozen, &p.relu_excess)), Some(*pred)))
+        .collect();
+    write_sweep(&dir, "DnCNN", &sweep_rows)?;
     let result = serde_json::json!({
-        "estimate": r, "ubaru_saad": {"rank": us.rank, "stderr": us.stderr, "threshold": us.threshold, "lambda_max": us.lambda_max, "matvecs": us.matvecs},
+        "estimate": r,
+        "validation": {
+            "frozen": {"estimate": frozen_r.estimate, "stderr": frozen_r.stderr, "ci95": frozen_r.ci95, "r_hat": frozen_r.r_hat, "ess": frozen_r.ess, "z_vs_theory": frozen_z, "agrees_within_2_5_se": frozen_agrees, "result": frozen_r},
+        },
+        "relu_excess": p.relu_excess,
+        "ubaru_saad": {"rank": us.rank, "stderr": us.stderr, "threshold": us.threshold, "lambda_max": us.lambda_max, "matvecs": us.matvecs, "variant": format!("{:?}", us_cfg.gap_rule)},
         "energy_captured": {"ours": energy_ours, "ubaru_saad": energy_us},
         "theory": {"expected_estimate": predicted, "effective_rank_at_k_tot": effective, "mu_max": mu_max, "eta_mu_max": eta * mu_max},
+        "threshold_curve": thin_log(&curve, 200),
+        "sigma2_sweep": sweep_rows,
         "spectrum": {"lambda_max": spectrum.max(), "trace": spectrum.trace, "negatives": spectrum.negatives(1e-6), "rank_98_5_percent_energy": spectrum.rank_for_energy(0.985), "asymmetry": spectrum.asymmetry},
         "theta0": {"loss": manifest.final_loss, "grad_norm": manifest.final_grad_norm, "checkpoint": a.dir},
-        "data": data, "backend": ctx.backend.to_string(), "dtype": format!("{:?}", ctx.dtype), "seed": ctx.seed,
+        "data": data, "mnist": a.mnist, "backend": ctx.backend.to_string(), "dtype": format!("{:?}", ctx.dtype), "seed": ctx.seed,
         "wall_s": t0.elapsed().as_secs_f64()
     });
     dir.json("result.json", &result)?;
     dir.json(super::estimate::WINDOW_TRACES, &r.traces)?;
-    dir.json("config.json", &serde_json::json!({"langevin": config, "data": data, "ubaru_saad": us_cfg, "checkpoint": a.dir, "training": manifest.train_config}))?;
+    dir.json("window-traces-frozen.json", &frozen_r.traces)?;
+    dir.json("config.json", &serde_json::json!({"langevin": config_at(a.sigma2[0]), "sigma2": a.sigma2, "data": data, "mnist": a.mnist, "ubaru_saad": us_cfg, "checkpoint": a.dir, "hessian": a.hessian, "training": manifest.train_config}))?;
 
     println!();
     println!(
-        "DnCNN ({} parameters, N = {} images, noise std {}):",
+        "DnCNN ({} parameters, N = {} images, noise std {}, σ² = {:.1e}):",
         ParamLayout::of(&model).numel(),
         a.n_images,
-        a.noise_std
+        a.noise_std,
+        a.sigma2[0]
     );
     println!(
-        "  Langevin estimate   {:.1} ± {:.1}  → captures {:.1} % of the Hessian's energy{}",
+        "  rank estimate (Algorithm 1, real loss)   {:.1} ± {:.1}  → captures {:.1} % of the Hessian's energy{}",
         r.estimate,
         r.stderr,
         100.0 * energy_ours,
         if r.partial { " (PARTIAL)" } else { "" }
     );
     println!(
-        "  theory for this run {predicted:.1}  (exact spectrum of G^½HG^½, η μ_max = {:.2}, K = {}, {:?})",
+        "  frozen-Hessian check                     {:.1} ± {:.1}  vs theory {predicted:.1}: {:+.1} SE, {}",
+        frozen_r.estimate,
+        frozen_r.stderr,
+        frozen_z,
+        if frozen_agrees { "agrees (the estimator is right on this Hessian)" } else { "DISAGREES beyond 2.5 SE" }
+    );
+    println!(
+        "  ReLU excess (real − frozen, paired)      {:+.1} ± {:.1}  (loss from units at their kink, which the Hessian does not see)",
+        p.relu_excess.value, p.relu_excess.stderr
+    );
+    println!(
+        "  theory for this run                      {predicted:.1}  (exact spectrum of G^½HG^½, η μ_max = {:.2}, K = {}, {:?})",
         eta * mu_max,
         a.iters,
         a.scheme
     );
     println!(
-        "  drift correction    {:.1}  ({:?}; uncorrected {:.1})",
+        "  drift correction                         {:.1}  ({:?}; uncorrected {:.1})",
         r.drift.unwrap_or(0.0),
         a.drift,
         r.estimate_uncorrected
     );
-    println!("  chains              {}  (R̂ {:.3}, bulk ESS {:.0})", r.chains, r.r_hat, r.ess);
-    for w in &r.warnings {
-        println!("  warning: {w}");
+    println!(
+        "  chains                                   {} real + {} frozen  (R̂ {:.3} / {:.3}, bulk ESS {:.0} / {:.0})",
+        r.chains, frozen_r.chains, r.r_hat, frozen_r.r_hat, r.ess, frozen_r.ess
+    );
+    for w in r.warnings.iter().map(|w| ("real", w)).chain(frozen_r.warnings.iter().map(|w| ("frozen", w))) {
+        println!("  warning ({}): {}", w.0, w.1);
     }
     println!(
-        "  Ubaru–Saad          {:.1} ± {:.1}  → captures {:.1} % (threshold {:.3e})",
+        "  Ubaru–Saad                               {:.1} ± {:.1}  → captures {:.1} % (threshold {:.3e})",
         us.rank,
         us.stderr,
         100.0 * energy_us,
@@ -232,24 +392,105 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
     );
     println!("  98.5 % of the energy lies in the top {} eigenvalues", spectrum.rank_for_energy(0.985));
     println!("  modes with μ < {:.3e} are not yet equilibrated", r.eigenvalue_threshold);
-    println!("plots and data in {} ({:.0} s)", dir.path.display(), t0.elapsed().as_secs_f64());
+    if sweep.len() > 1 {
+        println!("  σ² sweep (real / frozen / ReLU excess):");
+        for (p, pred, _) in &sweep {
+            println!(
+                "    σ² = {:.1e}: {:.1} ± {:.1} / {:.1} ± {:.1} / {:+.1} ± {:.1}  (theory {pred:.1})",
+                p.real.config.sigma2,
+                p.real.estimate,
+                p.real.stderr,
+                p.frozen.estimate,
+                p.frozen.stderr,
+                p.relu_excess.value,
+                p.relu_excess.stderr
+            );
+        }
+    }
+    println!(
+        "plots: {} (Figure 3), validation.svg (trace vs theory), threshold.svg (rank at every threshold){}",
+        dir.path.join("figure3.svg").display(),
+        if sweep.len() > 1 { ", sigma2-sweep.svg" } else { "" }
+    );
+    println!("data in {} ({:.0} s)", dir.path.display(), t0.elapsed().as_secs_f64());
     if r.partial {
         println!("interrupted after {} iterations: continue with --resume {}", r.iterations, dir.path.display());
     }
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Frozen against theory must agree within this many standard errors.
+pub const FROZEN_Z: f64 = 2.5;
+
+/// Writes `threshold.csv` and `threshold.svg`: r(k) of the real and frozen runs against
+/// log₁₀ μ_k = log₁₀ 1/(2ηk), beside the exact count above μ_k and the theory.
+fn write_threshold_curve(dir: &RunDir, curve: &[ThresholdPoint], frozen: &[ThresholdPoint]) -> Result<()> {
+    let nan = f64::NAN;
+    dir.csv(
+        "threshold.csv",
+        &["iteration", "threshold", "real", "real_stderr", "frozen", "frozen_stderr", "exact_count", "theory"],
+        curve.iter().zip(frozen).map(|(p, f)| {
+            vec![
+                p.k as f64,
+                p.threshold,
+                p.estimate,
+                p.stderr.unwrap_or(nan),
+                f.estimate,
+                f.stderr.unwrap_or(nan),
+                p.exact_count.map_or(nan, |c| c as f64),
+                p.theory.unwrap_or(nan),
+            ]
+        }),
+    )?;
+    let stride = (curve.len() / 1500).max(1);
+    let pts = |c: &[ThresholdPoint], f: &dyn Fn(&ThresholdPoint) -> Option<f64>| {
+        c.iter().step_by(stride).filter_map(|p| f(p).map(|y| (p.threshold.log10(), y))).collect::<Vec<_>>()
+    };
+    line_chart(
+        &dir.path.join("threshold.svg"),
+        "DnCNN: the rank at every eigenvalue threshold μ = 1/(2ηk)",
+        "log₁₀ μ (eigenvalues of G^½HG^½ above it count)",
+        "r(k) = 4/σ² · (L(θ_k) − L(θ_0))",
+        &[
+            Series {
+                label: "real loss (drift-corrected)".into(),
+                points: pts(curve, &|p| Some(p.estimate)),
+                color: RGBColor(31, 119, 180),
+                dashed: false,
+            },
+            Series {
+                label: "frozen activations".into(),
+                points: pts(frozen, &|p| Some(p.estimate)),
+                color: RGBColor(44, 160, 44),
+                dashed: false,
+            },
+            Series {
+                label: "exact count of μ_i above μ".into(),
+                points: pts(curve, &|p| p.exact_count.map(|c| c as f64)),
+                color: RGBColor(0, 0, 0),
+                dashed: true,
+            },
+            Series {
+                label: "discrete theory, exact spectrum".into(),
+                points: pts(curve, &|p| p.theory),
+                color: RGBColor(214, 39, 40),
+                dashed: true,
+            },
+        ],
+        &[],
+    )
+}
+
 fn write_outputs(
     dir: &RunDir,
     a: &DncnnArgs,
     spectrum: &Spectrum,
-    r: &hessrank_rank::RankEstimate,
+    p: &Paired,
     us: &UbaruSaad,
     theory: &DiscreteTheory,
-    trace: &[hessrank_rank::langevin::TracePoint],
     predicted: f64,
 ) -> Result<()> {
+    let (r, trace) = (&p.real, &p.real_trace);
     write_spectrum(
         dir,
         spectrum,
@@ -260,7 +501,7 @@ fn write_outputs(
             VLine { label: format!("Ubaru–Saad {:.0}", us.rank), x: us.rank, color: RGBColor(150, 150, 150) },
         ],
     )?;
-    let scale = 4.0 / a.sigma2;
+    let scale = 4.0 / a.sigma2[0];
     let loss0 = r.chain.iter().map(|c| c.loss0).sum::<f64>() / r.chain.len() as f64;
     let rows: Vec<Vec<f64>> = trace
         .iter()

@@ -1,5 +1,6 @@
 //! `hessrank estimate`: the rank of a checkpoint's Hessian by Algorithm 1.
 
+use super::sweep::{SweepRow, write_sweep};
 use super::{LangevinArgs, summary_line};
 use crate::progress::{LangevinProgress, TracePoint};
 use crate::run_dir::RunDir;
@@ -9,6 +10,7 @@ use clap::Args;
 use hessrank_core::{DiagPreconditioner, Objective, ParamLayout};
 use hessrank_rank::RankEstimate;
 use hessrank_rank::langevin::{Checkpointing, Langevin};
+use hessrank_rank::validation::paired_difference;
 use std::path::PathBuf;
 
 /// Arguments of `estimate`.
@@ -105,28 +107,77 @@ pub fn write_interrupted(dir: &RunDir) -> Result<()> {
     Ok(())
 }
 
-/// Runs `estimate`.
+/// Runs `estimate`: one σ², or a sweep (`--sigma2 A,B,C`) that also runs, for models with a
+/// frozen-activation objective, the same chains on it (paired) and writes `sigma2-sweep.csv`/`.svg`.
 pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
-    let config = a.langevin.config(ctx)?;
+    let configs: Vec<_> = a.langevin.sigma2.iter().map(|&s| a.langevin.config_at(ctx, s)).collect::<Result<_>>()?;
+    let sweep = configs.len() > 1;
     let loaded = problem::load(&a.model, &ctx.device)?;
     let dir = RunDir::resume_or_create(a.resume.as_deref(), &ctx.out, "estimate", "langevin-state.json")?;
-    let checkpointing = Checkpointing { path: dir.path.join("langevin-state.json"), every: a.checkpoint_every.max(1) };
-    dir.json("config.json", &serde_json::json!({"model": a.model, "precond": a.precond, "langevin": config, "backend": ctx.backend.to_string(), "dtype": format!("{:?}", ctx.dtype), "seed": ctx.seed}))?;
-    let done = with_problem!(&loaded.problem, |model, objective, curvature| {
-        let layout = ParamLayout::of(model);
-        let g = choose_precond(&a.precond, loaded.precond.clone(), &layout, ctx)?;
-        estimate_with_progress(
-            ctx,
-            &config,
-            objective,
-            curvature,
-            model,
-            &g,
-            Some((&checkpointing, a.resume.is_some())),
-        )?
-    });
-    let Some((r, trace)) = done else { return write_interrupted(&dir) };
+    let state = |i: usize, tag: &str| Checkpointing {
+        path: dir.path.join(if i == 0 && tag.is_empty() {
+            "langevin-state.json".to_string()
+        } else {
+            format!("langevin-state-s{i}{tag}.json")
+        }),
+        every: a.checkpoint_every.max(1),
+    };
+    dir.json("config.json", &serde_json::json!({"model": a.model, "precond": a.precond, "langevin": configs[0], "sigma2": a.langevin.sigma2, "backend": ctx.backend.to_string(), "dtype": format!("{:?}", ctx.dtype), "seed": ctx.seed}))?;
+    let has_frozen = matches!(loaded.problem, problem::Problem::Dncnn { .. });
+    let mut rows = Vec::new();
+    let mut first = None;
+    for (i, config) in configs.iter().enumerate() {
+        let resume = a.resume.is_some();
+        let done = with_problem!(&loaded.problem, |model, objective, curvature| {
+            let layout = ParamLayout::of(model);
+            let g = choose_precond(&a.precond, loaded.precond.clone(), &layout, ctx)?;
+            let real =
+                estimate_with_progress(ctx, config, objective, curvature, model, &g, Some((&state(i, ""), resume)))?;
+            match real {
+                Some(real) if sweep && has_frozen => {
+                    let frozen = estimate_with_progress(
+                        ctx,
+                        config,
+                        curvature,
+                        curvature,
+                        model,
+                        &g,
+                        Some((&state(i, "-frozen"), resume)),
+                    )?;
+                    frozen.map(|f| (real, Some(f)))
+                }
+                Some(real) => Some((real, None)),
+                None => None,
+            }
+        });
+        let Some(((r, trace), frozen)) = done else { return write_interrupted(&dir) };
+        if sweep {
+            let paired = match &frozen {
+                Some((f, _)) => Some((f.clone(), paired_difference(&r, f)?)),
+                None => None,
+            };
+            rows.push(SweepRow::of(&r, paired.as_ref().map(|(f, d)| (f, d)), None));
+            println!("σ² = {:.1e}: {}", config.sigma2, summary_line(&r));
+        }
+        if first.is_none() {
+            first = Some((r, trace));
+        }
+    }
+    let (r, trace) = first.expect("at least one σ²");
     write_estimate(&dir, &r, &trace)?;
+    if sweep {
+        write_sweep(&dir, &a.model.display().to_string(), &rows)?;
+        dir.json("sigma2-sweep.json", &rows)?;
+        for row in &rows {
+            if let (Some(f), Some(d)) = (row.frozen, &row.relu_excess) {
+                println!(
+                    "σ² = {:.1e}: real {:.1} ± {:.1}, frozen {:.1} ± {:.1}, real − frozen {:+.1} ± {:.1}",
+                    row.sigma2, row.real.estimate, row.real.stderr, f.estimate, f.stderr, d.value, d.stderr
+                );
+            }
+        }
+        println!("σ² sweep: sigma2-sweep.csv and sigma2-sweep.svg (result.json holds the first σ²)");
+    }
     println!("{} ({} parameters)", summary_line(&r), r.n_params);
     for w in &r.warnings {
         eprintln!("warning: {w}");

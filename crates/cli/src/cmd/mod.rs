@@ -7,6 +7,7 @@ pub mod figure1;
 pub mod matrix_rank;
 pub mod merge;
 pub mod spectrum;
+pub mod sweep;
 pub mod table1;
 pub mod train;
 
@@ -39,15 +40,28 @@ pub fn parse_drift(s: &str) -> Result<DriftCorrection, String> {
     s.parse::<DriftCorrection>().map_err(|e| format!("invalid --drift: {e}"))
 }
 
+/// The U&S threshold rule: published or first-minimum.
+pub fn parse_us_rule(s: &str) -> Result<hessrank_rank::baselines::GapRule, String> {
+    s.parse().map_err(|e| format!("invalid --us-rule: {e}"))
+}
+
+/// One σ² entry: a finite number > 0, named when it is not.
+pub fn parse_sigma2(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("invalid --sigma2 entry {s:?}: each σ² must be a finite number > 0")),
+    }
+}
+
 /// Langevin settings shared by the commands that run Algorithm 1.
 #[derive(clap::Args, Debug, Clone)]
 pub struct LangevinArgs {
     /// Step size: auto, auto:C (η = C/μ_max) or a number.
     #[arg(long, value_parser = parse_eta, default_value = "auto", allow_hyphen_values = true)]
     pub eta: StepSize,
-    /// Noise power σ².
-    #[arg(long, default_value_t = 1e-5, allow_hyphen_values = true)]
-    pub sigma2: f64,
+    /// Noise power σ²; a comma-separated list runs a sweep where the command supports one.
+    #[arg(long, default_value = "1e-5", value_delimiter = ',', value_parser = parse_sigma2, allow_hyphen_values = true)]
+    pub sigma2: Vec<f64>,
     /// Total iterations K_tot.
     #[arg(long, default_value_t = 2000)]
     pub iters: usize,
@@ -72,11 +86,21 @@ pub struct LangevinArgs {
 }
 
 impl LangevinArgs {
-    /// The configuration, validated (errors name the flag).
+    /// The configuration of a command that takes one σ², validated (errors name the flag).
     pub fn config(&self, ctx: &Ctx) -> anyhow::Result<LangevinConfig> {
+        anyhow::ensure!(
+            self.sigma2.len() == 1,
+            "--sigma2 takes one value here (got {}); the σ² sweep is on estimate and dncnn",
+            self.sigma2.len()
+        );
+        self.config_at(ctx, self.sigma2[0])
+    }
+
+    /// The configuration at one σ² of the sweep, validated (errors name the flag).
+    pub fn config_at(&self, ctx: &Ctx, sigma2: f64) -> anyhow::Result<LangevinConfig> {
         let c = LangevinConfig::new()
             .with_step(self.eta)
-            .with_sigma2(self.sigma2)
+            .with_sigma2(sigma2)
             .with_k_tot(self.iters)
             .with_k_avg(self.avg)
             .with_chains(self.chains)

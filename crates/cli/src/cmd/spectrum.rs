@@ -17,6 +17,9 @@ pub struct SpectrumArgs {
     /// Checkpoint folder.
     #[arg(long, default_value = "models/dncnn-mnist")]
     pub model: PathBuf,
+    /// Also save the dense Hessian (f64, .npy) here, e.g. for `dncnn --hessian`.
+    #[arg(long)]
+    pub save_hessian: Option<PathBuf>,
     /// Refuse models with more parameters than this (the dense Hessian needs 2n gradients and n² memory).
     #[arg(long, default_value_t = 5000)]
     pub max_params: usize,
@@ -73,8 +76,12 @@ pub fn run(ctx: &Ctx, a: SpectrumArgs) -> Result<()> {
         a.max_params
     );
     let dir = RunDir::create(&ctx.out, "spectrum")?;
-    let (spectrum, _) =
+    let (spectrum, h) =
         with_problem!(&loaded.problem, |model, _objective, curvature| exact_spectrum(ctx, curvature, model)?);
+    if let Some(file) = &a.save_hessian {
+        hessrank_rank::matrix_file::write_npy(file, h.nrows(), h.transpose().as_slice())?;
+        println!("Hessian saved to {}", file.display());
+    }
     dir.json("result.json", &spectrum)?;
     write_spectrum(&dir, &spectrum, "energy.svg", "Normalised cumulative eigenvalue energy", &[])?;
     println!(

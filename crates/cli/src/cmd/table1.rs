@@ -13,7 +13,7 @@ use hessrank_core::atomic::read_json;
 use hessrank_core::{DiagPreconditioner, ParamLayout};
 use hessrank_models::GlobalMinimum;
 use hessrank_models::linear::{BatchedLinearNet, BatchedPopulationObjective};
-use hessrank_rank::baselines::{UbaruSaad, UbaruSaadConfig};
+use hessrank_rank::baselines::{GapRule, UbaruSaad, UbaruSaadConfig};
 use hessrank_rank::langevin::{Checkpointing, Langevin};
 use hessrank_rank::{LangevinConfig, Scheme, StepSize};
 use plotters::style::RGBColor;
@@ -24,6 +24,16 @@ use std::path::PathBuf;
 const PAPER: [(usize, f64, f64); 6] =
     [(8, 6.9, 12.2), (16, 2.8, 18.5), (32, 1.2, 19.0), (64, 0.3, 19.2), (128, 2.0, 17.9), (256, 4.6, 18.7)];
 
+/// How the trials of one d are drawn.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Protocol {
+    /// The authors' script: one Σyx (so one T and one Hessian spectrum) per d, seeded; each trial
+    /// a fresh orthogonal gauge P (another global minimum with the same spectrum).
+    Authors,
+    /// A new Σyx, T and P per trial (the spectrum varies across trials).
+    Fresh,
+}
+
 /// Arguments of `table1` (defaults: the paper's settings).
 #[derive(Args, Debug)]
 pub struct Table1Args {
@@ -33,6 +43,10 @@ pub struct Table1Args {
     /// Trials per d (each at its own random global minimum).
     #[arg(long, default_value_t = 100)]
     pub trials: usize,
+    /// How trials differ: authors (one spectrum per d, a new gauge per trial, the paper's) or
+    /// fresh (a new spectrum per trial).
+    #[arg(long, value_enum, default_value = "authors")]
+    pub protocol: Protocol,
     /// Discretisation: em (the paper) or lm.
     #[arg(long, value_parser = parse_scheme, default_value = "em")]
     pub scheme: Scheme,
@@ -63,6 +77,9 @@ pub struct Table1Args {
     /// Skip U&S.
     #[arg(long)]
     pub no_us: bool,
+    /// U&S threshold rule: published (Ubaru and Saad's code, the paper's baseline) or first-minimum.
+    #[arg(long, value_parser = super::parse_us_rule, default_value = "published")]
+    pub us_rule: GapRule,
     /// Save the running d's Langevin state (langevin-state-d<d>.json) every this many iterations.
     #[arg(long, default_value_t = 1000)]
     pub checkpoint_every: usize,
@@ -109,7 +126,7 @@ pub fn run(ctx: &Ctx, a: Table1Args) -> Result<()> {
         .with_check_step(false)
         .with_record_stride((a.iters / 500).max(1));
     base.validate().map_err(|e| anyhow::anyhow!(super::flag_names(&e.to_string())))?;
-    let config_json = serde_json::json!({"dims": a.dims, "trials": a.trials, "chains": a.chains, "depth": a.depth, "langevin": base, "us_vecs": a.us_vecs, "us_degree": a.us_degree, "no_us": a.no_us, "seed": ctx.seed, "backend": ctx.backend.to_string(), "dtype": format!("{:?}", ctx.dtype)});
+    let config_json = serde_json::json!({"dims": a.dims, "trials": a.trials, "protocol": a.protocol, "chains": a.chains, "depth": a.depth, "langevin": base, "us_vecs": a.us_vecs, "us_degree": a.us_degree, "us_rule": a.us_rule, "no_us": a.no_us, "seed": ctx.seed, "backend": ctx.backend.to_string(), "dtype": format!("{:?}", ctx.dtype)});
     let dir = match &a.resume {
         Some(d) => {
             let path = d.join("config.json");
@@ -156,13 +173,11 @@ pub fn run(ctx: &Ctx, a: Table1Args) -> Result<()> {
             summary.push(done.summary);
             continue;
         }
+        let seed_of = |t: usize| ctx.seed.wrapping_mul(1_000_003).wrapping_add((d * 10_000 + t) as u64);
         let minima: Vec<GlobalMinimum> = (0..a.trials)
-            .map(|t| {
-                GlobalMinimum::random(
-                    d,
-                    a.depth,
-                    ctx.seed.wrapping_mul(1_000_003).wrapping_add((d * 10_000 + t) as u64),
-                )
+            .map(|t| match a.protocol {
+                Protocol::Authors => GlobalMinimum::random_with_gauge(d, a.depth, seed_of(0), seed_of(t)),
+                Protocol::Fresh => GlobalMinimum::random(d, a.depth, seed_of(t)),
             })
             .collect::<Result<_, _>>()?;
         let replicated: Vec<GlobalMinimum> =
@@ -205,6 +220,7 @@ pub fn run(ctx: &Ctx, a: Table1Args) -> Result<()> {
                 .enumerate()
                 .map(|(t, m)| {
                     let cfg = UbaruSaadConfig {
+                        gap_rule: a.us_rule,
                         degree: a.us_degree,
                         nvecs: a.us_vecs,
                         seed: ctx.seed.wrapping_add(t as u64),
@@ -240,7 +256,10 @@ pub fn run(ctx: &Ctx, a: Table1Args) -> Result<()> {
         return Ok(());
     }
 
-    println!("\nTable 1 — normalised RMSE of the rank estimate ({} trials per d, scheme {:?})", a.trials, a.scheme);
+    println!(
+        "\nTable 1 — normalised RMSE of the rank estimate ({} trials per d, {:?} protocol, scheme {:?}, U&S {:?})",
+        a.trials, a.protocol, a.scheme, a.us_rule
+    );
     println!("{:>6} {:>10} {:>12} {:>10} {:>12} {:>12}", "d²", "ours", "paper ours", "U&S", "paper U&S", "mean ours");
     for s in &summary {
         let pct = |k: &str| s[k].as_f64().map(|x| format!("{:.2} %", 100.0 * x)).unwrap_or_else(|| "—".into());

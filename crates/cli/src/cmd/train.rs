@@ -5,9 +5,7 @@ use crate::problem::LinearData;
 use crate::progress::TrainProgress;
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use hessrank_models::{
-    DnCnnConfig, GlobalMinimum, LinearNetConfig, Mnist, NoisyMnist, NoisyMnistConfig, NoisyMnistSampler,
-};
+use hessrank_models::{DnCnnConfig, GlobalMinimum, LinearNetConfig, NoisyMnist, NoisyMnistConfig, NoisyMnistSampler};
 use hessrank_train::{AdamPhase, GdPhase, PrecondScale, RunInfo, SgdPhase, TrainConfig, TrainOutcome, train};
 use std::path::PathBuf;
 
@@ -47,7 +45,7 @@ pub struct Schedule {
     /// Stop GD when ‖∇L‖ ≤ this.
     #[arg(long, default_value_t = 1e-7)]
     pub gd_tol: f64,
-    /// L-BFGS steps after GD (Burn's L-BFGS, strong Wolfe; ≤ 20 iterations each).
+    /// L-BFGS steps after GD (the project's L-BFGS with Armijo backtracking).
     #[arg(long, default_value_t = 4000)]
     pub lbfgs_steps: usize,
     /// Adam steps (on a copy of θ₀) for the second moment.
@@ -86,6 +84,9 @@ pub struct DncnnTrain {
     /// Noise standard deviation (pixels in [0, 1]).
     #[arg(long, default_value_t = 1.0)]
     pub noise_std: f64,
+    /// A folder with the standard MNIST release (the four IDX files) instead of the bundled digits.
+    #[arg(long)]
+    pub mnist: Option<PathBuf>,
     /// The schedule.
     #[command(flatten)]
     pub schedule: Schedule,
@@ -112,7 +113,7 @@ struct LinearTrain {
 
 /// Trains the DnCNN (used by `dncnn` too).
 pub fn train_dncnn(ctx: &Ctx, a: &DncnnTrain) -> Result<TrainOutcome<hessrank_models::DnCnn>> {
-    let mnist = Mnist::bundled()?;
+    let mnist = super::dncnn::load_mnist(a.mnist.as_deref())?;
     let data = NoisyMnistConfig::new().with_n_images(a.n_images).with_noise_std(a.noise_std).with_seed(ctx.seed);
     let sampler = NoisyMnistSampler::new(&mnist, &data, &ctx.device)?;
     let full = NoisyMnist::new(&mnist, &data, &ctx.device)?;
@@ -120,7 +121,7 @@ pub fn train_dncnn(ctx: &Ctx, a: &DncnnTrain) -> Result<TrainOutcome<hessrank_mo
     let info = RunInfo {
         model_kind: "dncnn".into(),
         model_config: serde_json::to_value(&model_cfg)?,
-        data: serde_json::to_value(&data)?,
+        data: super::dncnn::data_record(&data, a.mnist.as_deref()),
     };
     let mut bar = TrainProgress::new(ctx.quiet, ctx.stop.clone());
     let out = train(&a.schedule.config(), &sampler, &full, model_cfg.init(&ctx.device)?, &a.dir, info, &mut bar);
