@@ -190,6 +190,13 @@ fn train_estimate_merge_spectrum_baseline_and_dncnn_write_their_files_and_resume
     let r = json(&est_dir.join("result.json"));
     assert_finite(&r, "estimate");
     assert!(est_dir.join("langevin-state.json").is_file());
+    // The rank at every threshold, from the Langevin trace alone.
+    assert_svg(&est_dir.join("threshold.svg"));
+    let curve = json(&est_dir.join("threshold.json"));
+    let last = curve.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["k"], 59);
+    assert!((last["threshold"].as_f64().unwrap() * 2.0 * 1e-3 * 59.0 - 1.0).abs() < 1e-12);
+    assert!(last["exact_count"].is_null());
     // Four chains by default, recorded with R̂, ESS and each chain's window trace.
     assert_eq!(r["chains"], 4);
     assert_eq!(r["config"]["drift"], "ControlVariate");

@@ -10,7 +10,7 @@ use clap::Args;
 use hessrank_core::{DiagPreconditioner, Objective, ParamLayout};
 use hessrank_rank::RankEstimate;
 use hessrank_rank::langevin::{Checkpointing, Langevin};
-use hessrank_rank::validation::paired_difference;
+use hessrank_rank::validation::{paired_difference, thin_log, threshold_curve};
 use std::path::PathBuf;
 
 /// Arguments of `estimate`.
@@ -165,6 +165,10 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
     }
     let (r, trace) = first.expect("at least one σ²");
     write_estimate(&dir, &r, &trace)?;
+    // The rank at every threshold from the trace alone (no exact spectrum for a general model).
+    let curve = threshold_curve(&trace, r.eta, None, None);
+    dir.json("threshold.json", &thin_log(&curve, 200))?;
+    super::dncnn::write_threshold_curve(&dir, &curve, None, "estimate")?;
     if sweep {
         write_sweep(&dir, &a.model.display().to_string(), &rows)?;
         dir.json("sigma2-sweep.json", &rows)?;
@@ -183,7 +187,7 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
         eprintln!("warning: {w}");
     }
     println!("modes of G^½HG^½ below {:.3e} are not equilibrated (threshold 1/(2ηK_tot))", r.eigenvalue_threshold);
-    println!("results in {}", dir.path.display());
+    println!("results in {} (threshold.svg: the rank at every eigenvalue threshold)", dir.path.display());
     if r.partial {
         println!("interrupted after {} iterations: continue with --resume {}", r.iterations, dir.path.display());
     }
