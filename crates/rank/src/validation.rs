@@ -14,7 +14,7 @@
 //! scaled excess loss r(k) = 4/σ² (L(θ_k) − L(θ₀)) is a soft count of the eigenvalues above μ_k, and
 //! reading it against μ_k gives the "effective rank" at every threshold.
 
-use crate::langevin::{RankEstimate, TracePoint, t975};
+use crate::langevin::{RankEstimate, TracePoint, uncertainty};
 use crate::theory::DiscreteTheory;
 use hessrank_core::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 pub struct PairedDifference {
     /// Mean over chains of (a_c − b_c).
     pub value: f64,
-    /// Its standard error: s/√C of the per-chain differences for C ≥ 2; for one chain, Geyer's
-    /// standard error of the mean of the per-iteration difference trace.
+    /// Its standard error, by [`uncertainty`] on the per-iteration difference traces: s/√C of the
+    /// per-chain differences for C ≥ 2, Geyer's for one chain.
     pub stderr: f64,
     /// 95 % interval (Student-t(C − 1) for C ≥ 2, normal for one chain).
     pub ci95: [f64; 2],
@@ -47,21 +47,19 @@ pub fn paired_difference(a: &RankEstimate, b: &RankEstimate) -> Result<PairedDif
             "two runs with the same chains, η, σ², K, seed, scheme and drift correction",
         ));
     }
-    let c = a.chain.len();
-    let d: Vec<f64> = a.chain.iter().zip(&b.chain).map(|(x, y)| x.estimate - y.estimate).collect();
-    let value = d.iter().sum::<f64>() / c as f64;
-    let (stderr, q) = if c >= 2 {
-        let var = d.iter().map(|x| (x - value).powi(2)).sum::<f64>() / (c - 1) as f64;
-        ((var / c as f64).sqrt(), t975(c - 1))
-    } else {
-        let trace: Vec<f64> = match (a.traces.first(), b.traces.first()) {
-            (Some(x), Some(y)) if x.len() == y.len() => x.iter().zip(y).map(|(p, q)| p - q).collect(),
-            _ => Vec::new(),
-        };
-        let se = if trace.len() >= 4 { crate::langevin::diagnostics::mean_stderr(&trace) } else { f64::NAN };
-        (se, 1.96)
-    };
-    Ok(PairedDifference { value, stderr, ci95: [value - q * stderr, value + q * stderr], chains: c })
+    // The per-iteration differences of the window traces: each chain's mean is a_c − b_c, so the
+    // shared statistics (between-chain Student-t for C ≥ 2, Geyer within one chain) apply as is.
+    if a.traces.len() != a.chain.len() || b.traces.len() != b.chain.len() {
+        return Err(Error::config(
+            "paired runs",
+            format!("{} and {} window traces for {} chains", a.traces.len(), b.traces.len(), a.chain.len()),
+            "the runs' window traces (a result read back from result.json has none)",
+        ));
+    }
+    let diff: Vec<Vec<f64>> =
+        a.traces.iter().zip(&b.traces).map(|(x, y)| x.iter().zip(y).map(|(p, q)| p - q).collect()).collect();
+    let u = uncertainty(&diff);
+    Ok(PairedDifference { value: u.estimate, stderr: u.stderr, ci95: u.ci95, chains: a.chain.len() })
 }
 
 /// Whether `value` agrees with `expected` within `z` standard errors.

@@ -124,6 +124,9 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
     };
     dir.json("config.json", &serde_json::json!({"model": a.model, "precond": a.precond, "langevin": configs[0], "sigma2": a.langevin.sigma2, "backend": ctx.backend.to_string(), "dtype": format!("{:?}", ctx.dtype), "seed": ctx.seed}))?;
     let has_frozen = matches!(loaded.problem, problem::Problem::Dncnn { .. });
+    if sweep && !has_frozen {
+        println!("this model has no frozen-activation objective: the σ² sweep has the real estimates only");
+    }
     let mut rows = Vec::new();
     let mut first = None;
     for (i, config) in configs.iter().enumerate() {

@@ -146,6 +146,23 @@ pub fn published_dos_grid(npts: usize) -> Vec<f64> {
     colon(-1.0 + h, 0.5 * h, 0.0).chain(colon(h, 2.0 * h, 1.0 - h)).collect()
 }
 
+/// The probe mean of the moments, k = 0 … m.
+fn probe_mean(per_probe: &[Vec<f64>]) -> Vec<f64> {
+    let m = per_probe[0].len();
+    (0..m).map(|k| per_probe.iter().map(|mu| mu[k]).sum::<f64>() / per_probe.len() as f64).collect()
+}
+
+/// The rank as `scale` × the probe mean of Σ_k c_k μ_k(v), with the standard error over the
+/// probes (the filter `coeff` already damped).
+fn filtered_rank(per_probe: &[Vec<f64>], coeff: &[f64], scale: f64) -> (f64, f64) {
+    let ranks: Vec<f64> =
+        per_probe.iter().map(|mu| scale * coeff.iter().zip(mu).map(|(a, b)| a * b).sum::<f64>()).collect();
+    let probes = ranks.len() as f64;
+    let rank = ranks.iter().sum::<f64>() / probes;
+    let var = ranks.iter().map(|r| (r - rank).powi(2)).sum::<f64>() / (probes - 1.0);
+    (rank, (var / probes).sqrt())
+}
+
 /// The published gap rule (`find_gap.m`) on a DOS `yy` at points `xx`: returns (i₁, i₂, ε).
 ///
 /// Smooth z_i = (|y_i| + y_{i+2} + y_{i+3})/4 (the code's `p = 3` loop adds y_{i+2} and y_{i+3}),
@@ -273,19 +290,15 @@ impl UbaruSaad {
         let (lmin, lmax) = (-PUBLISHED_MARGIN, lambda_top + PUBLISHED_MARGIN);
         let (c, h) = ((lmax + lmin) / 2.0, (lmax - lmin) / 2.0);
         let per_probe = Self::moments(op, c, h, m, config.nvecs, config.seed, true);
-        let probes = per_probe.len() as f64;
-        let mean: Vec<f64> = (0..=m).map(|k| per_probe.iter().map(|mu| mu[k]).sum::<f64>() / probes).collect();
+        let mean = probe_mean(&per_probe);
         let (xx, yy) = published_dos(&mean, lmin, lmax, PUBLISHED_NPTS);
         let (_, _, eps) = published_gap(&xx, &yy);
         let sigma = lanczos_sigma_coefficients(m);
         let coeff: Vec<f64> = step_coefficients(m, (eps - c) / h).iter().zip(&sigma).map(|(ck, s)| ck * s).collect();
-        let ranks: Vec<f64> =
-            per_probe.iter().map(|mu| n as f64 * coeff.iter().zip(mu).map(|(a, b)| a * b).sum::<f64>()).collect();
-        let rank = ranks.iter().sum::<f64>() / probes;
-        let var = ranks.iter().map(|r| (r - rank).powi(2)).sum::<f64>() / (probes - 1.0);
+        let (rank, stderr) = filtered_rank(&per_probe, &coeff, n as f64);
         Self {
             rank,
-            stderr: (var / probes).sqrt(),
+            stderr,
             threshold: eps,
             lambda_max: lmax,
             moments: mean,
@@ -306,8 +319,7 @@ impl UbaruSaad {
         let (a, b) = (0.0, lambda_max);
         let (c, h) = ((a + b) / 2.0, (b - a) / 2.0);
         let per_probe = Self::moments(op, c, h, m, config.nvecs, config.seed, false);
-        let probes = per_probe.len() as f64;
-        let mean: Vec<f64> = (0..=m).map(|k| per_probe.iter().map(|mu| mu[k]).sum::<f64>() / probes).collect();
+        let mean = probe_mean(&per_probe);
         let g = jackson_coefficients(m);
 
         // Density of states on (−1, 1), then the first local minimum after the spike at 0.
@@ -324,17 +336,11 @@ impl UbaruSaad {
             .collect();
         let gap = first_local_minimum(&dos);
         let t_eps = ts[gap];
-        let theta_eps = t_eps.acos();
-        let coeff: Vec<f64> = (0..=m)
-            .map(|k| if k == 0 { theta_eps / PI } else { 2.0 * (k as f64 * theta_eps).sin() / (k as f64 * PI) })
-            .collect();
-        let rank_of = |mu: &[f64]| (0..=m).map(|k| g[k] * coeff[k] * mu[k]).sum::<f64>();
-        let ranks: Vec<f64> = per_probe.iter().map(|mu| rank_of(mu)).collect();
-        let rank = ranks.iter().sum::<f64>() / probes;
-        let var = ranks.iter().map(|r| (r - rank).powi(2)).sum::<f64>() / (probes - 1.0);
+        let coeff: Vec<f64> = step_coefficients(m, t_eps).iter().zip(&g).map(|(ck, gk)| ck * gk).collect();
+        let (rank, stderr) = filtered_rank(&per_probe, &coeff, 1.0);
         Self {
             rank,
-            stderr: (var / probes).sqrt(),
+            stderr,
             threshold: c + h * t_eps,
             lambda_max,
             moments: mean.iter().map(|x| x / n as f64).collect(),

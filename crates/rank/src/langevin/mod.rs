@@ -51,7 +51,6 @@ mod state;
 pub use auto_step::{PowerIteration, estimate_mu_max};
 pub use config::{DriftCorrection, LangevinConfig, Scheme, StepSize};
 pub use driver::{Checkpointing, Curvature, Langevin, SameObjective};
-pub(crate) use estimate::t975;
 pub use estimate::{ChainSummary, ESS_MIN, R_HAT_MAX, RankEstimate, Uncertainty, uncertainty};
 pub use merge::{MergeInput, merge};
 pub use observer::{Fanout, Iteration, NullObserver, Observer, StartInfo, TracePoint, TraceRecorder};
