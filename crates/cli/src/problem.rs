@@ -1,17 +1,50 @@
-//! The problems the CLI knows, rebuilt from a checkpoint's manifest: the model template, the fixed
+//! The problems the CLI knows, rebuilt from a checkpoint's manifest or from an architecture with
+//! weights trained elsewhere (`--arch`, `--weights`, `--data`): the model template, the fixed
 //! objective and, for ReLU networks, the objective with θ₀'s activation pattern frozen (for
 //! finite-difference curvature).
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use burn::tensor::Device;
 use hessrank_core::DiagPreconditioner;
+use hessrank_core::ParamLayout;
 use hessrank_models::{
     DnCnn, DnCnnConfig, FrozenNoisyMnist, GlobalMinimum, LinearNet, LinearNetConfig, NoisyMnist, NoisyMnistConfig,
     SampleObjective,
 };
+use hessrank_models::{WeightsOptions, load_weights};
 use hessrank_train::checkpoint::{Checkpoint, Manifest};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// A model trained elsewhere: its architecture, its weights and the batch its loss is computed on.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ImportArgs {
+    /// Architecture of `--weights`: `dncnn` (the paper's 753-parameter DnCNN; a PyTorch
+    /// `nn.Sequential(Conv2d, ReLU, Conv2d, BatchNorm2d, ReLU, Conv2d)` state_dict loads as it is).
+    #[arg(long, requires = "weights")]
+    pub arch: Option<String>,
+    /// Weights trained elsewhere (.safetensors, or PyTorch .pt/.pth), loaded instead of the checkpoint.
+    #[arg(long, requires = "arch")]
+    pub weights: Option<PathBuf>,
+    /// The fixed batch the loss is computed on (.safetensors; DnCNN: `noisy` and `clean`, each
+    /// [N, 1, 28, 28]), instead of the checkpoint's (or, with --weights, the default MNIST batch).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Rename the keys of --weights, REGEX=REPLACEMENT (regex syntax; `$1` for groups); repeatable,
+    /// applied in order before the architecture's own PyTorch layout.
+    #[arg(long = "rename", value_parser = parse_rename)]
+    pub renames: Vec<(String, String)>,
+    /// Load the tensors that match and leave the rest at their initial values (reported).
+    #[arg(long)]
+    pub allow_partial: bool,
+}
+
+/// One `--rename REGEX=REPLACEMENT`.
+pub fn parse_rename(s: &str) -> Result<(String, String), String> {
+    let (from, to) = s.split_once('=').ok_or_else(|| format!("invalid --rename {s:?}: expected REGEX=REPLACEMENT"))?;
+    regex::Regex::new(from).map_err(|e| format!("invalid --rename {s:?}: {from:?} is not a regex ({e})"))?;
+    Ok((from.to_string(), to.to_string()))
+}
 
 /// The data of `train linear`: x ~ N(0, I), y = T x with T of a random global minimum.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,14 +88,103 @@ pub enum Problem {
     },
 }
 
-/// A loaded checkpoint.
+/// A loaded problem.
 pub struct Loaded {
     /// Model and objective.
     pub problem: Problem,
-    /// Adam's preconditioner.
-    pub precond: DiagPreconditioner,
-    /// The manifest.
-    pub manifest: Manifest,
+    /// Adam's preconditioner (`None` for weights trained elsewhere: the file holds no Adam state).
+    pub precond: Option<DiagPreconditioner>,
+    /// The checkpoint's manifest (`None` for imported weights).
+    pub manifest: Option<Manifest>,
+    /// Where θ₀ and the data came from, in words (for the summary and the run's config).
+    pub origin: String,
+}
+
+impl Loaded {
+    /// The trainable parameters of θ₀.
+    pub fn layout(&self) -> ParamLayout {
+        match &self.problem {
+            Problem::Dncnn { model, .. } => ParamLayout::of(model),
+            Problem::Linear { model, .. } => ParamLayout::of(model),
+        }
+    }
+}
+
+/// Loads the problem a command names: `--arch`/`--weights` if given, else the checkpoint in `dir`;
+/// `--data` replaces the batch. Progress and conversions are printed.
+pub fn load_source(dir: &Path, import: &ImportArgs, device: &Device) -> Result<Loaded> {
+    let mut loaded = match (&import.arch, &import.weights) {
+        (Some(arch), Some(weights)) => load_imported(arch, weights, import, device)?,
+        _ => {
+            ensure!(
+                import.renames.is_empty() && !import.allow_partial,
+                "--rename and --allow-partial apply to --weights"
+            );
+            load(dir, device)?
+        }
+    };
+    if let Some(data) = &import.data {
+        loaded = with_data(loaded, data, device)?;
+    }
+    Ok(loaded)
+}
+
+/// θ₀ from a weights file of architecture `arch`, on the default MNIST batch until `--data` replaces it.
+fn load_imported(arch: &str, weights: &Path, import: &ImportArgs, device: &Device) -> Result<Loaded> {
+    match arch {
+        "dncnn" => {
+            let cfg = DnCnnConfig::new();
+            let options = WeightsOptions { allow_partial: import.allow_partial, ..Default::default() }
+                .with_renames(import.renames.iter().cloned())
+                .with_renames(cfg.pytorch_sequential_renames());
+            let (model, report) = load_weights(cfg.init(device)?, weights, &options)?;
+            println!("weights: {}", report.summary());
+            let objective = match &import.data {
+                Some(data) => NoisyMnist::from_file(data, device)?,
+                None => {
+                    let data = NoisyMnistConfig::new();
+                    println!(
+                        "data: no --data given, so the default batch: {} bundled MNIST images, noise std {}, seed {}",
+                        data.n_images, data.noise_std, data.seed
+                    );
+                    NoisyMnist::new(&crate::cmd::dncnn::load_mnist(None)?, &data, device)?
+                }
+            };
+            let frozen = objective.frozen_at(&model);
+            Ok(Loaded {
+                problem: Problem::Dncnn { model, objective, frozen },
+                precond: None,
+                manifest: None,
+                origin: format!("{} (--arch dncnn)", weights.display()),
+            })
+        }
+        other => bail!("unknown --arch {other:?}: expected dncnn"),
+    }
+}
+
+/// `loaded` with its batch replaced by the one in `data`.
+fn with_data(loaded: Loaded, data: &Path, device: &Device) -> Result<Loaded> {
+    let Loaded { problem, precond, manifest, origin } = loaded;
+    match problem {
+        Problem::Dncnn { model, objective, .. } => {
+            let objective = match &objective.source {
+                Some(src) if src == data => objective,
+                _ => NoisyMnist::from_file(data, device)?,
+            };
+            println!(
+                "data: {} ({} images, noise std {:.3} as measured)",
+                data.display(),
+                objective.config.n_images,
+                objective.config.noise_std
+            );
+            let frozen = objective.frozen_at(&model);
+            let origin = format!("{origin} on {}", data.display());
+            Ok(Loaded { problem: Problem::Dncnn { model, objective, frozen }, precond, manifest, origin })
+        }
+        Problem::Linear { .. } => {
+            bail!("--data {}: the linear net's data are drawn from its seed, not read from a file", data.display())
+        }
+    }
 }
 
 fn field<T: serde::de::DeserializeOwned>(v: &serde_json::Value, what: &str, dir: &Path) -> Result<T> {
@@ -83,14 +205,26 @@ pub fn load(dir: &Path, device: &Device) -> Result<Loaded> {
             let mnist = crate::cmd::dncnn::load_mnist(mnist_dir.as_deref())?;
             let objective = NoisyMnist::new(&mnist, &data, device)?;
             let frozen = objective.frozen_at(&model);
-            Ok(Loaded { problem: Problem::Dncnn { model, objective, frozen }, precond, manifest })
+            let origin = dir.display().to_string();
+            Ok(Loaded {
+                problem: Problem::Dncnn { model, objective, frozen },
+                precond: Some(precond),
+                manifest: Some(manifest),
+                origin,
+            })
         }
         "linear" => {
             let cfg: LinearNetConfig = field(&manifest.model_config, "model_config", dir)?;
             let data: LinearData = field(&manifest.data, "data", dir)?;
             let (model, precond, manifest) = Checkpoint::load(dir, cfg.init(device)?, &plain)?;
             let objective = data.objective(device)?;
-            Ok(Loaded { problem: Problem::Linear { model, objective }, precond, manifest })
+            let origin = dir.display().to_string();
+            Ok(Loaded {
+                problem: Problem::Linear { model, objective },
+                precond: Some(precond),
+                manifest: Some(manifest),
+                origin,
+            })
         }
         other => bail!("{}: unknown model kind {other:?} in manifest.json (expected dncnn or linear)", dir.display()),
     }

@@ -509,3 +509,74 @@ fn the_wgpu_backend_runs_figure1_in_f32_and_refuses_f64() {
         .failure()
         .stderr(predicates::str::contains("--dtype f64 is not supported on wgpu"));
 }
+
+/// The PyTorch DnCNN fixture (scripts/fixtures/pytorch_dncnn.py): weights, batch, PyTorch's numbers.
+fn pytorch_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tests/fixtures/pytorch-dncnn").join(name)
+}
+
+#[test]
+fn spectrum_of_a_pytorch_dncnn_and_its_batch_equals_the_spectrum_from_pytorchs_gradient() {
+    let out = scratch("pytorch-spectrum");
+    let (w, b) = (pytorch_fixture("weights.pt"), pytorch_fixture("batch.safetensors"));
+    hessrank(&out)
+        .args(["--threads", "1", "spectrum", "--arch", "dncnn", "--weights"])
+        .arg(&w)
+        .arg("--data")
+        .arg(&b)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("converted F32 → F64").and(predicates::str::contains("4 images")));
+    let r = json(&run_dir(&out, "spectrum-").join("result.json"));
+    let reference = json(&pytorch_fixture("reference.json"));
+    let ours: Vec<f64> = r["eigenvalues"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let theirs: Vec<f64> =
+        reference["hessian_eigenvalues"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(ours.len(), 753);
+    let worst = ours.iter().zip(&theirs).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-6 * theirs[0], "eigenvalues differ by {worst:e} (λ_max {})", theirs[0]);
+    let (tr, tr_ref) = (r["trace"].as_f64().unwrap(), reference["hessian_trace"].as_f64().unwrap());
+    assert!((tr - tr_ref).abs() < 1e-6 * tr_ref.abs(), "trace {tr} vs {tr_ref}");
+}
+
+#[test]
+fn estimate_on_imported_weights_runs_with_g_identity_and_bad_import_flags_are_named() {
+    let out = scratch("pytorch-estimate");
+    let (w, b) = (pytorch_fixture("weights.safetensors"), pytorch_fixture("batch.safetensors"));
+    let base = |c: &mut Command| {
+        c.args(["--threads", "1", "estimate", "--arch", "dncnn", "--weights"]).arg(&w).arg("--data").arg(&b);
+    };
+    let mut c = hessrank(&out);
+    base(&mut c);
+    c.args(["--iters", "40", "--avg", "20", "--chains", "2"]).assert().success();
+    let dir = run_dir(&out, "estimate-");
+    let cfg = json(&dir.join("config.json"));
+    assert_eq!(cfg["precond"], "identity");
+    assert!(cfg["model"].as_str().unwrap().contains("weights.safetensors"), "{cfg}");
+    assert_finite(&json(&dir.join("result.json")), "result");
+    // Adam's G does not exist for imported weights: asked for, it is an error, not a silent G = I.
+    let mut c = hessrank(&out);
+    base(&mut c);
+    c.args(["--precond", "adam"]).assert().failure().stderr(predicates::str::contains("--precond adam"));
+    for (args, needle) in [
+        (vec!["--arch", "resnet"], "unknown --arch \"resnet\""),
+        (vec!["--rename", "(=x"], "invalid --rename"),
+        (vec!["--rename", "no-equals"], "REGEX=REPLACEMENT"),
+    ] {
+        let mut c = hessrank(&out);
+        c.args(["estimate", "--weights"]).arg(&w);
+        if args[0] != "--arch" {
+            c.args(["--arch", "dncnn"]);
+        }
+        c.args(&args).assert().failure().stderr(predicates::str::contains(needle));
+    }
+    // A weights file of another architecture names the key and both shapes.
+    let bad = out.join("other.safetensors");
+    std::fs::copy(pytorch_fixture("batch.safetensors"), &bad).unwrap();
+    hessrank(&out)
+        .args(["spectrum", "--arch", "dncnn", "--weights"])
+        .arg(&bad)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("other.safetensors").and(predicates::str::contains("is missing")));
+}

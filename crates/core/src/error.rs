@@ -64,6 +64,67 @@ pub enum Error {
     /// A device could not be configured.
     #[error("device: {0}")]
     Device(String),
+    /// A named tensor of a weights or data file cannot be used as it is.
+    #[error("{path}: tensor {key:?} {problem}")]
+    Tensor {
+        /// The file.
+        path: PathBuf,
+        /// The tensor's key (the file's name for it where it was renamed on loading).
+        key: String,
+        /// What is wrong with it.
+        problem: TensorProblem,
+    },
+}
+
+/// What is wrong with one named tensor of a weights or data file (see [`Error::Tensor`]).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TensorProblem {
+    /// The model or the objective needs it and the file does not have it.
+    #[error("is missing (expected shape {expected:?})")]
+    Missing {
+        /// The shape the model expects.
+        expected: Vec<usize>,
+    },
+    /// The file has it and nothing uses it.
+    #[error("is not used by the model (shape {shape:?}); rename it onto a parameter or allow a partial load")]
+    Unused {
+        /// Its shape in the file.
+        shape: Vec<usize>,
+    },
+    /// Its shape is not the one expected.
+    #[error("has shape {found:?}, expected {expected:?}")]
+    Shape {
+        /// The shape required.
+        expected: Vec<usize>,
+        /// The shape in the file.
+        found: Vec<usize>,
+    },
+    /// Its element type cannot be used here.
+    #[error("has dtype {found}, expected {expected}")]
+    Dtype {
+        /// What is accepted.
+        expected: String,
+        /// The file's dtype.
+        found: String,
+    },
+    /// It holds a NaN or an infinity.
+    #[error("holds the non-finite value {value} at flat index {index}")]
+    NonFinite {
+        /// The first offending element's flat index.
+        index: usize,
+        /// Its value.
+        value: f64,
+    },
+    /// An integer entry is outside its allowed range (e.g. a class label).
+    #[error("holds {value} at flat index {index}, outside {allowed}")]
+    OutOfRange {
+        /// The flat index.
+        index: usize,
+        /// The value found.
+        value: i64,
+        /// The allowed range.
+        allowed: String,
+    },
 }
 
 impl Error {

@@ -5,11 +5,13 @@
 
 use crate::dncnn::DnCnn;
 use crate::mnist::Mnist;
+use crate::tensor_file::TensorFile;
 use burn::config::Config;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use hessrank_core::noise::SeededNoise;
 use hessrank_core::{Error, Minibatches, Objective};
 use rand::seq::SliceRandom;
+use std::path::{Path, PathBuf};
 
 /// Noise stream of the fixed objective's draw (epoch samplers use `EPOCH_STREAM + epoch`).
 const FIXED_STREAM: u64 = 1;
@@ -69,8 +71,10 @@ pub struct NoisyMnist {
     pub noisy: Tensor<4>,
     /// The configuration that produced them.
     pub config: NoisyMnistConfig,
-    /// Which dataset images were used.
+    /// Which dataset images were used (empty for a batch read from a file).
     pub indices: Vec<usize>,
+    /// The file the batch was read from (`None`: drawn from MNIST by `config`).
+    pub source: Option<PathBuf>,
 }
 
 impl NoisyMnist {
@@ -82,7 +86,34 @@ impl NoisyMnist {
         let shape = clean.shape().dims::<4>();
         let noise = SeededNoise::new(config.seed, FIXED_STREAM).normal_tensor(shape, device);
         let noisy = clean.clone().add(noise.mul_scalar(config.noise_std));
-        Ok(Self { clean, noisy, config: config.clone(), indices })
+        Ok(Self { clean, noisy, config: config.clone(), indices, source: None })
+    }
+
+    /// The batch in a safetensors file: `noisy` and `clean`, each [N, 1, 28, 28] (f32 or f64), the
+    /// user's own fixed batch. Errors name the file and the key with the expected shape.
+    pub fn from_file(path: &Path, device: &Device) -> hessrank_core::Result<Self> {
+        let file = TensorFile::read(path)?;
+        let image = [None, Some(1), Some(28), Some(28)];
+        let (shape, noisy) = file.float("noisy", &image)?;
+        let n = shape[0];
+        let (_, clean) = file.float("clean", &[Some(n), Some(1), Some(28), Some(28)])?;
+        if n == 0 {
+            return Err(Error::format(path, "the batch is empty (noisy has N = 0 images)"));
+        }
+        let as_tensor = |v: Vec<f64>| Tensor::<4>::from_data(TensorData::new(v, [n, 1, 28, 28]), device);
+        let mut config = NoisyMnistConfig::new().with_n_images(n);
+        // The noise level of a given batch is whatever the file holds: its sample standard deviation.
+        let (sum, sq) =
+            noisy.iter().zip(&clean).fold((0.0, 0.0), |(s, q), (a, b)| (s + (a - b), q + (a - b) * (a - b)));
+        let m = noisy.len() as f64;
+        config.noise_std = (sq / m - (sum / m).powi(2)).max(0.0).sqrt();
+        Ok(Self {
+            noisy: as_tensor(noisy),
+            clean: as_tensor(clean),
+            config,
+            indices: Vec::new(),
+            source: Some(path.into()),
+        })
     }
 }
 

@@ -92,6 +92,27 @@ impl DnCnnConfig {
     }
 }
 
+impl DnCnnConfig {
+    /// The key renames that take a PyTorch `nn.Sequential` DnCNN's `state_dict` onto this
+    /// network's module paths: `Conv2d, ReLU, [Conv2d, BatchNorm2d, ReLU] × (depth − 2), Conv2d`
+    /// has its parameters at indices `0`, `2 + 3i`/`3 + 3i` and `3(depth − 2) + 2` (without
+    /// BatchNorm, `2 + 2i` and `2(depth − 2) + 2`). Keys that do not start with an index are left alone,
+    /// so a file written with Burn's own paths loads too.
+    pub fn pytorch_sequential_renames(&self) -> Vec<(String, String)> {
+        let per_mid = if self.batch_norm { 3 } else { 2 };
+        let mut renames = vec![(r"^0\.".to_string(), "first.".to_string())];
+        for i in 0..self.depth.saturating_sub(2) {
+            let conv = 2 + per_mid * i;
+            renames.push((format!(r"^{conv}\."), format!("mid.{i}.conv.")));
+            if self.batch_norm {
+                renames.push((format!(r"^{}\.", conv + 1), format!("mid.{i}.bn.")));
+            }
+        }
+        renames.push((format!(r"^{}\.", 2 + per_mid * self.depth.saturating_sub(2)), "last.".to_string()));
+        renames
+    }
+}
+
 /// A middle layer: convolution, optional BatchNorm, ReLU.
 #[derive(Module, Debug)]
 pub struct MidLayer {

@@ -7,8 +7,11 @@ pub mod denoise;
 pub mod dncnn;
 pub mod linear;
 pub mod mnist;
+pub mod tensor_file;
+pub mod weights;
 
 pub use denoise::{FrozenNoisyMnist, NoisyBatch, NoisyMnist, NoisyMnistConfig, NoisyMnistSampler};
 pub use dncnn::{DnCnn, DnCnnConfig};
 pub use linear::{ClosedFormHessian, GlobalMinimum, LinearNet, LinearNetConfig, PopulationObjective, SampleObjective};
 pub use mnist::Mnist;
+pub use weights::{WeightsOptions, WeightsReport, load_weights};

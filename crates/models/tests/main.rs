@@ -7,3 +7,4 @@ mod dncnn;
 mod linear_hessian;
 mod linear_minimum;
 mod mnist;
+mod weights;

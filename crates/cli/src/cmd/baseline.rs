@@ -19,8 +19,11 @@ pub struct BaselineArgs {
     #[arg(long, default_value = "models/dncnn-mnist")]
     pub model: PathBuf,
     /// A square symmetric PSD matrix (.npy float64/float32, or CSV) instead of a checkpoint.
-    #[arg(long, conflicts_with = "model")]
+    #[arg(long, conflicts_with_all = ["model", "weights"])]
     pub matrix: Option<PathBuf>,
+    /// A model trained elsewhere, or another batch.
+    #[command(flatten)]
+    pub import: problem::ImportArgs,
     /// U&S threshold rule: published (Ubaru and Saad's code, the paper's baseline) or first-minimum.
     #[arg(long, value_parser = super::parse_us_rule, default_value = "published")]
     pub us_rule: GapRule,
@@ -72,7 +75,7 @@ pub fn run(ctx: &Ctx, a: BaselineArgs) -> Result<()> {
         result["matrix"] = serde_json::json!(file);
         return report(&dir, &result);
     }
-    let loaded = problem::load(&a.model, &ctx.device)?;
+    let loaded = problem::load_source(&a.model, &a.import, &ctx.device)?;
     let dir = RunDir::create(&ctx.out, "baseline")?;
     let result = with_problem!(&loaded.problem, |model, _objective, curvature| {
         let fd = FdHessian::new(curvature, model);
@@ -86,6 +89,8 @@ pub fn run(ctx: &Ctx, a: BaselineArgs) -> Result<()> {
         };
         all(op, fd.grad_evals())
     });
+    let mut result = result;
+    result["model"] = serde_json::json!(loaded.origin);
     report(&dir, &result)
 }
 

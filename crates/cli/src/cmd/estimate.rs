@@ -19,9 +19,13 @@ pub struct EstimateArgs {
     /// Checkpoint folder (written by `hessrank train`).
     #[arg(long, default_value = "models/dncnn-mnist")]
     pub model: PathBuf,
-    /// Preconditioner: adam (the checkpoint's), identity, or a JSON file saved by hessrank.
-    #[arg(long, default_value = "adam")]
-    pub precond: String,
+    /// A model trained elsewhere, or another batch.
+    #[command(flatten)]
+    pub import: problem::ImportArgs,
+    /// Preconditioner: adam (the checkpoint's), identity, or a JSON file saved by hessrank
+    /// (default: adam for a checkpoint, identity for --weights, which hold no Adam state).
+    #[arg(long)]
+    pub precond: Option<String>,
     /// Algorithm 1's settings.
     #[command(flatten)]
     pub langevin: LangevinArgs,
@@ -33,19 +37,25 @@ pub struct EstimateArgs {
     pub resume: Option<PathBuf>,
 }
 
-/// The preconditioner named by `--precond`.
+/// The preconditioner named by `--precond` (`None`: Adam's where the model has it, else G = I).
 pub fn choose_precond(
-    which: &str,
-    checkpoint: DiagPreconditioner,
+    which: Option<&str>,
+    checkpoint: Option<DiagPreconditioner>,
     layout: &ParamLayout,
     ctx: &Ctx,
 ) -> Result<DiagPreconditioner> {
     let plain = ctx.device.clone().inner();
-    Ok(match which {
-        "adam" => checkpoint,
-        "identity" => DiagPreconditioner::identity(layout, &plain),
-        file => DiagPreconditioner::load(std::path::Path::new(file), layout, &plain)
-            .with_context(|| format!("--precond {file}: expected adam, identity or a preconditioner file"))?,
+    Ok(match (which, checkpoint) {
+        (None | Some("adam"), Some(adam)) => adam,
+        (Some("adam"), None) => anyhow::bail!(
+            "--precond adam: these weights come without Adam's second moment; use identity or a preconditioner file"
+        ),
+        (None, None) => DiagPreconditioner::identity(layout, &plain),
+        (Some(which), _) => match which {
+            "identity" => DiagPreconditioner::identity(layout, &plain),
+            file => DiagPreconditioner::load(std::path::Path::new(file), layout, &plain)
+                .with_context(|| format!("--precond {file}: expected adam, identity or a preconditioner file"))?,
+        },
     })
 }
 
@@ -112,7 +122,7 @@ pub fn write_interrupted(dir: &RunDir) -> Result<()> {
 pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
     let configs: Vec<_> = a.langevin.sigma2.iter().map(|&s| a.langevin.config_at(ctx, s)).collect::<Result<_>>()?;
     let sweep = configs.len() > 1;
-    let loaded = problem::load(&a.model, &ctx.device)?;
+    let loaded = problem::load_source(&a.model, &a.import, &ctx.device)?;
     let dir = RunDir::resume_or_create(a.resume.as_deref(), &ctx.out, "estimate", "langevin-state.json")?;
     let state = |i: usize, tag: &str| Checkpointing {
         path: dir.path.join(if i == 0 && tag.is_empty() {
@@ -122,7 +132,7 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
         }),
         every: a.checkpoint_every.max(1),
     };
-    dir.json("config.json", &serde_json::json!({"model": a.model, "precond": a.precond, "langevin": configs[0], "sigma2": a.langevin.sigma2, "backend": ctx.backend.to_string(), "dtype": format!("{:?}", ctx.dtype), "seed": ctx.seed}))?;
+    dir.json("config.json", &serde_json::json!({"model": loaded.origin, "weights": a.import.weights, "data": a.import.data, "precond": a.precond.as_deref().unwrap_or(if loaded.precond.is_some() { "adam" } else { "identity" }), "langevin": configs[0], "sigma2": a.langevin.sigma2, "backend": ctx.backend.to_string(), "dtype": format!("{:?}", ctx.dtype), "seed": ctx.seed}))?;
     let has_frozen = matches!(loaded.problem, problem::Problem::Dncnn { .. });
     if sweep && !has_frozen {
         println!("this model has no frozen-activation objective: the σ² sweep has the real estimates only");
@@ -133,7 +143,7 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
         let resume = a.resume.is_some();
         let done = with_problem!(&loaded.problem, |model, objective, curvature| {
             let layout = ParamLayout::of(model);
-            let g = choose_precond(&a.precond, loaded.precond.clone(), &layout, ctx)?;
+            let g = choose_precond(a.precond.as_deref(), loaded.precond.clone(), &layout, ctx)?;
             let real =
                 estimate_with_progress(ctx, config, objective, curvature, model, &g, Some((&state(i, ""), resume)))?;
             match real {
@@ -173,7 +183,7 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
     dir.json("threshold.json", &thin_log(&curve, 200))?;
     super::dncnn::write_threshold_curve(&dir, &curve, None, "estimate")?;
     if sweep {
-        write_sweep(&dir, &a.model.display().to_string(), &rows)?;
+        write_sweep(&dir, &loaded.origin, &rows)?;
         dir.json("sigma2-sweep.json", &rows)?;
         for row in &rows {
             if let (Some(f), Some(d)) = (row.frozen, &row.relu_excess) {

@@ -17,6 +17,9 @@ pub struct SpectrumArgs {
     /// Checkpoint folder.
     #[arg(long, default_value = "models/dncnn-mnist")]
     pub model: PathBuf,
+    /// A model trained elsewhere, or another batch.
+    #[command(flatten)]
+    pub import: problem::ImportArgs,
     /// Also save the dense Hessian (f64, .npy) here, e.g. for `dncnn --hessian`.
     #[arg(long)]
     pub save_hessian: Option<PathBuf>,
@@ -67,12 +70,12 @@ pub fn write_spectrum(dir: &RunDir, spectrum: &Spectrum, svg: &str, title: &str,
 
 /// Runs `spectrum`.
 pub fn run(ctx: &Ctx, a: SpectrumArgs) -> Result<()> {
-    let loaded = problem::load(&a.model, &ctx.device)?;
-    let n = loaded.manifest.layout.numel();
+    let loaded = problem::load_source(&a.model, &a.import, &ctx.device)?;
+    let n = loaded.layout().numel();
     ensure!(
         n <= a.max_params,
         "{} has {n} parameters; the dense Hessian is limited to --max-params {}",
-        a.model.display(),
+        loaded.origin,
         a.max_params
     );
     let dir = RunDir::create(&ctx.out, "spectrum")?;
@@ -83,6 +86,10 @@ pub fn run(ctx: &Ctx, a: SpectrumArgs) -> Result<()> {
         println!("Hessian saved to {}", file.display());
     }
     dir.json("result.json", &spectrum)?;
+    dir.json(
+        "config.json",
+        &serde_json::json!({"model": loaded.origin, "weights": a.import.weights, "data": a.import.data, "n_params": n}),
+    )?;
     write_spectrum(&dir, &spectrum, "energy.svg", "Normalised cumulative eigenvalue energy", &[])?;
     println!(
         "{n} parameters: λ_max {:.4e}, Tr H {:.4e}, {} eigenvalues > 1e-6·λ_max, {} < −1e-6·λ_max; 98.5 % of the energy at rank {}",
