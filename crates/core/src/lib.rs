@@ -20,7 +20,7 @@ pub mod step_noise;
 mod ziggurat_tables;
 
 pub use error::{Error, Result, TensorProblem};
-pub use objective::{Minibatches, Objective, ValueAndGrad, value_and_grad};
+pub use objective::{FnObjective, Minibatches, Objective, ValueAndGrad, value_and_grad};
 pub use operator::{CountedOperator, DenseOperator, LinearOperator};
 pub use params::{ParamLayout, ParamSpec, ParamTensors};
 pub use precond::DiagPreconditioner;

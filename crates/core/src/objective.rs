@@ -71,3 +71,31 @@ impl ScalarExt for Tensor<1> {
         self.into_data().iter::<f64>().next().unwrap_or(f64::NAN)
     }
 }
+
+/// A closure `|model: &M| -> Tensor<1>` as an [`Objective`].
+///
+/// Rust cannot implement a trait for every closure over a model type that appears only in the
+/// closure's argument (the model would be an unconstrained parameter of the impl), so closures are
+/// wrapped once here: `FnObjective::new(|m: &Mlp| …)`. The `hessrank` facade does it for you.
+pub struct FnObjective<M, F> {
+    loss: F,
+    _model: std::marker::PhantomData<fn(&M)>,
+}
+
+impl<M, F> FnObjective<M, F>
+where
+    F: Fn(&M) -> Tensor<1>,
+{
+    /// The objective whose loss is `loss(model)`; it must be deterministic (full batch, fixed data).
+    pub fn new(loss: F) -> Self {
+        Self { loss, _model: std::marker::PhantomData }
+    }
+}
+
+impl<M: Module, F: Fn(&M) -> Tensor<1> + Sync> Objective for FnObjective<M, F> {
+    type Model = M;
+
+    fn loss(&self, model: &M) -> Tensor<1> {
+        (self.loss)(model)
+    }
+}

@@ -188,6 +188,28 @@ impl RankEstimate {
     }
 }
 
+/// One line: the estimate, its 95 % interval, R̂ and ESS over the chains, and the eigenvalue
+/// threshold below which modes had no time to equilibrate (they are not counted).
+impl std::fmt::Display for RankEstimate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "rank {:.1} ± {:.1} (95 % CI {:.1}–{:.1}; {} chain{}, R̂ {:.3}, ESS {:.0}; counts eigenvalues of G^½HG^½ \
+             above {:.2e}){}",
+            self.estimate,
+            self.stderr,
+            self.ci95[0],
+            self.ci95[1],
+            self.chains,
+            if self.chains == 1 { "" } else { "s" },
+            self.r_hat,
+            self.ess,
+            self.eigenvalue_threshold,
+            if self.partial { " PARTIAL: interrupted" } else { "" }
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,131 @@
+//! Algorithm 1 as a builder: the paper's settings by name, G = I unless Adam's state is given.
+
+use burn::module::Module;
+use burn::tensor::Tensor;
+use hessrank_core::params::params_of;
+use hessrank_core::{DiagPreconditioner, FnObjective, Objective, ParamLayout, Result};
+use hessrank_rank::{DriftCorrection, LangevinConfig, RankEstimate, Scheme, StepSize};
+
+/// Preconditioned Langevin dynamics at a minimum, and the rank estimate it gives.
+///
+/// Defaults are [`LangevinConfig`]'s: η = 1/μ_max (measured), σ² = 2e-5, K_tot = 15,000,
+/// K_avg = 10,000, one chain, Leimkuhler–Matthews, G = I. Four or more chains give R̂ and an
+/// honest error bar.
+#[derive(Debug, Clone)]
+pub struct Langevin {
+    config: LangevinConfig,
+    precond: Option<DiagPreconditioner>,
+}
+
+impl Default for Langevin {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Langevin {
+    /// The default settings.
+    pub fn new() -> Self {
+        Self { config: LangevinConfig::new(), precond: None }
+    }
+
+    /// Starts from a full configuration.
+    pub fn with_config(config: LangevinConfig) -> Self {
+        Self { config, precond: None }
+    }
+
+    /// The noise power σ² (the paper: 2e-5 for linear nets, 1e-5 for the DnCNN).
+    pub fn sigma2(mut self, sigma2: f64) -> Self {
+        self.config.sigma2 = sigma2;
+        self
+    }
+
+    /// Total iterations K_tot.
+    pub fn iters(mut self, k_tot: usize) -> Self {
+        self.config.k_tot = k_tot;
+        self
+    }
+
+    /// The last K_avg iterations, whose mean loss gives the estimate.
+    pub fn average_last(mut self, k_avg: usize) -> Self {
+        self.config.k_avg = k_avg;
+        self
+    }
+
+    /// Independent chains (their spread gives the error bar and R̂).
+    pub fn chains(mut self, chains: usize) -> Self {
+        self.config.chains = chains;
+        self
+    }
+
+    /// The step: `StepSize::Auto { c }` (η = c/μ_max) or `StepSize::Fixed(η)`.
+    pub fn step(mut self, step: StepSize) -> Self {
+        self.config.step = step;
+        self
+    }
+
+    /// The discretisation (Euler–Maruyama is the paper's; Leimkuhler–Matthews has less bias).
+    pub fn scheme(mut self, scheme: Scheme) -> Self {
+        self.config.scheme = scheme;
+        self
+    }
+
+    /// The drift correction by a noise-free companion chain.
+    pub fn drift(mut self, drift: DriftCorrection) -> Self {
+        self.config.drift = drift;
+        self
+    }
+
+    /// The seed of the noise (the same seed gives the same numbers).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = seed;
+        self
+    }
+
+    /// The diagonal preconditioner G, e.g. Adam's second moment at the end of training
+    /// (`hessrank::train` keeps it); the default is G = I.
+    pub fn preconditioner(mut self, g: DiagPreconditioner) -> Self {
+        self.precond = Some(g);
+        self
+    }
+
+    /// The settings as they stand.
+    pub fn config(&self) -> &LangevinConfig {
+        &self.config
+    }
+
+    /// Runs Algorithm 1 on the closure `loss` at `model` (θ₀, on an autodiff device).
+    pub fn run<M, F>(&self, loss: &F, model: &M) -> Result<RankEstimate>
+    where
+        M: Module + Clone,
+        F: Fn(&M) -> Tensor<1> + Sync,
+    {
+        self.run_objective(&FnObjective::new(loss), model)
+    }
+
+    /// Runs Algorithm 1 on any [`Objective`] at `model`.
+    pub fn run_objective<O: Objective>(&self, objective: &O, model: &O::Model) -> Result<RankEstimate>
+    where
+        O::Model: Clone,
+    {
+        self.config.validate()?;
+        let g = match &self.precond {
+            Some(g) => g.clone(),
+            None => identity_for(model)?,
+        };
+        hessrank_rank::Langevin::new(&self.config).run(objective, model, &g)
+    }
+}
+
+/// G = I for `model`'s trainable parameters, on their (plain) device.
+pub(crate) fn identity_for<M: Module>(model: &M) -> Result<DiagPreconditioner> {
+    let layout = ParamLayout::of(model);
+    let Some(device) = params_of(model).tensors.first().map(|t| t.device()) else {
+        return Err(hessrank_core::Error::config(
+            "model",
+            "no trainable parameters",
+            "a model on an autodiff device (device.autodiff()) with at least one parameter",
+        ));
+    };
+    Ok(DiagPreconditioner::identity(&layout, &device))
+}
