@@ -580,3 +580,35 @@ fn estimate_on_imported_weights_runs_with_g_identity_and_bad_import_flags_are_na
         .failure()
         .stderr(predicates::str::contains("other.safetensors").and(predicates::str::contains("is missing")));
 }
+
+#[test]
+fn per_layer_and_params_estimate_blocks_and_a_glob_matching_nothing_is_named() {
+    let out = scratch("per-layer");
+    let short = ["--iters", "60", "--avg", "30", "--chains", "2"];
+    hessrank(&out)
+        .args(["--threads", "1", "estimate", "--model", "models/dncnn-mnist", "--per-layer"])
+        .args(short)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .assert()
+        .success()
+        .stdout(
+            predicates::str::contains("first")
+                .and(predicates::str::contains("mid"))
+                .and(predicates::str::contains("last")),
+        );
+    let rows = json(&run_dir(&out, "estimate-").join("per-layer.json"));
+    let blocks: Vec<(&str, u64)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["block"].as_str().unwrap(), r["n_params"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(blocks, vec![("first", 80), ("mid", 600), ("last", 73)], "the DnCNN's blocks add up to 753");
+    hessrank(&out)
+        .args(["estimate", "--model", "models/dncnn-mnist", "--params", "middle.*"])
+        .args(short)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("middle.*").and(predicates::str::contains("first.weight")));
+}

@@ -49,6 +49,47 @@ impl ParamLayout {
         self.specs.iter().map(ParamSpec::numel).sum()
     }
 
+    /// Which parameters the path globs select (`*` any run of characters, dots included; `?` one
+    /// character; e.g. `mid.*`, `first.weight`), in layout order. A glob that matches nothing is an
+    /// error naming it and the paths there are.
+    pub fn select(&self, globs: &[String]) -> Result<Vec<bool>> {
+        let mut keep = vec![false; self.specs.len()];
+        for glob in globs {
+            let pattern = format!("^{}$", regex::escape(glob).replace(r"\*", ".*").replace(r"\?", "."));
+            let re = regex::Regex::new(&pattern).map_err(|e| Error::config("params", glob, e.to_string()))?;
+            let mut any = false;
+            for (k, spec) in keep.iter_mut().zip(&self.specs) {
+                if re.is_match(&spec.path) {
+                    *k = true;
+                    any = true;
+                }
+            }
+            if !any {
+                let paths: Vec<&str> = self.specs.iter().map(|s| s.path.as_str()).collect();
+                return Err(Error::config(
+                    "params",
+                    glob,
+                    format!("a glob over the parameter paths: {}", paths.join(", ")),
+                ));
+            }
+        }
+        Ok(keep)
+    }
+
+    /// The top-level blocks (first path segments), in order of first appearance, each with the glob
+    /// that selects it (`mid.*` for `mid.0.conv.weight`, …).
+    pub fn top_level_blocks(&self) -> Vec<(String, String)> {
+        let mut blocks: Vec<(String, String)> = Vec::new();
+        for spec in &self.specs {
+            let head = spec.path.split('.').next().unwrap_or("").to_string();
+            let glob = if head == spec.path { head.clone() } else { format!("{head}.*") };
+            if !blocks.iter().any(|(h, _)| *h == head) {
+                blocks.push((head, glob));
+            }
+        }
+        blocks
+    }
+
     /// Checks that `other` has the same paths and shapes, naming the first difference.
     pub fn check_same(&self, other: &ParamLayout, what: &str) -> Result<()> {
         if self == other {

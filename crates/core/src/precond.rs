@@ -58,6 +58,31 @@ impl DiagPreconditioner {
         Ok(Self { layout: layout.clone(), g, sqrt_g })
     }
 
+    /// G on the parameters `keep` selects (layout order, see [`ParamLayout::select`]) and 0 on the
+    /// rest. Those stay at θ₀, so the dynamics see only the diagonal block H_BB of the Hessian, and
+    /// Algorithm 1 reports rank(G_B^½ H_BB G_B^½) = rank(H_BB) (G_B > 0): the block's own rank.
+    pub fn restricted(&self, keep: &[bool]) -> Result<Self> {
+        if keep.len() != self.layout.specs.len() {
+            return Err(Error::Shape {
+                what: "parameter selection".into(),
+                expected: format!("{} parameters", self.layout.specs.len()),
+                found: format!("{}", keep.len()),
+            });
+        }
+        if !keep.iter().any(|k| *k) {
+            return Err(Error::config("params", "an empty selection", "at least one parameter"));
+        }
+        let mask = |t: &ParamTensors| ParamTensors {
+            tensors: t
+                .tensors
+                .iter()
+                .zip(keep)
+                .map(|(x, k)| if *k { x.clone() } else { x.clone().zeros_like() })
+                .collect(),
+        };
+        Ok(Self { layout: self.layout.clone(), g: mask(&self.g), sqrt_g: mask(&self.sqrt_g) })
+    }
+
     /// The parameter layout G belongs to.
     pub fn layout(&self) -> &ParamLayout {
         &self.layout

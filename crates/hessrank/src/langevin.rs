@@ -15,6 +15,7 @@ use hessrank_rank::{DriftCorrection, LangevinConfig, RankEstimate, Scheme, StepS
 pub struct Langevin {
     config: LangevinConfig,
     precond: Option<DiagPreconditioner>,
+    params: Vec<String>,
 }
 
 impl Default for Langevin {
@@ -26,12 +27,12 @@ impl Default for Langevin {
 impl Langevin {
     /// The default settings.
     pub fn new() -> Self {
-        Self { config: LangevinConfig::new(), precond: None }
+        Self { config: LangevinConfig::new(), precond: None, params: Vec::new() }
     }
 
     /// Starts from a full configuration.
     pub fn with_config(config: LangevinConfig) -> Self {
-        Self { config, precond: None }
+        Self { config, precond: None, params: Vec::new() }
     }
 
     /// The noise power σ² (the paper: 2e-5 for linear nets, 1e-5 for the DnCNN).
@@ -89,6 +90,14 @@ impl Langevin {
         self
     }
 
+    /// Runs the dynamics on the parameters whose paths match these globs only (`mid.*`,
+    /// `first.weight`; `*` spans dots), the rest held at θ₀: the estimate is then the rank of the
+    /// diagonal block H_BB of the Hessian. A glob that matches nothing is an error.
+    pub fn params<S: Into<String>>(mut self, globs: impl IntoIterator<Item = S>) -> Self {
+        self.params = globs.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// The settings as they stand.
     pub fn config(&self) -> &LangevinConfig {
         &self.config
@@ -109,10 +118,13 @@ impl Langevin {
         O::Model: Clone,
     {
         self.config.validate()?;
-        let g = match &self.precond {
+        let mut g = match &self.precond {
             Some(g) => g.clone(),
             None => identity_for(model)?,
         };
+        if !self.params.is_empty() {
+            g = g.restricted(&ParamLayout::of(model).select(&self.params)?)?;
+        }
         hessrank_rank::Langevin::new(&self.config).run(objective, model, &g)
     }
 }

@@ -98,3 +98,51 @@ fn lanczos_hutchinson_and_slq_agree_with_the_dense_eigenvalues() {
         spectrum.trace
     );
 }
+
+/// Two parameter blocks a ∈ R³, b ∈ R⁴ under L = ½ θᵀSθ, θ = (a, b), with S = VVᵀ built so that
+/// rank(S_aa) = 2, rank(S_bb) = 3 and rank(S) = 4.
+#[derive(Module, Debug)]
+struct TwoBlocks {
+    a: burn::module::Param<Tensor<1>>,
+    b: burn::module::Param<Tensor<1>>,
+}
+
+#[test]
+fn a_block_estimate_is_the_rank_of_the_diagonal_block_not_of_the_whole_hessian() {
+    use burn::module::Param;
+    let device = hessrank::core::device::with_float_dtype(Device::flex(), FloatDType::F64).unwrap().autodiff();
+    // V is 7×4: rows 0–2 (block a) span 2 dimensions, rows 3–6 (block b) span 3, all 7 span 4.
+    let v = nalgebra::DMatrix::<f64>::from_row_slice(
+        7,
+        4,
+        &[
+            1.0, 0.0, 0.5, 0.0, //
+            0.0, 1.0, 0.0, 0.0, //
+            1.0, 1.0, 0.5, 0.0, //
+            0.0, 0.0, 1.0, 0.0, //
+            0.3, 0.0, 0.0, 1.0, //
+            0.0, 0.7, 1.0, 1.0, //
+            0.3, 0.0, 1.0, 1.0, //
+        ],
+    );
+    let s = &v * v.transpose();
+    let rank = |m: nalgebra::DMatrix<f64>| m.symmetric_eigenvalues().iter().filter(|x| x.abs() > 1e-9).count();
+    assert_eq!((rank(s.view((0, 0), (3, 3)).into()), rank(s.view((3, 3), (4, 4)).into()), rank(s.clone())), (2, 3, 4));
+    let s_t = Tensor::<2>::from_data(TensorData::new(s.transpose().as_slice().to_vec(), [7, 7]), &device);
+    let model = TwoBlocks {
+        a: Param::from_tensor(Tensor::zeros([3], &device).require_grad()),
+        b: Param::from_tensor(Tensor::zeros([4], &device).require_grad()),
+    };
+    let loss = |m: &TwoBlocks| {
+        let theta = Tensor::cat(vec![m.a.val(), m.b.val()], 0).reshape([7, 1]);
+        theta.clone().transpose().matmul(s_t.clone().matmul(theta)).reshape([1]).mul_scalar(0.5)
+    };
+    let lm = Langevin::new().sigma2(1e-4).iters(4000).average_last(3000).chains(8);
+    for (globs, want) in [(vec!["a"], 2.0), (vec!["b"], 3.0), (vec!["a", "b"], 4.0), (vec!["*"], 4.0)] {
+        let r = lm.clone().params(globs.clone()).run(&loss, &model).unwrap();
+        println!("{globs:?}: {r} (block rank {want})");
+        assert!((r.estimate - want).abs() < 2.5 * r.stderr && r.stderr < 0.1, "{globs:?}: {r} vs rank {want}");
+    }
+    let e = lm.params(["c.*"]).run(&loss, &model).unwrap_err();
+    assert!(e.to_string().contains("c.*") && e.to_string().contains("a, b"), "{e}");
+}

@@ -29,6 +29,13 @@ pub struct EstimateArgs {
     /// Algorithm 1's settings.
     #[command(flatten)]
     pub langevin: LangevinArgs,
+    /// Run the dynamics on these parameters only (path globs: `mid.*`, `first.weight`; `*` spans
+    /// dots), the rest held at θ₀: the estimate is the rank of that diagonal block of the Hessian.
+    #[arg(long, num_args = 1.., value_delimiter = ',')]
+    pub params: Vec<String>,
+    /// One estimate per top-level block (`first`, `mid.*`, `last`, …), in one table (per-layer.csv).
+    #[arg(long, conflicts_with_all = ["params", "resume"])]
+    pub per_layer: bool,
     /// Save the run's state (langevin-state.json in the run folder) every this many iterations.
     #[arg(long, default_value_t = 500)]
     pub checkpoint_every: usize,
@@ -137,6 +144,10 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
     if sweep && !has_frozen {
         println!("this model has no frozen-activation objective: the σ² sweep has the real estimates only");
     }
+    if a.per_layer {
+        anyhow::ensure!(!sweep, "--per-layer runs one σ² (got {})", configs.len());
+        return per_layer(ctx, &a, &loaded, &configs[0], &dir);
+    }
     let mut rows = Vec::new();
     let mut first = None;
     for (i, config) in configs.iter().enumerate() {
@@ -144,6 +155,7 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
         let done = with_problem!(&loaded.problem, |model, objective, curvature| {
             let layout = ParamLayout::of(model);
             let g = choose_precond(a.precond.as_deref(), loaded.precond.clone(), &layout, ctx)?;
+            let g = restrict(g, &layout, &a.params, i == 0)?;
             let real =
                 estimate_with_progress(ctx, config, objective, curvature, model, &g, Some((&state(i, ""), resume)))?;
             match real {
@@ -204,5 +216,65 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
     if r.partial {
         println!("interrupted after {} iterations: continue with --resume {}", r.iterations, dir.path.display());
     }
+    Ok(())
+}
+
+/// G restricted to the `--params` globs (unchanged when none are given); says what moves.
+fn restrict(g: DiagPreconditioner, layout: &ParamLayout, params: &[String], say: bool) -> Result<DiagPreconditioner> {
+    if params.is_empty() {
+        return Ok(g);
+    }
+    let keep = layout.select(params).map_err(|e| anyhow::anyhow!("--params: {e}"))?;
+    let moving: usize = layout.specs.iter().zip(&keep).filter(|(_, k)| **k).map(|(s, _)| s.numel()).sum();
+    if say {
+        println!(
+            "--params {}: the dynamics move {moving} of {} parameters, the rest stay at θ₀ (the rank of that block of H)",
+            params.join(","),
+            layout.numel()
+        );
+    }
+    Ok(g.restricted(&keep)?)
+}
+
+/// `--per-layer`: one estimate per top-level block, as a table (`per-layer.csv`, `per-layer.json`).
+fn per_layer(
+    ctx: &Ctx,
+    a: &EstimateArgs,
+    loaded: &problem::Loaded,
+    config: &hessrank_rank::LangevinConfig,
+    dir: &RunDir,
+) -> Result<()> {
+    let rows = with_problem!(&loaded.problem, |model, objective, curvature| {
+        let layout = ParamLayout::of(model);
+        let g = choose_precond(a.precond.as_deref(), loaded.precond.clone(), &layout, ctx)?;
+        let mut rows = Vec::new();
+        for (block, glob) in layout.top_level_blocks() {
+            let keep = layout.select(std::slice::from_ref(&glob))?;
+            let n: usize = layout.specs.iter().zip(&keep).filter(|(_, k)| **k).map(|(s, _)| s.numel()).sum();
+            let Some((r, _)) =
+                estimate_with_progress(ctx, config, objective, curvature, model, &g.restricted(&keep)?, None)?
+            else {
+                return write_interrupted(dir);
+            };
+            println!("{block:<10} {n:>6} parameters: {r}");
+            rows.push(serde_json::json!({"block": block, "params": glob, "n_params": n, "result": r}));
+        }
+        rows
+    });
+    dir.json("per-layer.json", &rows)?;
+    dir.csv(
+        "per-layer.csv",
+        &["block_index", "n_params", "estimate", "stderr", "r_hat"],
+        rows.iter().enumerate().map(|(i, r)| {
+            vec![
+                i as f64,
+                r["n_params"].as_f64().unwrap_or(f64::NAN),
+                r["result"]["estimate"].as_f64().unwrap_or(f64::NAN),
+                r["result"]["stderr"].as_f64().unwrap_or(f64::NAN),
+                r["result"]["r_hat"].as_f64().unwrap_or(f64::NAN),
+            ]
+        }),
+    )?;
+    println!("per-block estimates in {} (per-layer.csv: blocks in the order of per-layer.json)", dir.path.display());
     Ok(())
 }
