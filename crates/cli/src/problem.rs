@@ -8,8 +8,8 @@ use burn::tensor::Device;
 use hessrank_core::DiagPreconditioner;
 use hessrank_core::ParamLayout;
 use hessrank_models::{
-    DnCnn, DnCnnConfig, FrozenNoisyMnist, GlobalMinimum, LinearNet, LinearNetConfig, NoisyMnist, NoisyMnistConfig,
-    SampleObjective,
+    Classification, DnCnn, DnCnnConfig, FrozenClassification, FrozenNoisyMnist, GlobalMinimum, LinearNet,
+    LinearNetConfig, Mlp, MlpConfig, NoisyMnist, NoisyMnistConfig, SampleObjective,
 };
 use hessrank_models::{WeightsOptions, load_weights};
 use hessrank_train::checkpoint::{Checkpoint, Manifest};
@@ -67,6 +67,38 @@ impl LinearData {
     }
 }
 
+/// The data of `train mlp`: N MNIST digits (pixels / 255, flattened) with their labels.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MlpData {
+    /// Digits N.
+    pub n_images: usize,
+    /// Seed of the subset.
+    pub seed: u64,
+    /// The standard MNIST release folder, when not the bundled digits.
+    #[serde(default)]
+    pub mnist: Option<PathBuf>,
+}
+
+impl MlpData {
+    /// N of the default batch for imported classifier weights.
+    pub const DEFAULT_N: usize = 256;
+
+    /// The fixed cross-entropy objective on `device`.
+    pub fn objective(&self, device: &Device) -> Result<Classification> {
+        let mnist = crate::cmd::dncnn::load_mnist(self.mnist.as_deref())?;
+        Ok(Classification::mnist(&mnist, self.n_images, self.seed, device)?)
+    }
+}
+
+/// The widths of a loaded MLP, from its layers' shapes.
+fn mlp_config_of(model: &Mlp) -> MlpConfig {
+    let layout = ParamLayout::of(model);
+    let weights: Vec<&Vec<usize>> = layout.specs.iter().filter(|s| s.shape.len() == 2).map(|s| &s.shape).collect();
+    let mut sizes: Vec<usize> = weights.iter().map(|s| s[0]).collect();
+    sizes.extend(weights.last().map(|s| s[1]));
+    MlpConfig::new(sizes)
+}
+
 /// A checkpointed problem (one value per command; the size difference does not matter).
 #[allow(clippy::large_enum_variant)]
 pub enum Problem {
@@ -78,6 +110,15 @@ pub enum Problem {
         objective: NoisyMnist,
         /// The objective with θ₀'s ReLU pattern frozen.
         frozen: FrozenNoisyMnist,
+    },
+    /// A ReLU MLP classifier on labelled inputs (cross-entropy).
+    Mlp {
+        /// θ₀.
+        model: Mlp,
+        /// The fixed objective.
+        objective: Classification,
+        /// The objective with θ₀'s ReLU pattern frozen.
+        frozen: FrozenClassification,
     },
     /// A deep linear net on regression data.
     Linear {
@@ -105,6 +146,7 @@ impl Loaded {
     pub fn layout(&self) -> ParamLayout {
         match &self.problem {
             Problem::Dncnn { model, .. } => ParamLayout::of(model),
+            Problem::Mlp { model, .. } => ParamLayout::of(model),
             Problem::Linear { model, .. } => ParamLayout::of(model),
         }
     }
@@ -158,7 +200,36 @@ fn load_imported(arch: &str, weights: &Path, import: &ImportArgs, device: &Devic
                 origin: format!("{} (--arch dncnn)", weights.display()),
             })
         }
-        other => bail!("unknown --arch {other:?}: expected dncnn"),
+        other if other.starts_with("mlp:") => {
+            let cfg = MlpConfig::parse(&other["mlp:".len()..])?;
+            let options = WeightsOptions { allow_partial: import.allow_partial, ..Default::default() }
+                .with_renames(import.renames.iter().cloned())
+                .with_renames(cfg.pytorch_sequential_renames());
+            let (model, report) = load_weights(cfg.init(device)?, weights, &options)?;
+            println!("weights: {}", report.summary());
+            let objective = match &import.data {
+                Some(data) => Classification::from_file(data, cfg.sizes[0], cfg.classes(), device)?,
+                None => {
+                    ensure!(
+                        cfg.sizes[0] == 784 && cfg.classes() == 10,
+                        "--arch {other}: without --data the default batch is MNIST (784 inputs, 10 classes)"
+                    );
+                    println!(
+                        "data: no --data given, so the default batch: {} bundled MNIST digits, seed 0",
+                        MlpData::DEFAULT_N
+                    );
+                    Classification::mnist(&crate::cmd::dncnn::load_mnist(None)?, MlpData::DEFAULT_N, 0, device)?
+                }
+            };
+            let frozen = objective.frozen_at(&model);
+            Ok(Loaded {
+                problem: Problem::Mlp { model, objective, frozen },
+                precond: None,
+                manifest: None,
+                origin: format!("{} (--arch {other})", weights.display()),
+            })
+        }
+        other => bail!("unknown --arch {other:?}: expected dncnn or mlp:WIDTHS (e.g. mlp:784-64-10)"),
     }
 }
 
@@ -180,6 +251,19 @@ fn with_data(loaded: Loaded, data: &Path, device: &Device) -> Result<Loaded> {
             let frozen = objective.frozen_at(&model);
             let origin = format!("{origin} on {}", data.display());
             Ok(Loaded { problem: Problem::Dncnn { model, objective, frozen }, precond, manifest, origin })
+        }
+        Problem::Mlp { model, objective, .. } => {
+            let objective = match &objective.source {
+                Some(src) if src == data => objective,
+                _ => {
+                    let cfg = mlp_config_of(&model);
+                    Classification::from_file(data, cfg.sizes[0], cfg.classes(), device)?
+                }
+            };
+            println!("data: {} ({} labelled inputs)", data.display(), objective.len());
+            let frozen = objective.frozen_at(&model);
+            let origin = format!("{origin} on {}", data.display());
+            Ok(Loaded { problem: Problem::Mlp { model, objective, frozen }, precond, manifest, origin })
         }
         Problem::Linear { .. } => {
             bail!("--data {}: the linear net's data are drawn from its seed, not read from a file", data.display())
@@ -213,6 +297,20 @@ pub fn load(dir: &Path, device: &Device) -> Result<Loaded> {
                 origin,
             })
         }
+        "mlp" => {
+            let cfg: MlpConfig = field(&manifest.model_config, "model_config", dir)?;
+            let data: MlpData = field(&manifest.data, "data", dir)?;
+            let (model, precond, manifest) = Checkpoint::load(dir, cfg.init(device)?, &plain)?;
+            let objective = data.objective(device)?;
+            let frozen = objective.frozen_at(&model);
+            let origin = dir.display().to_string();
+            Ok(Loaded {
+                problem: Problem::Mlp { model, objective, frozen },
+                precond: Some(precond),
+                manifest: Some(manifest),
+                origin,
+            })
+        }
         "linear" => {
             let cfg: LinearNetConfig = field(&manifest.model_config, "model_config", dir)?;
             let data: LinearData = field(&manifest.data, "data", dir)?;
@@ -226,7 +324,9 @@ pub fn load(dir: &Path, device: &Device) -> Result<Loaded> {
                 origin,
             })
         }
-        other => bail!("{}: unknown model kind {other:?} in manifest.json (expected dncnn or linear)", dir.display()),
+        other => {
+            bail!("{}: unknown model kind {other:?} in manifest.json (expected dncnn, mlp or linear)", dir.display())
+        }
     }
 }
 
@@ -236,6 +336,7 @@ macro_rules! with_problem {
     ($problem:expr, |$model:ident, $objective:ident, $curvature:ident| $body:expr) => {
         match $problem {
             $crate::problem::Problem::Dncnn { model: $model, objective: $objective, frozen: $curvature } => $body,
+            $crate::problem::Problem::Mlp { model: $model, objective: $objective, frozen: $curvature } => $body,
             $crate::problem::Problem::Linear { model: $model, objective: $objective } => {
                 let $curvature = $objective;
                 $body

@@ -628,3 +628,36 @@ fn per_layer_and_params_estimate_blocks_and_a_glob_matching_nothing_is_named() {
         .failure()
         .stderr(predicates::str::contains("middle.*").and(predicates::str::contains("first.weight")));
 }
+
+#[test]
+fn an_mlp_classifier_trains_estimates_and_gets_its_spectrum_end_to_end() {
+    let out = scratch("mlp");
+    let model = out.join("mlp");
+    hessrank(&out)
+        .args(["--threads", "1", "train", "mlp", "--widths", "784-2-10", "--n-images", "32", "--sgd-epochs", "2"])
+        .args(["--gd-steps", "5", "--lbfgs-steps", "0", "--adam-steps", "5", "--dir"])
+        .arg(&model)
+        .assert()
+        .success();
+    hessrank(&out).args(["--threads", "1", "spectrum", "--model"]).arg(&model).assert().success();
+    let s = json(&run_dir(&out, "spectrum-").join("result.json"));
+    assert_finite(&s, "spectrum");
+    assert_eq!(s["eigenvalues"].as_array().unwrap().len(), 784 * 2 + 2 + 2 * 10 + 10);
+    hessrank(&out)
+        .args(["--threads", "1", "estimate", "--model"])
+        .arg(&model)
+        .args(["--iters", "60", "--avg", "30", "--chains", "2", "--sigma2", "1e-5,1e-6"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("real").and(predicates::str::contains("frozen")));
+    let bad = out.join("labels.safetensors");
+    std::fs::copy(pytorch_fixture("batch.safetensors"), &bad).unwrap();
+    hessrank(&out)
+        .args(["spectrum", "--model"])
+        .arg(&model)
+        .arg("--data")
+        .arg(&bad)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("labels.safetensors").and(predicates::str::contains("inputs")));
+}

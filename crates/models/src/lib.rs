@@ -1,11 +1,12 @@
 //! The models hessrank measures: the paper's deep linear network (with its random global minima and
-//! closed-form Hessian) and the 753-parameter DnCNN MNIST denoiser, the real MNIST digits shipped in
+//! closed-form Hessian), the 753-parameter DnCNN MNIST denoiser, a ReLU MLP classifier, the real MNIST digits shipped in
 //! `datasets/mnist`, and the deterministic full-batch objectives over fixed data.
 #![warn(missing_docs)]
 
 pub mod denoise;
 pub mod dncnn;
 pub mod linear;
+pub mod mlp;
 pub mod mnist;
 pub mod tensor_file;
 pub mod weights;
@@ -13,5 +14,6 @@ pub mod weights;
 pub use denoise::{FrozenNoisyMnist, NoisyBatch, NoisyMnist, NoisyMnistConfig, NoisyMnistSampler};
 pub use dncnn::{DnCnn, DnCnnConfig};
 pub use linear::{ClosedFormHessian, GlobalMinimum, LinearNet, LinearNetConfig, PopulationObjective, SampleObjective};
+pub use mlp::{Classification, FrozenClassification, Mlp, MlpConfig};
 pub use mnist::Mnist;
 pub use weights::{WeightsOptions, WeightsReport, load_weights};

@@ -6,5 +6,6 @@ mod denoise;
 mod dncnn;
 mod linear_hessian;
 mod linear_minimum;
+mod mlp;
 mod mnist;
 mod weights;

@@ -134,3 +134,28 @@ fn fd_hessian_of_the_dncnn_objective_is_symmetric_and_consistent_with_its_produc
     assert_eq!(a.loss, b.loss);
     assert_eq!(a.grads.to_flat(), b.grads.to_flat());
 }
+
+#[test]
+fn a_spectrum_with_zero_rows_and_tiny_entries_is_the_known_one_plus_zeros() {
+    // Q diag(λ) Qᵀ (λ known, scaled to 1e-5) spread over every third index of a 60×60 matrix whose
+    // other rows are exactly zero: parameters the loss does not see, as in an MNIST classifier.
+    let k = 20;
+    let lambdas: Vec<f64> = (0..k).map(|i| 1e-5 * (1.0 + i as f64) * if i % 5 == 0 { -0.1 } else { 1.0 }).collect();
+    let a = nalgebra::DMatrix::<f64>::from_fn(k, k, |i, j| ((i * 7 + j * 3) as f64 * 0.37).sin());
+    let q = a.qr().q();
+    let small = &q * nalgebra::DMatrix::from_diagonal(&nalgebra::DVector::from_vec(lambdas.clone())) * q.transpose();
+    let n = 3 * k;
+    let h = nalgebra::DMatrix::<f64>::from_fn(
+        n,
+        n,
+        |i, j| if i % 3 == 0 && j % 3 == 0 { small[(i / 3, j / 3)] } else { 0.0 },
+    );
+    let s = Spectrum::of(&h);
+    let mut want: Vec<f64> = lambdas.iter().cloned().chain(std::iter::repeat_n(0.0, n - k)).collect();
+    want.sort_by(|x, y| y.total_cmp(x));
+    assert!(s.eigenvalues.iter().all(|x| x.is_finite()), "{:?}", s.eigenvalues);
+    let worst = s.eigenvalues.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-18, "eigenvalues off by {worst:e}");
+    let total: f64 = lambdas.iter().sum();
+    assert!((s.trace - total).abs() < 1e-12 * total.abs(), "trace {} vs {total}", s.trace);
+}

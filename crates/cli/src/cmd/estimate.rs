@@ -140,7 +140,7 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
         every: a.checkpoint_every.max(1),
     };
     dir.json("config.json", &serde_json::json!({"model": loaded.origin, "weights": a.import.weights, "data": a.import.data, "precond": a.precond.as_deref().unwrap_or(if loaded.precond.is_some() { "adam" } else { "identity" }), "langevin": configs[0], "sigma2": a.langevin.sigma2, "backend": ctx.backend.to_string(), "dtype": format!("{:?}", ctx.dtype), "seed": ctx.seed}))?;
-    let has_frozen = matches!(loaded.problem, problem::Problem::Dncnn { .. });
+    let has_frozen = matches!(loaded.problem, problem::Problem::Dncnn { .. } | problem::Problem::Mlp { .. });
     if sweep && !has_frozen {
         println!("this model has no frozen-activation objective: the σ² sweep has the real estimates only");
     }

@@ -1,11 +1,14 @@
-//! `hessrank train dncnn|linear`.
+//! `hessrank train dncnn|mlp|linear`.
 
 use crate::Ctx;
-use crate::problem::LinearData;
+use crate::problem::{LinearData, MlpData};
 use crate::progress::TrainProgress;
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use hessrank_models::{DnCnnConfig, GlobalMinimum, LinearNetConfig, NoisyMnist, NoisyMnistConfig, NoisyMnistSampler};
+use hessrank_models::mlp::ClassificationBatches;
+use hessrank_models::{
+    DnCnnConfig, GlobalMinimum, LinearNetConfig, MlpConfig, NoisyMnist, NoisyMnistConfig, NoisyMnistSampler,
+};
 use hessrank_train::{AdamPhase, GdPhase, PrecondScale, RunInfo, SgdPhase, TrainConfig, TrainOutcome, train};
 use std::path::PathBuf;
 
@@ -20,8 +23,29 @@ pub struct TrainArgs {
 enum What {
     /// The 753-parameter DnCNN on noisy MNIST.
     Dncnn(DncnnTrain),
+    /// A ReLU MLP classifier on MNIST labels (softmax cross-entropy).
+    Mlp(MlpTrain),
     /// A deep linear net on regression data y = T x.
     Linear(LinearTrain),
+}
+
+/// MLP training flags.
+#[derive(Args, Debug, Clone)]
+struct MlpTrain {
+    /// Output folder.
+    #[arg(long, default_value = "models/mlp-mnist")]
+    dir: PathBuf,
+    /// Layer widths, input first (784 for MNIST) and classes (10) last.
+    #[arg(long, default_value = "784-64-10")]
+    widths: String,
+    /// Digits N in the fixed batch.
+    #[arg(long, default_value_t = 256)]
+    n_images: usize,
+    /// A folder with the standard MNIST release instead of the bundled digits.
+    #[arg(long)]
+    mnist: Option<PathBuf>,
+    #[command(flatten)]
+    schedule: Schedule,
 }
 
 /// The schedule's flags.
@@ -153,6 +177,28 @@ pub fn run(ctx: &Ctx, a: TrainArgs) -> Result<()> {
         What::Dncnn(d) => {
             let out = train_dncnn(ctx, &d)?;
             report(&d.dir, &out);
+        }
+        What::Mlp(m) => {
+            let cfg = MlpConfig::parse(&m.widths)
+                .map_err(|e| anyhow::anyhow!("--widths {}: {e}", m.widths))?
+                .with_seed(ctx.seed);
+            anyhow::ensure!(
+                cfg.sizes[0] == 784 && cfg.classes() == 10,
+                "--widths {}: MNIST needs 784 inputs and 10 classes",
+                m.widths
+            );
+            let data = MlpData { n_images: m.n_images, seed: ctx.seed, mnist: m.mnist.clone() };
+            let full = data.objective(&ctx.device)?;
+            let batches = ClassificationBatches::new(&full, ctx.seed);
+            let info = RunInfo {
+                model_kind: "mlp".into(),
+                model_config: serde_json::to_value(&cfg)?,
+                data: serde_json::to_value(&data)?,
+            };
+            let mut bar = TrainProgress::new(ctx.quiet, ctx.stop.clone());
+            let out = train(&m.schedule.config(), &batches, &full, cfg.init(&ctx.device)?, &m.dir, info, &mut bar);
+            bar.finish();
+            report(&m.dir, &out?);
         }
         What::Linear(l) => {
             GlobalMinimum::random(l.d, l.depth, ctx.seed)?;

@@ -22,8 +22,7 @@ impl Spectrum {
         let scale = h.amax().max(f64::MIN_POSITIVE);
         let asymmetry = (h - h.transpose()).amax() / scale;
         let s = (h + h.transpose()) * 0.5;
-        let mut eigenvalues: Vec<f64> = s.symmetric_eigen().eigenvalues.iter().copied().collect();
-        eigenvalues.sort_by(|a, b| b.total_cmp(a));
+        let eigenvalues = super::dense::symmetric_eigenvalues(&s);
         let trace = eigenvalues.iter().sum();
         Self { eigenvalues, trace, asymmetry }
     }

@@ -1,0 +1,137 @@
+//! The MLP classifier: its cross-entropy gradient against central differences of the loss, and its
+//! frozen-ReLU Hessian from gradients against second differences of the loss alone, on a tiny net.
+
+use crate::common::*;
+use hessrank_core::objective::ScalarExt;
+use hessrank_core::params::{flatten_f64, unflatten_f64};
+use hessrank_core::{Objective, value_and_grad};
+use hessrank_models::mlp::{Classification, MlpConfig};
+use hessrank_models::tensor_file::{NamedTensor, write_safetensors};
+use hessrank_models::{Mnist, WeightsOptions, load_weights};
+
+fn tiny() -> (hessrank_models::mlp::Mlp, Classification) {
+    let device = f64_device();
+    let net = MlpConfig::parse("6-5-3").unwrap().with_seed(2).init(&device).unwrap();
+    let x: Vec<f64> = (0..8 * 6).map(|i| ((i as f64) * 0.91).sin()).collect();
+    let y: Vec<i64> = (0..8).map(|i| (i % 3) as i64).collect();
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let file = std::env::temp_dir().join(format!("hessrank-mlp-{}-{call}.safetensors", std::process::id()));
+    write_safetensors(
+        &file,
+        &[NamedTensor::float("inputs", vec![8, 6], x, false), NamedTensor::int("targets", vec![8], y)],
+    )
+    .unwrap();
+    (net, Classification::from_file(&file, 6, 3, &device).unwrap())
+}
+
+#[test]
+fn the_cross_entropy_is_the_softmax_formula_and_its_gradient_equals_central_differences() {
+    let (net, data) = tiny();
+    // The loss by hand: −mean log softmax(logits)[target].
+    let logits: Vec<f64> = net.forward(data.inputs.clone()).into_data().iter::<f64>().collect();
+    let targets: Vec<i64> = data.targets.clone().into_data().iter::<i64>().collect();
+    let by_hand = (0..8)
+        .map(|i| {
+            let row = &logits[3 * i..3 * i + 3];
+            let m = row.iter().cloned().fold(f64::MIN, f64::max);
+            let lse = m + row.iter().map(|z| (z - m).exp()).sum::<f64>().ln();
+            lse - row[targets[i] as usize]
+        })
+        .sum::<f64>()
+        / 8.0;
+    let loss = data.loss(&net).into_scalar_f64();
+    assert!((loss - by_hand).abs() < 1e-13, "{loss} vs {by_hand}");
+    let g = value_and_grad(&data, &net).grads.to_flat();
+    let theta = flatten_f64(&net);
+    let eps = 1e-6;
+    for i in 0..theta.len() {
+        let at = |d: f64| {
+            let mut t = theta.clone();
+            t[i] += d;
+            data.loss(&unflatten_f64(net.clone(), &t).unwrap()).into_scalar_f64()
+        };
+        let fd = (at(eps) - at(-eps)) / (2.0 * eps);
+        assert!((fd - g[i]).abs() < 1e-7, "parameter {i}: autodiff {} vs central difference {fd}", g[i]);
+    }
+}
+
+#[test]
+fn the_frozen_hessian_is_symmetric_and_equals_second_differences_of_the_loss() {
+    let (net, data) = tiny();
+    let frozen = data.frozen_at(&net);
+    let h = fd_hessian(&frozen, &net, 1e-5);
+    let n = h.nrows();
+    assert_eq!(n, 6 * 5 + 5 + 5 * 3 + 3);
+    let asym = (0..n)
+        .flat_map(|i| (0..n).map(move |j| (i, j)))
+        .map(|(i, j)| (h[(i, j)] - h[(j, i)]).abs())
+        .fold(0.0, f64::max);
+    assert!(asym < 1e-8, "asymmetry {asym}");
+    // Second differences of the loss value alone (no gradients): an independent Hessian.
+    let theta = flatten_f64(&net);
+    let l = |t: &[f64]| frozen.loss(&unflatten_f64(net.clone(), t).unwrap()).into_scalar_f64();
+    let e = 1e-4;
+    let mut worst: f64 = 0.0;
+    for i in (0..n).step_by(3) {
+        for j in (0..n).step_by(4) {
+            let shifted = |a: f64, b: f64| {
+                let mut t = theta.clone();
+                t[i] += a;
+                t[j] += b;
+                l(&t)
+            };
+            let second = (shifted(e, e) - shifted(e, -e) - shifted(-e, e) + shifted(-e, -e)) / (4.0 * e * e);
+            worst = worst.max((second - h[(i, j)]).abs());
+        }
+    }
+    assert!(worst < 1e-6, "Hessian from gradients vs second differences of the loss: {worst:e}");
+}
+
+#[test]
+fn pytorch_linear_layers_load_transposed_and_labels_out_of_range_are_named() {
+    let (net, data) = tiny();
+    let device = f64_device();
+    // PyTorch keeps nn.Linear's weight as [out, in]; Burn as [in, out].
+    let layout = hessrank_core::ParamLayout::of(&net);
+    let values = hessrank_core::params::params_of(&net).to_host();
+    let tensors: Vec<NamedTensor> = layout
+        .specs
+        .iter()
+        .zip(values)
+        .map(|(s, v)| {
+            let layer: usize = s.path.split('.').nth(1).unwrap().parse().unwrap();
+            let key = format!("{}.{}", 2 * layer, s.path.rsplit('.').next().unwrap());
+            if s.shape.len() == 2 {
+                let (rows, cols) = (s.shape[0], s.shape[1]);
+                let t: Vec<f64> = (0..cols * rows).map(|k| v[(k % rows) * cols + k / rows]).collect();
+                NamedTensor::float(key, vec![cols, rows], t, false)
+            } else {
+                NamedTensor::float(key, s.shape.clone(), v, false)
+            }
+        })
+        .collect();
+    let file = std::env::temp_dir().join(format!("hessrank-mlp-w-{}.safetensors", std::process::id()));
+    write_safetensors(&file, &tensors).unwrap();
+    let cfg = MlpConfig::parse("6-5-3").unwrap();
+    let options = WeightsOptions::default().with_renames(cfg.pytorch_sequential_renames());
+    let (loaded, _) = load_weights(cfg.with_seed(9).init(&device).unwrap(), &file, &options).unwrap();
+    assert_eq!(flatten_f64(&loaded), flatten_f64(&net));
+    assert_eq!(data.loss(&loaded).into_scalar_f64(), data.loss(&net).into_scalar_f64());
+
+    let bad = std::env::temp_dir().join(format!("hessrank-mlp-bad-{}.safetensors", std::process::id()));
+    write_safetensors(
+        &bad,
+        &[
+            NamedTensor::float("inputs", vec![2, 6], vec![0.0; 12], false),
+            NamedTensor::int("targets", vec![2], vec![1, 3]),
+        ],
+    )
+    .unwrap();
+    let e = Classification::from_file(&bad, 6, 3, &device).unwrap_err();
+    assert!(e.to_string().contains("targets") && e.to_string().contains("0..3"), "{e}");
+    assert!(MlpConfig::parse("784-x-10").is_err() && MlpConfig::parse("784").is_err());
+    // MNIST batches: N images flattened, labels from the dataset.
+    let m = Classification::mnist(&Mnist::bundled().unwrap(), 5, 0, &device).unwrap();
+    assert_eq!((m.inputs.dims(), m.len()), ([5, 784], 5));
+}
