@@ -28,6 +28,7 @@ impl Mlp {
 
 fn main() -> hessrank::Result<()> {
     let device = hessrank::core::device::with_float_dtype(Device::flex(), FloatDType::F64)?.autodiff();
+    device.seed(0); // Burn's initialisers draw from the device's generator: the same seed, the same numbers
     let model = Mlp::new(&device);
     let x = Tensor::<2>::from_data(TensorData::new((0..32).map(|i| (i as f64 * 0.7).sin()).collect(), [8, 4]), &device);
     let y = model.forward(x.clone()).detach(); // the targets are the model's outputs: θ₀ is a minimum
