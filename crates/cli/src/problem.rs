@@ -39,6 +39,15 @@ pub struct ImportArgs {
     pub allow_partial: bool,
 }
 
+impl ImportArgs {
+    /// The load options: the user's renames first, then the architecture's own PyTorch layout.
+    fn options(&self, arch_renames: Vec<(String, String)>) -> WeightsOptions {
+        WeightsOptions { allow_partial: self.allow_partial, ..Default::default() }
+            .with_renames(self.renames.iter().cloned())
+            .with_renames(arch_renames)
+    }
+}
+
 /// One `--rename REGEX=REPLACEMENT`.
 pub fn parse_rename(s: &str) -> Result<(String, String), String> {
     let (from, to) = s.split_once('=').ok_or_else(|| format!("invalid --rename {s:?}: expected REGEX=REPLACEMENT"))?;
@@ -142,6 +151,11 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// A problem loaded from the checkpoint in `dir`.
+    fn checkpoint(problem: Problem, precond: DiagPreconditioner, manifest: Manifest, dir: &Path) -> Self {
+        Loaded { problem, precond: Some(precond), manifest: Some(manifest), origin: dir.display().to_string() }
+    }
+
     /// The trainable parameters of θ₀.
     pub fn layout(&self) -> ParamLayout {
         match &self.problem {
@@ -176,9 +190,7 @@ fn load_imported(arch: &str, weights: &Path, import: &ImportArgs, device: &Devic
     match arch {
         "dncnn" => {
             let cfg = DnCnnConfig::new();
-            let options = WeightsOptions { allow_partial: import.allow_partial, ..Default::default() }
-                .with_renames(import.renames.iter().cloned())
-                .with_renames(cfg.pytorch_sequential_renames());
+            let options = import.options(cfg.pytorch_sequential_renames());
             let (model, report) = load_weights(cfg.init(device)?, weights, &options)?;
             println!("weights: {}", report.summary());
             let objective = match &import.data {
@@ -202,9 +214,7 @@ fn load_imported(arch: &str, weights: &Path, import: &ImportArgs, device: &Devic
         }
         other if other.starts_with("mlp:") => {
             let cfg = MlpConfig::parse(&other["mlp:".len()..])?;
-            let options = WeightsOptions { allow_partial: import.allow_partial, ..Default::default() }
-                .with_renames(import.renames.iter().cloned())
-                .with_renames(cfg.pytorch_sequential_renames());
+            let options = import.options(cfg.pytorch_sequential_renames());
             let (model, report) = load_weights(cfg.init(device)?, weights, &options)?;
             println!("weights: {}", report.summary());
             let objective = match &import.data {
@@ -289,13 +299,7 @@ pub fn load(dir: &Path, device: &Device) -> Result<Loaded> {
             let mnist = crate::cmd::dncnn::load_mnist(mnist_dir.as_deref())?;
             let objective = NoisyMnist::new(&mnist, &data, device)?;
             let frozen = objective.frozen_at(&model);
-            let origin = dir.display().to_string();
-            Ok(Loaded {
-                problem: Problem::Dncnn { model, objective, frozen },
-                precond: Some(precond),
-                manifest: Some(manifest),
-                origin,
-            })
+            Ok(Loaded::checkpoint(Problem::Dncnn { model, objective, frozen }, precond, manifest, dir))
         }
         "mlp" => {
             let cfg: MlpConfig = field(&manifest.model_config, "model_config", dir)?;
@@ -303,26 +307,14 @@ pub fn load(dir: &Path, device: &Device) -> Result<Loaded> {
             let (model, precond, manifest) = Checkpoint::load(dir, cfg.init(device)?, &plain)?;
             let objective = data.objective(device)?;
             let frozen = objective.frozen_at(&model);
-            let origin = dir.display().to_string();
-            Ok(Loaded {
-                problem: Problem::Mlp { model, objective, frozen },
-                precond: Some(precond),
-                manifest: Some(manifest),
-                origin,
-            })
+            Ok(Loaded::checkpoint(Problem::Mlp { model, objective, frozen }, precond, manifest, dir))
         }
         "linear" => {
             let cfg: LinearNetConfig = field(&manifest.model_config, "model_config", dir)?;
             let data: LinearData = field(&manifest.data, "data", dir)?;
             let (model, precond, manifest) = Checkpoint::load(dir, cfg.init(device)?, &plain)?;
             let objective = data.objective(device)?;
-            let origin = dir.display().to_string();
-            Ok(Loaded {
-                problem: Problem::Linear { model, objective },
-                precond: Some(precond),
-                manifest: Some(manifest),
-                origin,
-            })
+            Ok(Loaded::checkpoint(Problem::Linear { model, objective }, precond, manifest, dir))
         }
         other => {
             bail!("{}: unknown model kind {other:?} in manifest.json (expected dncnn, mlp or linear)", dir.display())
