@@ -7,9 +7,10 @@ use anyhow::{Context, Result, bail, ensure};
 use burn::tensor::Device;
 use hessrank_core::DiagPreconditioner;
 use hessrank_core::ParamLayout;
+use hessrank_models::classification::{Classification, FrozenClassification};
 use hessrank_models::{
-    Classification, DnCnn, DnCnnConfig, FrozenClassification, FrozenNoisyMnist, GlobalMinimum, LinearNet,
-    LinearNetConfig, Mlp, MlpConfig, NoisyMnist, NoisyMnistConfig, SampleObjective,
+    Cnn, CnnConfig, DnCnn, DnCnnConfig, FrozenNoisyMnist, GlobalMinimum, LinearNet, LinearNetConfig, Mlp, MlpConfig,
+    NoisyMnist, NoisyMnistConfig, SampleObjective,
 };
 use hessrank_models::{WeightsOptions, load_weights};
 use hessrank_train::checkpoint::{Checkpoint, Manifest};
@@ -20,7 +21,9 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct ImportArgs {
     /// Architecture of `--weights`: `dncnn` (the paper's 753-parameter DnCNN; a PyTorch
-    /// `nn.Sequential(Conv2d, ReLU, Conv2d, BatchNorm2d, ReLU, Conv2d)` state_dict loads as it is).
+    /// `nn.Sequential(Conv2d, ReLU, Conv2d, BatchNorm2d, ReLU, Conv2d)` state_dict loads as it is),
+    /// `mlp:784-64-10` (`nn.Sequential(Linear, ReLU, …)`) or `cnn:4-8` (`nn.Sequential(Conv2d(3×3,
+    /// padding 1), ReLU, AvgPool2d(2), …, Flatten, Linear)`).
     #[arg(long, requires = "weights")]
     pub arch: Option<String>,
     /// Weights trained elsewhere (.safetensors, or PyTorch .pt/.pth), loaded instead of the checkpoint.
@@ -37,6 +40,10 @@ pub struct ImportArgs {
     /// Load the tensors that match and leave the rest at their initial values (reported).
     #[arg(long)]
     pub allow_partial: bool,
+    /// Classifiers: the label smoothing ε of the cross-entropy probed (PyTorch's
+    /// `label_smoothing`), instead of the checkpoint's (or 0 for --weights).
+    #[arg(long)]
+    pub label_smoothing: Option<f64>,
 }
 
 impl ImportArgs {
@@ -76,9 +83,10 @@ impl LinearData {
     }
 }
 
-/// The data of `train mlp`: N MNIST digits (pixels / 255, flattened) with their labels.
+/// The data of `train mlp` and `train cnn`: N MNIST digits (pixels / 255, flattened) with their
+/// labels, and the label smoothing of the loss.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MlpData {
+pub struct ClassifierData {
     /// Digits N.
     pub n_images: usize,
     /// Seed of the subset.
@@ -86,26 +94,83 @@ pub struct MlpData {
     /// The standard MNIST release folder, when not the bundled digits.
     #[serde(default)]
     pub mnist: Option<PathBuf>,
+    /// Label smoothing ε of the cross-entropy (0: plain).
+    #[serde(default)]
+    pub label_smoothing: f64,
 }
 
-impl MlpData {
+impl ClassifierData {
     /// N of the default batch for imported classifier weights.
     pub const DEFAULT_N: usize = 256;
 
     /// The fixed cross-entropy objective on `device`.
-    pub fn objective(&self, device: &Device) -> Result<Classification> {
+    pub fn objective<M>(&self, device: &Device) -> Result<Classification<M>> {
         let mnist = crate::cmd::dncnn::load_mnist(self.mnist.as_deref())?;
-        Ok(Classification::mnist(&mnist, self.n_images, self.seed, device)?)
+        Ok(Classification::mnist(&mnist, self.n_images, self.seed, device)?
+            .with_label_smoothing(self.label_smoothing)?)
     }
+}
+
+/// The shapes of a loaded classifier's weight matrices and kernels, in order.
+fn weight_shapes<M: burn::module::Module>(model: &M) -> Vec<Vec<usize>> {
+    ParamLayout::of(model).specs.iter().filter(|s| s.shape.len() >= 2).map(|s| s.shape.clone()).collect()
 }
 
 /// The widths of a loaded MLP, from its layers' shapes.
 fn mlp_config_of(model: &Mlp) -> MlpConfig {
-    let layout = ParamLayout::of(model);
-    let weights: Vec<&Vec<usize>> = layout.specs.iter().filter(|s| s.shape.len() == 2).map(|s| &s.shape).collect();
+    let weights = weight_shapes(model);
     let mut sizes: Vec<usize> = weights.iter().map(|s| s[0]).collect();
     sizes.extend(weights.last().map(|s| s[1]));
     MlpConfig::new(sizes)
+}
+
+/// The stages of a loaded CNN, from its kernels' shapes; the input side is the one whose poolings
+/// leave the head's input (a side that is a multiple of 2^stages, 28 for MNIST).
+fn cnn_config_of(model: &Cnn) -> CnnConfig {
+    let weights = weight_shapes(model);
+    let channels: Vec<usize> = weights.iter().filter(|s| s.len() == 4).map(|s| s[0]).collect();
+    let head = weights.iter().find(|s| s.len() == 2).cloned().unwrap_or_default();
+    let (features, classes) = (head.first().copied().unwrap_or(0), head.get(1).copied().unwrap_or(0));
+    let last = channels.last().copied().unwrap_or(1).max(1);
+    let final_side = ((features / last) as f64).sqrt().round() as usize;
+    CnnConfig::new(channels.clone()).with_classes(classes).with_side(final_side << channels.len())
+}
+
+/// The batch of a classifier with `features` inputs and `classes` classes from `--data`, and the
+/// label smoothing `--label-smoothing` sets (said aloud when it replaces another).
+fn classifier_batch<M>(
+    data: Option<&Path>,
+    features: usize,
+    classes: usize,
+    import: &ImportArgs,
+    default_smoothing: f64,
+    device: &Device,
+) -> Result<Classification<M>> {
+    let batch = match data {
+        Some(data) => Classification::from_file(data, features, classes, device)?,
+        None => {
+            ensure!(
+                features == 784 && classes == 10,
+                "without --data the default batch is MNIST (784 inputs, 10 classes), but this classifier has \
+                 {features} inputs and {classes} classes"
+            );
+            println!(
+                "data: no --data given, so the default batch: {} bundled MNIST digits, seed 0",
+                ClassifierData::DEFAULT_N
+            );
+            Classification::mnist(&crate::cmd::dncnn::load_mnist(None)?, ClassifierData::DEFAULT_N, 0, device)?
+        }
+    };
+    let smoothing = match import.label_smoothing {
+        Some(e) if e != default_smoothing => {
+            println!(
+                "--label-smoothing {e}: the loss probed uses ε = {e}, not the {default_smoothing} it was trained with"
+            );
+            e
+        }
+        _ => default_smoothing,
+    };
+    Ok(batch.with_label_smoothing(smoothing).map_err(|e| anyhow::anyhow!("--label-smoothing: {e}"))?)
 }
 
 /// A checkpointed problem (one value per command; the size difference does not matter).
@@ -125,9 +190,18 @@ pub enum Problem {
         /// θ₀.
         model: Mlp,
         /// The fixed objective.
-        objective: Classification,
+        objective: Classification<Mlp>,
         /// The objective with θ₀'s ReLU pattern frozen.
-        frozen: FrozenClassification,
+        frozen: FrozenClassification<Mlp>,
+    },
+    /// A small ReLU CNN classifier on labelled images (cross-entropy).
+    Cnn {
+        /// θ₀.
+        model: Cnn,
+        /// The fixed objective.
+        objective: Classification<Cnn>,
+        /// The objective with θ₀'s ReLU pattern frozen.
+        frozen: FrozenClassification<Cnn>,
     },
     /// A deep linear net on regression data.
     Linear {
@@ -161,6 +235,7 @@ impl Loaded {
         match &self.problem {
             Problem::Dncnn { model, .. } => ParamLayout::of(model),
             Problem::Mlp { model, .. } => ParamLayout::of(model),
+            Problem::Cnn { model, .. } => ParamLayout::of(model),
             Problem::Linear { model, .. } => ParamLayout::of(model),
         }
     }
@@ -176,11 +251,17 @@ pub fn load_source(dir: &Path, import: &ImportArgs, device: &Device) -> Result<L
                 import.renames.is_empty() && !import.allow_partial,
                 "--rename and --allow-partial apply to --weights"
             );
-            load(dir, device)?
+            load(dir, import.label_smoothing, device)?
         }
     };
     if let Some(data) = &import.data {
         loaded = with_data(loaded, data, device)?;
+    }
+    if let Some(e) = import.label_smoothing {
+        ensure!(
+            matches!(loaded.problem, Problem::Mlp { .. } | Problem::Cnn { .. }),
+            "--label-smoothing {e}: only the classifiers (mlp, cnn) have a cross-entropy to smooth"
+        );
     }
     Ok(loaded)
 }
@@ -217,29 +298,27 @@ fn load_imported(arch: &str, weights: &Path, import: &ImportArgs, device: &Devic
             let options = import.options(cfg.pytorch_sequential_renames());
             let (model, report) = load_weights(cfg.init(device)?, weights, &options)?;
             println!("weights: {}", report.summary());
-            let objective = match &import.data {
-                Some(data) => Classification::from_file(data, cfg.sizes[0], cfg.classes(), device)?,
-                None => {
-                    ensure!(
-                        cfg.sizes[0] == 784 && cfg.classes() == 10,
-                        "--arch {other}: without --data the default batch is MNIST (784 inputs, 10 classes)"
-                    );
-                    println!(
-                        "data: no --data given, so the default batch: {} bundled MNIST digits, seed 0",
-                        MlpData::DEFAULT_N
-                    );
-                    Classification::mnist(&crate::cmd::dncnn::load_mnist(None)?, MlpData::DEFAULT_N, 0, device)?
-                }
-            };
+            let objective = classifier_batch(import.data.as_deref(), cfg.sizes[0], cfg.classes(), import, 0.0, device)
+                .with_context(|| format!("--arch {other}"))?;
             let frozen = objective.frozen_at(&model);
-            Ok(Loaded {
-                problem: Problem::Mlp { model, objective, frozen },
-                precond: None,
-                manifest: None,
-                origin: format!("{} (--arch {other})", weights.display()),
-            })
+            let origin = format!("{} (--arch {other})", weights.display());
+            Ok(Loaded { problem: Problem::Mlp { model, objective, frozen }, precond: None, manifest: None, origin })
         }
-        other => bail!("unknown --arch {other:?}: expected dncnn or mlp:WIDTHS (e.g. mlp:784-64-10)"),
+        other if other.starts_with("cnn:") => {
+            let cfg = CnnConfig::parse(&other["cnn:".len()..])?;
+            let options = import.options(cfg.pytorch_sequential_renames());
+            let (model, report) = load_weights(cfg.init(device)?, weights, &options)?;
+            println!("weights: {}", report.summary());
+            let objective =
+                classifier_batch(import.data.as_deref(), cfg.side * cfg.side, cfg.classes, import, 0.0, device)
+                    .with_context(|| format!("--arch {other}"))?;
+            let frozen = objective.frozen_at(&model);
+            let origin = format!("{} (--arch {other})", weights.display());
+            Ok(Loaded { problem: Problem::Cnn { model, objective, frozen }, precond: None, manifest: None, origin })
+        }
+        other => bail!(
+            "unknown --arch {other:?}: expected dncnn, mlp:WIDTHS (e.g. mlp:784-64-10) or cnn:CHANNELS (e.g. cnn:4-8)"
+        ),
     }
 }
 
@@ -263,17 +342,16 @@ fn with_data(loaded: Loaded, data: &Path, device: &Device) -> Result<Loaded> {
             Ok(Loaded { problem: Problem::Dncnn { model, objective, frozen }, precond, manifest, origin })
         }
         Problem::Mlp { model, objective, .. } => {
-            let objective = match &objective.source {
-                Some(src) if src == data => objective,
-                _ => {
-                    let cfg = mlp_config_of(&model);
-                    Classification::from_file(data, cfg.sizes[0], cfg.classes(), device)?
-                }
-            };
-            println!("data: {} ({} labelled inputs)", data.display(), objective.len());
+            let cfg = mlp_config_of(&model);
+            let (objective, origin) = replace_batch(objective, data, cfg.sizes[0], cfg.classes(), origin, device)?;
             let frozen = objective.frozen_at(&model);
-            let origin = format!("{origin} on {}", data.display());
             Ok(Loaded { problem: Problem::Mlp { model, objective, frozen }, precond, manifest, origin })
+        }
+        Problem::Cnn { model, objective, .. } => {
+            let cfg = cnn_config_of(&model);
+            let (objective, origin) = replace_batch(objective, data, cfg.side * cfg.side, cfg.classes, origin, device)?;
+            let frozen = objective.frozen_at(&model);
+            Ok(Loaded { problem: Problem::Cnn { model, objective, frozen }, precond, manifest, origin })
         }
         Problem::Linear { .. } => {
             bail!("--data {}: the linear net's data are drawn from its seed, not read from a file", data.display())
@@ -281,13 +359,50 @@ fn with_data(loaded: Loaded, data: &Path, device: &Device) -> Result<Loaded> {
     }
 }
 
+/// A classifier's batch replaced by the one in `data` (the loss keeps its label smoothing).
+fn replace_batch<M>(
+    objective: Classification<M>,
+    data: &Path,
+    features: usize,
+    classes: usize,
+    origin: String,
+    device: &Device,
+) -> Result<(Classification<M>, String)> {
+    let objective = match &objective.source {
+        Some(src) if src == data => objective,
+        _ => Classification::from_file(data, features, classes, device)?
+            .with_label_smoothing(objective.label_smoothing)?,
+    };
+    println!("data: {} ({} labelled inputs)", data.display(), objective.len());
+    Ok((objective, format!("{origin} on {}", data.display())))
+}
+
+/// A classifier checkpoint's objective, with `--label-smoothing` in place of the trained ε when
+/// given (said aloud).
+fn classifier_objective<M>(
+    data: &ClassifierData,
+    label_smoothing: Option<f64>,
+    device: &Device,
+) -> Result<Classification<M>> {
+    let mut data = data.clone();
+    if let Some(e) = label_smoothing.filter(|e| *e != data.label_smoothing) {
+        println!(
+            "--label-smoothing {e}: the loss probed uses ε = {e}, not the {} it was trained with",
+            data.label_smoothing
+        );
+        data.label_smoothing = e;
+    }
+    data.objective(device).map_err(|e| anyhow::anyhow!("--label-smoothing: {e}"))
+}
+
 fn field<T: serde::de::DeserializeOwned>(v: &serde_json::Value, what: &str, dir: &Path) -> Result<T> {
     serde_json::from_value(v.clone())
         .with_context(|| format!("{}: manifest.json has an unreadable {what}", dir.display()))
 }
 
-/// Loads the checkpoint in `dir` onto `device`.
-pub fn load(dir: &Path, device: &Device) -> Result<Loaded> {
+/// Loads the checkpoint in `dir` onto `device`; a classifier's loss takes `label_smoothing` when
+/// given.
+pub fn load(dir: &Path, label_smoothing: Option<f64>, device: &Device) -> Result<Loaded> {
     let manifest = Checkpoint::manifest(dir)?;
     let plain = device.clone().inner();
     match manifest.model_kind.as_str() {
@@ -303,11 +418,19 @@ pub fn load(dir: &Path, device: &Device) -> Result<Loaded> {
         }
         "mlp" => {
             let cfg: MlpConfig = field(&manifest.model_config, "model_config", dir)?;
-            let data: MlpData = field(&manifest.data, "data", dir)?;
+            let data: ClassifierData = field(&manifest.data, "data", dir)?;
             let (model, precond, manifest) = Checkpoint::load(dir, cfg.init(device)?, &plain)?;
-            let objective = data.objective(device)?;
+            let objective = classifier_objective(&data, label_smoothing, device)?;
             let frozen = objective.frozen_at(&model);
             Ok(Loaded::checkpoint(Problem::Mlp { model, objective, frozen }, precond, manifest, dir))
+        }
+        "cnn" => {
+            let cfg: CnnConfig = field(&manifest.model_config, "model_config", dir)?;
+            let data: ClassifierData = field(&manifest.data, "data", dir)?;
+            let (model, precond, manifest) = Checkpoint::load(dir, cfg.init(device)?, &plain)?;
+            let objective = classifier_objective(&data, label_smoothing, device)?;
+            let frozen = objective.frozen_at(&model);
+            Ok(Loaded::checkpoint(Problem::Cnn { model, objective, frozen }, precond, manifest, dir))
         }
         "linear" => {
             let cfg: LinearNetConfig = field(&manifest.model_config, "model_config", dir)?;
@@ -317,18 +440,22 @@ pub fn load(dir: &Path, device: &Device) -> Result<Loaded> {
             Ok(Loaded::checkpoint(Problem::Linear { model, objective }, precond, manifest, dir))
         }
         other => {
-            bail!("{}: unknown model kind {other:?} in manifest.json (expected dncnn, mlp or linear)", dir.display())
+            bail!(
+                "{}: unknown model kind {other:?} in manifest.json (expected dncnn, mlp, cnn or linear)",
+                dir.display()
+            )
         }
     }
 }
 
-/// Calls `$body` with `$model`, `$objective` and `$curvature` bound for either problem.
+/// Calls `$body` with `$model`, `$objective` and `$curvature` bound for any problem.
 #[macro_export]
 macro_rules! with_problem {
     ($problem:expr, |$model:ident, $objective:ident, $curvature:ident| $body:expr) => {
         match $problem {
             $crate::problem::Problem::Dncnn { model: $model, objective: $objective, frozen: $curvature } => $body,
             $crate::problem::Problem::Mlp { model: $model, objective: $objective, frozen: $curvature } => $body,
+            $crate::problem::Problem::Cnn { model: $model, objective: $objective, frozen: $curvature } => $body,
             $crate::problem::Problem::Linear { model: $model, objective: $objective } => {
                 let $curvature = $objective;
                 $body

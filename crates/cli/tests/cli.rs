@@ -609,7 +609,7 @@ fn per_layer_and_params_estimate_blocks_and_a_glob_matching_nothing_is_named() {
         .success()
         .stdout(
             predicates::str::contains("first")
-                .and(predicates::str::contains("mid"))
+                .and(predicates::str::contains("mid.0"))
                 .and(predicates::str::contains("last")),
         );
     let rows = json(&run_dir(&out, "estimate-").join("per-layer.json"));
@@ -619,7 +619,7 @@ fn per_layer_and_params_estimate_blocks_and_a_glob_matching_nothing_is_named() {
         .iter()
         .map(|r| (r["block"].as_str().unwrap(), r["n_params"].as_u64().unwrap()))
         .collect();
-    assert_eq!(blocks, vec![("first", 80), ("mid", 600), ("last", 73)], "the DnCNN's blocks add up to 753");
+    assert_eq!(blocks, vec![("first", 80), ("mid.0", 600), ("last", 73)], "the DnCNN's layers add up to 753");
     hessrank(&out)
         .args(["estimate", "--model", "models/dncnn-mnist", "--params", "middle.*"])
         .args(short)
@@ -660,4 +660,62 @@ fn an_mlp_classifier_trains_estimates_and_gets_its_spectrum_end_to_end() {
         .assert()
         .failure()
         .stderr(predicates::str::contains("labels.safetensors").and(predicates::str::contains("inputs")));
+}
+
+#[test]
+fn a_cnn_classifier_with_label_smoothing_trains_and_is_probed_per_layer_end_to_end() {
+    let out = scratch("cnn");
+    let model = out.join("cnn");
+    hessrank(&out)
+        .args(["--threads", "1", "train", "cnn", "--channels", "1-2", "--n-images", "32", "--label-smoothing", "0.1"])
+        .args(["--sgd-epochs", "30", "--gd-steps", "300", "--lbfgs-steps", "500", "--adam-steps", "20", "--dir"])
+        .arg(&model)
+        .assert()
+        .success();
+    // With ε = 0.1 a fit that separates the batch has a minimum: loss = the entropy of the smoothed
+    // target, −0.91 ln 0.91 − 9 · 0.01 ln 0.01 = 0.50026, at finite weights.
+    let manifest = json(&model.join("manifest.json"));
+    let (loss, grad) = (manifest["final_loss"].as_f64().unwrap(), manifest["final_grad_norm"].as_f64().unwrap());
+    let entropy = -0.91f64 * 0.91f64.ln() - 9.0 * 0.01 * 0.01f64.ln();
+    assert!(loss >= entropy && loss < entropy + 2e-3 && grad < 1e-2, "loss {loss} (entropy {entropy}), ‖∇L‖ {grad}");
+    assert_eq!(manifest["model_kind"], "cnn");
+    assert_eq!(manifest["data"]["label_smoothing"], 0.1);
+    hessrank(&out).args(["--threads", "1", "spectrum", "--model"]).arg(&model).assert().success();
+    let s = json(&run_dir(&out, "spectrum-").join("result.json"));
+    assert_finite(&s, "spectrum");
+    // Stages 1 and 2 channels: 28 → 14 → 7, so the head reads 2·7·7 = 98 features.
+    assert_eq!(s["eigenvalues"].as_array().unwrap().len(), (9 + 1) + (2 * 9 + 2) + (98 * 10 + 10));
+    hessrank(&out)
+        .args(["--threads", "1", "estimate", "--model"])
+        .arg(&model)
+        .args(["--iters", "60", "--avg", "30", "--chains", "2", "--sigma2", "1e-5,1e-6"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("real").and(predicates::str::contains("frozen")));
+    hessrank(&out)
+        .args(["--threads", "1", "estimate", "--model"])
+        .arg(&model)
+        .args(["--iters", "60", "--avg", "30", "--chains", "2", "--per-layer", "--label-smoothing", "0.2"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("the loss probed uses ε = 0.2, not the 0.1 it was trained with"));
+    let dirs: Vec<PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("per-layer.json").exists())
+        .collect();
+    let rows = json(&dirs[0].join("per-layer.json"));
+    let blocks: Vec<(&str, u64)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["block"].as_str().unwrap(), r["n_params"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(blocks, vec![("convs.0", 10), ("convs.1", 20), ("head", 990)]);
+    hessrank(&out)
+        .args(["estimate", "--model", "models/dncnn-mnist", "--label-smoothing", "0.1"])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("--label-smoothing 0.1").and(predicates::str::contains("classifiers")));
 }

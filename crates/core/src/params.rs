@@ -76,15 +76,19 @@ impl ParamLayout {
         Ok(keep)
     }
 
-    /// The top-level blocks (first path segments), in order of first appearance, each with the glob
-    /// that selects it (`mid.*` for `mid.0.conv.weight`, …).
-    pub fn top_level_blocks(&self) -> Vec<(String, String)> {
+    /// The layers, in order of first appearance, each with the glob that selects it: a top-level
+    /// module (`first.*` for `first.weight`), or one element of a top-level list of modules
+    /// (`layers.1.*` for `layers.1.weight`, `mid.0.*` for `mid.0.conv.weight`), so that a
+    /// network built as a `Vec` of layers is split layer by layer rather than read as one block.
+    pub fn layer_blocks(&self) -> Vec<(String, String)> {
         let mut blocks: Vec<(String, String)> = Vec::new();
         for spec in &self.specs {
-            let head = spec.path.split('.').next().unwrap_or("").to_string();
-            let glob = if head == spec.path { head.clone() } else { format!("{head}.*") };
-            if !blocks.iter().any(|(h, _)| *h == head) {
-                blocks.push((head, glob));
+            let parts: Vec<&str> = spec.path.split('.').collect();
+            let indexed = parts.len() > 2 && parts[1].parse::<usize>().is_ok();
+            let name = if indexed { format!("{}.{}", parts[0], parts[1]) } else { parts[0].to_string() };
+            let glob = if name == spec.path { name.clone() } else { format!("{name}.*") };
+            if !blocks.iter().any(|(n, _)| *n == name) {
+                blocks.push((name, glob));
             }
         }
         blocks

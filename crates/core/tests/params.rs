@@ -131,3 +131,43 @@ fn preconditioner_round_trips_by_path_and_rejects_bad_entries() {
     assert!(err.contains("g.json") && err.contains("no values for parameter w"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn layer_blocks_split_lists_of_modules_layer_by_layer() {
+    let spec = |path: &str| hessrank_core::params::ParamSpec { path: path.into(), shape: vec![2] };
+    let layout = ParamLayout {
+        specs: [
+            "first.weight",
+            "first.bias",
+            "mid.0.conv.weight",
+            "mid.0.bn.gamma",
+            "mid.1.conv.weight",
+            "last.weight",
+        ]
+        .into_iter()
+        .chain(["layers.0.weight", "layers.1.bias", "w", "bn.gamma", "convs.10.weight"])
+        .map(spec)
+        .collect(),
+    };
+    let blocks = layout.layer_blocks();
+    let want = [
+        ("first", "first.*"),
+        ("mid.0", "mid.0.*"),
+        ("mid.1", "mid.1.*"),
+        ("last", "last.*"),
+        ("layers.0", "layers.0.*"),
+        ("layers.1", "layers.1.*"),
+        ("w", "w"),
+        ("bn", "bn.*"),
+        ("convs.10", "convs.10.*"),
+    ];
+    assert_eq!(blocks, want.map(|(a, b)| (a.to_string(), b.to_string())));
+    // Each glob selects exactly its own parameters.
+    for (name, glob) in &blocks {
+        let keep = layout.select(std::slice::from_ref(glob)).unwrap();
+        for (s, k) in layout.specs.iter().zip(keep) {
+            let own = s.path == *name || s.path.starts_with(&format!("{name}."));
+            assert_eq!(k, own, "{glob} on {}", s.path);
+        }
+    }
+}

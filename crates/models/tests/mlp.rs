@@ -1,15 +1,18 @@
 //! The MLP classifier: its cross-entropy gradient against central differences of the loss, and its
-//! frozen-ReLU Hessian from gradients against second differences of the loss alone, on a tiny net.
+//! frozen-ReLU Hessian from gradients against second differences of the loss alone, on a tiny net;
+//! label smoothing against its closed-form minimum.
 
 use crate::common::*;
+use burn::tensor::{Int, Tensor, TensorData};
 use hessrank_core::objective::ScalarExt;
 use hessrank_core::params::{flatten_f64, unflatten_f64};
 use hessrank_core::{Objective, value_and_grad};
-use hessrank_models::mlp::{Classification, MlpConfig};
+use hessrank_models::classification::{Classification, check_label_smoothing, cross_entropy};
+use hessrank_models::mlp::{Mlp, MlpConfig};
 use hessrank_models::tensor_file::{NamedTensor, write_safetensors};
 use hessrank_models::{Mnist, WeightsOptions, load_weights};
 
-fn tiny() -> (hessrank_models::mlp::Mlp, Classification) {
+fn tiny() -> (Mlp, Classification<Mlp>) {
     let device = f64_device();
     let net = MlpConfig::parse("6-5-3").unwrap().with_seed(2).init(&device).unwrap();
     let x: Vec<f64> = (0..8 * 6).map(|i| ((i as f64) * 0.91).sin()).collect();
@@ -128,10 +131,73 @@ fn pytorch_linear_layers_load_transposed_and_labels_out_of_range_are_named() {
         ],
     )
     .unwrap();
-    let e = Classification::from_file(&bad, 6, 3, &device).unwrap_err();
+    let e = Classification::<Mlp>::from_file(&bad, 6, 3, &device).unwrap_err();
     assert!(e.to_string().contains("targets") && e.to_string().contains("0..3"), "{e}");
     assert!(MlpConfig::parse("784-x-10").is_err() && MlpConfig::parse("784").is_err());
     // MNIST batches: N images flattened, labels from the dataset.
-    let m = Classification::mnist(&Mnist::bundled().unwrap(), 5, 0, &device).unwrap();
+    let m = Classification::<Mlp>::mnist(&Mnist::bundled().unwrap(), 5, 0, &device).unwrap();
     assert_eq!((m.inputs.dims(), m.len()), ([5, 784], 5));
+}
+
+/// Softmax cross-entropy with label smoothing ε over C classes, by hand: −Σ_k q_k log p_k with
+/// q = (1 − ε)·onehot + ε/C.
+fn smoothed_by_hand(row: &[f64], target: usize, eps: f64) -> f64 {
+    let c = row.len() as f64;
+    let m = row.iter().cloned().fold(f64::MIN, f64::max);
+    let lse = m + row.iter().map(|z| (z - m).exp()).sum::<f64>().ln();
+    row.iter().enumerate().map(|(k, z)| -((if k == target { 1.0 - eps } else { 0.0 }) + eps / c) * (z - lse)).sum()
+}
+
+#[test]
+fn label_smoothing_is_pytorchs_definition_and_has_its_minimum_at_finite_logits() {
+    let (net, data) = tiny();
+    let data = data.with_label_smoothing(0.1).unwrap();
+    let logits: Vec<f64> = net.forward(data.inputs.clone()).into_data().iter::<f64>().collect();
+    let targets: Vec<i64> = data.targets.clone().into_data().iter::<i64>().collect();
+    let by_hand =
+        (0..8).map(|i| smoothed_by_hand(&logits[3 * i..3 * i + 3], targets[i] as usize, 0.1)).sum::<f64>() / 8.0;
+    let loss = data.loss(&net).into_scalar_f64();
+    assert!((loss - by_hand).abs() < 1e-13, "{loss} vs {by_hand}");
+    // The gradient through the network still equals central differences.
+    let g = value_and_grad(&data, &net).grads.to_flat();
+    let theta = flatten_f64(&net);
+    for i in (0..theta.len()).step_by(5) {
+        let at = |d: f64| {
+            let mut t = theta.clone();
+            t[i] += d;
+            data.loss(&unflatten_f64(net.clone(), &t).unwrap()).into_scalar_f64()
+        };
+        let fd = (at(1e-6) - at(-1e-6)) / 2e-6;
+        assert!((fd - g[i]).abs() < 1e-7, "parameter {i}: autodiff {} vs central difference {fd}", g[i]);
+    }
+
+    // The closed-form minimum over free logits: softmax(z) = q, i.e. z = log q, where the loss is the
+    // entropy of q. Scaling those logits up (more confident) raises the loss with ε > 0; without
+    // smoothing it lowers it for ever, so there is no minimum.
+    let device = f64_device();
+    let (c, eps) = (4usize, 0.2);
+    let q_hit = 1.0 - eps + eps / c as f64;
+    let q_miss = eps / c as f64;
+    let entropy = -q_hit * q_hit.ln() - (c - 1) as f64 * q_miss * q_miss.ln();
+    let logits_at = |scale: f64| {
+        let row: Vec<f64> = (0..c).map(|k| scale * if k == 2 { q_hit.ln() } else { q_miss.ln() }).collect();
+        Tensor::<2>::from_data(TensorData::new(row, [1, c]), &device).require_grad()
+    };
+    let target = || Tensor::<1, Int>::from_data(TensorData::new(vec![2i64], [1]), &device);
+    let z = logits_at(1.0);
+    let at_min = cross_entropy(z.clone(), target(), eps);
+    assert!((at_min.clone().into_scalar_f64() - entropy).abs() < 1e-14);
+    let grads = at_min.backward();
+    let grad: Vec<f64> = z.grad(&grads).unwrap().into_data().iter::<f64>().collect();
+    assert!(grad.iter().all(|g| g.abs() < 1e-14), "the gradient at z = log q is {grad:?}");
+    for scale in [0.5, 2.0] {
+        assert!(cross_entropy(logits_at(scale), target(), eps).into_scalar_f64() > entropy + 1e-3);
+    }
+    let plain = |s: f64| cross_entropy(logits_at(s), target(), 0.0).into_scalar_f64();
+    assert!(plain(4.0) < plain(2.0) && plain(2.0) < plain(1.0), "plain cross-entropy falls as the logits grow");
+
+    for bad in [-0.1, 1.0, f64::NAN] {
+        let e = check_label_smoothing(bad).unwrap_err().to_string();
+        assert!(e.contains("label_smoothing") && e.contains("0 ≤ ε < 1"), "{e}");
+    }
 }

@@ -33,7 +33,8 @@ pub struct EstimateArgs {
     /// dots), the rest held at θ₀: the estimate is the rank of that diagonal block of the Hessian.
     #[arg(long, num_args = 1.., value_delimiter = ',')]
     pub params: Vec<String>,
-    /// One estimate per top-level block (`first`, `mid.*`, `last`, …), in one table (per-layer.csv).
+    /// One estimate per layer (`first`, `mid.0`, `last` on the DnCNN; `layers.0`, `layers.1` on an
+    /// MLP), in one table (per-layer.csv).
     #[arg(long, conflicts_with_all = ["params", "resume"])]
     pub per_layer: bool,
     /// Save the run's state (langevin-state.json in the run folder) every this many iterations.
@@ -140,7 +141,7 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
         every: a.checkpoint_every.max(1),
     };
     dir.json("config.json", &serde_json::json!({"model": loaded.origin, "weights": a.import.weights, "data": a.import.data, "precond": a.precond.as_deref().unwrap_or(if loaded.precond.is_some() { "adam" } else { "identity" }), "langevin": configs[0], "sigma2": a.langevin.sigma2, "backend": ctx.backend.to_string(), "dtype": format!("{:?}", ctx.dtype), "seed": ctx.seed}))?;
-    let has_frozen = matches!(loaded.problem, problem::Problem::Dncnn { .. } | problem::Problem::Mlp { .. });
+    let has_frozen = !matches!(loaded.problem, problem::Problem::Linear { .. });
     if sweep && !has_frozen {
         println!("this model has no frozen-activation objective: the σ² sweep has the real estimates only");
     }
@@ -236,7 +237,7 @@ fn restrict(g: DiagPreconditioner, layout: &ParamLayout, params: &[String], say:
     Ok(g.restricted(&keep)?)
 }
 
-/// `--per-layer`: one estimate per top-level block, as a table (`per-layer.csv`, `per-layer.json`).
+/// `--per-layer`: one estimate per layer, as a table (`per-layer.csv`, `per-layer.json`).
 fn per_layer(
     ctx: &Ctx,
     a: &EstimateArgs,
@@ -248,7 +249,7 @@ fn per_layer(
         let layout = ParamLayout::of(model);
         let g = choose_precond(a.precond.as_deref(), loaded.precond.clone(), &layout, ctx)?;
         let mut rows = Vec::new();
-        for (block, glob) in layout.top_level_blocks() {
+        for (block, glob) in layout.layer_blocks() {
             let keep = layout.select(std::slice::from_ref(&glob))?;
             let n: usize = layout.specs.iter().zip(&keep).filter(|(_, k)| **k).map(|(s, _)| s.numel()).sum();
             let Some((r, _)) =

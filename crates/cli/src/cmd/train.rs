@@ -1,13 +1,13 @@
-//! `hessrank train dncnn|mlp|linear`.
+//! `hessrank train dncnn|mlp|cnn|linear`.
 
 use crate::Ctx;
-use crate::problem::{LinearData, MlpData};
+use crate::problem::{ClassifierData, LinearData};
 use crate::progress::TrainProgress;
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use hessrank_models::mlp::ClassificationBatches;
+use hessrank_models::classification::{Classification, ClassificationBatches, Classifier};
 use hessrank_models::{
-    DnCnnConfig, GlobalMinimum, LinearNetConfig, MlpConfig, NoisyMnist, NoisyMnistConfig, NoisyMnistSampler,
+    CnnConfig, DnCnnConfig, GlobalMinimum, LinearNetConfig, MlpConfig, NoisyMnist, NoisyMnistConfig, NoisyMnistSampler,
 };
 use hessrank_train::{AdamPhase, GdPhase, PrecondScale, RunInfo, SgdPhase, TrainConfig, TrainOutcome, train};
 use std::path::PathBuf;
@@ -25,6 +25,8 @@ enum What {
     Dncnn(DncnnTrain),
     /// A ReLU MLP classifier on MNIST labels (softmax cross-entropy).
     Mlp(MlpTrain),
+    /// A small LeNet-like ReLU CNN classifier on MNIST labels (softmax cross-entropy).
+    Cnn(CnnTrain),
     /// A deep linear net on regression data y = T x.
     Linear(LinearTrain),
 }
@@ -38,14 +40,73 @@ struct MlpTrain {
     /// Layer widths, input first (784 for MNIST) and classes (10) last.
     #[arg(long, default_value = "784-64-10")]
     widths: String,
+    #[command(flatten)]
+    data: ClassifierFlags,
+    #[command(flatten)]
+    schedule: Schedule,
+}
+
+/// CNN training flags.
+#[derive(Args, Debug, Clone)]
+struct CnnTrain {
+    /// Output folder.
+    #[arg(long, default_value = "models/cnn-mnist")]
+    dir: PathBuf,
+    /// Channels of each 3×3 convolution stage (each followed by ReLU and 2×2 average pooling).
+    #[arg(long, default_value = "4-8")]
+    channels: String,
+    #[command(flatten)]
+    data: ClassifierFlags,
+    #[command(flatten)]
+    schedule: Schedule,
+}
+
+/// The batch and loss flags of the classifiers.
+#[derive(Args, Debug, Clone)]
+struct ClassifierFlags {
     /// Digits N in the fixed batch.
     #[arg(long, default_value_t = 256)]
     n_images: usize,
     /// A folder with the standard MNIST release instead of the bundled digits.
     #[arg(long)]
     mnist: Option<PathBuf>,
-    #[command(flatten)]
-    schedule: Schedule,
+    /// Label smoothing ε of the cross-entropy (PyTorch's `label_smoothing`). With ε = 0 a network
+    /// that separates its batch has no minimum; ε > 0 gives it one at finite weights.
+    #[arg(long, default_value_t = 0.0)]
+    label_smoothing: f64,
+}
+
+impl ClassifierFlags {
+    /// The data record of a checkpoint trained with these flags and `seed`.
+    fn data(&self, seed: u64) -> Result<ClassifierData> {
+        hessrank_models::classification::check_label_smoothing(self.label_smoothing)
+            .map_err(|e| anyhow::anyhow!("--label-smoothing: {e}"))?;
+        Ok(ClassifierData {
+            n_images: self.n_images,
+            seed,
+            mnist: self.mnist.clone(),
+            label_smoothing: self.label_smoothing,
+        })
+    }
+}
+
+/// Trains the classifier `model` (of kind `kind`, config `config`) on `data`'s batch into `dir`.
+fn train_classifier<M: Classifier>(
+    ctx: &Ctx,
+    kind: &str,
+    config: serde_json::Value,
+    model: M,
+    data: &ClassifierData,
+    schedule: &Schedule,
+    dir: &std::path::Path,
+) -> Result<TrainOutcome<M>> {
+    let full: Classification<M> = data.objective(&ctx.device)?;
+    let batches = ClassificationBatches::new(&full, ctx.seed);
+    let info = RunInfo { model_kind: kind.into(), model_config: config, data: serde_json::to_value(data)? };
+    let mut bar = TrainProgress::new(ctx.quiet, ctx.stop.clone());
+    let out = train(&schedule.config(), &batches, &full, model, dir, info, &mut bar);
+    bar.finish();
+    Ok(out?)
 }
 
 /// The schedule's flags.
@@ -187,18 +248,19 @@ pub fn run(ctx: &Ctx, a: TrainArgs) -> Result<()> {
                 "--widths {}: MNIST needs 784 inputs and 10 classes",
                 m.widths
             );
-            let data = MlpData { n_images: m.n_images, seed: ctx.seed, mnist: m.mnist.clone() };
-            let full = data.objective(&ctx.device)?;
-            let batches = ClassificationBatches::new(&full, ctx.seed);
-            let info = RunInfo {
-                model_kind: "mlp".into(),
-                model_config: serde_json::to_value(&cfg)?,
-                data: serde_json::to_value(&data)?,
-            };
-            let mut bar = TrainProgress::new(ctx.quiet, ctx.stop.clone());
-            let out = train(&m.schedule.config(), &batches, &full, cfg.init(&ctx.device)?, &m.dir, info, &mut bar);
-            bar.finish();
-            report(&m.dir, &out?);
+            let data = m.data.data(ctx.seed)?;
+            let model = cfg.init(&ctx.device)?;
+            let out = train_classifier(ctx, "mlp", serde_json::to_value(&cfg)?, model, &data, &m.schedule, &m.dir)?;
+            report(&m.dir, &out);
+        }
+        What::Cnn(c) => {
+            let cfg = CnnConfig::parse(&c.channels)
+                .map_err(|e| anyhow::anyhow!("--channels {}: {e}", c.channels))?
+                .with_seed(ctx.seed);
+            let data = c.data.data(ctx.seed)?;
+            let model = cfg.init(&ctx.device)?;
+            let out = train_classifier(ctx, "cnn", serde_json::to_value(&cfg)?, model, &data, &c.schedule, &c.dir)?;
+            report(&c.dir, &out);
         }
         What::Linear(l) => {
             GlobalMinimum::random(l.d, l.depth, ctx.seed)?;
