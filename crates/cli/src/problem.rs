@@ -270,10 +270,7 @@ pub fn load_source(dir: &Path, import: &ImportArgs, device: &Device) -> Result<L
 fn load_imported(arch: &str, weights: &Path, import: &ImportArgs, device: &Device) -> Result<Loaded> {
     match arch {
         "dncnn" => {
-            let cfg = DnCnnConfig::new();
-            let options = import.options(cfg.pytorch_sequential_renames());
-            let (model, report) = load_weights(cfg.init(device)?, weights, &options)?;
-            println!("weights: {}", report.summary());
+            let model = import_dncnn(weights, import, device)?;
             let objective = match &import.data {
                 Some(data) => NoisyMnist::from_file(data, device)?,
                 None => {
@@ -320,6 +317,15 @@ fn load_imported(arch: &str, weights: &Path, import: &ImportArgs, device: &Devic
             "unknown --arch {other:?}: expected dncnn, mlp:WIDTHS (e.g. mlp:784-64-10) or cnn:CHANNELS (e.g. cnn:4-8)"
         ),
     }
+}
+
+/// The DnCNN in `weights` (trained elsewhere: `--arch dncnn --weights`) on `device`, with the
+/// load report printed.
+pub fn import_dncnn(weights: &Path, import: &ImportArgs, device: &Device) -> Result<DnCnn> {
+    let cfg = DnCnnConfig::new();
+    let (model, report) = load_weights(cfg.init(device)?, weights, &import.options(cfg.pytorch_sequential_renames()))?;
+    println!("weights: {}", report.summary());
+    Ok(model)
 }
 
 /// `loaded` with its batch replaced by the one in `data`.

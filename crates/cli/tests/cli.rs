@@ -719,3 +719,54 @@ fn a_cnn_classifier_with_label_smoothing_trains_and_is_probed_per_layer_end_to_e
         .failure()
         .stderr(predicates::str::contains("--label-smoothing 0.1").and(predicates::str::contains("classifiers")));
 }
+
+#[test]
+fn dncnn_on_pytorch_weights_measures_theta0_with_g_identity_and_says_it_is_no_minimum() {
+    let out = scratch("pytorch-dncnn");
+    let (w, b) = (pytorch_fixture("weights.pt"), pytorch_fixture("batch.safetensors"));
+    hessrank(&out)
+        .args(["--threads", "1", "dncnn", "--arch", "dncnn", "--weights"])
+        .arg(&w)
+        .arg("--data")
+        .arg(&b)
+        .args(["--iters", "60", "--avg", "30", "--chains", "2"])
+        .assert()
+        .success()
+        .stdout(
+            predicates::str::contains("G = I")
+                .and(predicates::str::contains("θ₀ is not a minimum"))
+                .and(predicates::str::contains("Ubaru–Saad assumes a PSD matrix")),
+        );
+    let r = json(&run_dir(&out, "dncnn-").join("result.json"));
+    let reference = json(&pytorch_fixture("reference.json"));
+    // θ₀ and its batch are the user's: PyTorch's loss, gradient norm and λ_max (float64 there).
+    let loss = r["theta0"]["loss"].as_f64().unwrap();
+    let want = reference["loss"].as_f64().unwrap();
+    assert!((loss - want).abs() < 1e-9 * want, "loss {loss} vs PyTorch's {want}");
+    let grad_norm =
+        reference["grad"].as_array().unwrap().iter().map(|g| g.as_f64().unwrap().powi(2)).sum::<f64>().sqrt();
+    let got = r["theta0"]["grad_norm"].as_f64().unwrap();
+    assert!((got - grad_norm).abs() < 1e-8 * grad_norm, "‖∇L‖ {got} vs PyTorch's {grad_norm}");
+    let lmax = reference["hessian_eigenvalues"][0].as_f64().unwrap();
+    assert!((r["spectrum"]["lambda_max"].as_f64().unwrap() - lmax).abs() < 1e-6 * lmax);
+    assert_eq!(r["theta0"]["precond"], "identity");
+    assert_eq!(r["data"]["n_images"], 4);
+    assert_eq!(r["warnings"].as_array().unwrap().len(), 2, "{}", r["warnings"]);
+    assert_finite(&r["validation"], "validation");
+
+    hessrank(&out)
+        .args(["dncnn", "--data"])
+        .arg(&b)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("--data").and(predicates::str::contains("--weights")));
+    hessrank(&out)
+        .args(["dncnn", "--arch", "dncnn", "--weights"])
+        .arg(&w)
+        .arg("--data")
+        .arg(&b)
+        .args(["--n-images", "8"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("--n-images").and(predicates::str::contains("--data")));
+}

@@ -5,7 +5,8 @@
 use crate::common::*;
 use hessrank_core::DenseOperator;
 use hessrank_rank::baselines::{
-    GapRule, PUBLISHED_MARGIN, UbaruSaad, UbaruSaadConfig, published_dos, published_dos_grid, published_gap,
+    GapRule, PUBLISHED_MARGIN, UbaruSaad, UbaruSaadConfig, chebyshev_blowup, published_dos, published_dos_grid,
+    published_gap,
 };
 
 fn dense(m: &nalgebra::DMatrix<f64>) -> DenseOperator {
@@ -128,4 +129,25 @@ fn the_published_dos_has_unit_area_and_peaks_where_the_eigenvalues_are() {
     assert!((area - 1.0).abs() < 1e-12);
     let peak = (0..yy.len()).max_by(|&a, &b| yy[a].total_cmp(&yy[b])).unwrap();
     assert!((xx[peak] - 3.0).abs() < 0.2, "peak at {}", xx[peak]);
+}
+
+#[test]
+fn the_filter_blowup_below_the_psd_interval_is_the_chebyshev_recursion_at_that_point() {
+    // Inside the interval (a PSD spectrum): no growth.
+    assert_eq!(chebyshev_blowup(0.0, 10.0, 50), 1.0);
+    assert_eq!(chebyshev_blowup(-PUBLISHED_MARGIN, 10.0, 50), 1.0);
+    // Below it: |T_m(x)| at the mapped point, by the three-term recurrence (not the cosh form).
+    for (lmin, lmax, m) in [(-0.01, 10.0, 50usize), (-7.489, 25.67, 50), (-1e-3, 36.2, 50), (-0.5, 2.0, 7)] {
+        let (a, b) = (-PUBLISHED_MARGIN, lmax + PUBLISHED_MARGIN);
+        let x = (2.0 * lmin - (a + b)) / (b - a);
+        let (mut t0, mut t1) = (1.0f64, x);
+        for _ in 2..=m {
+            (t0, t1) = (t1, 2.0 * x * t1 - t0);
+        }
+        let got = chebyshev_blowup(lmin, lmax, m);
+        assert!((got - t1.abs()).abs() <= 1e-9 * t1.abs(), "λ_min {lmin}: {got} vs |T_{m}| = {}", t1.abs());
+    }
+    // The PyTorch fixture's spectrum (λ_min −7.49, λ_max 25.67): the degree-50 filter is magnified
+    // by ~1e22, which is why U&S returned 9e18 on it.
+    assert!(chebyshev_blowup(-7.489, 25.67, 50) > 1e20);
 }

@@ -1,7 +1,8 @@
 //! `hessrank dncnn` (and the default job): the paper's DnCNN experiment end to end — train (or
 //! load `models/dncnn-mnist/`), take Adam's preconditioner, estimate the rank by Algorithm 1,
 //! compute the exact Hessian spectrum and U&S, draw Figure 3 and a validation panel comparing the
-//! measured loss trace with the discrete-time theory on the exact spectrum of G^½HG^½.
+//! measured loss trace with the discrete-time theory on the exact spectrum of G^½HG^½. With
+//! `--arch dncnn --weights FILE [--data FILE]` θ₀ comes from a network trained elsewhere (G = I).
 
 use super::estimate::estimate_with_progress;
 use super::parse_scheme;
@@ -10,13 +11,14 @@ use super::sweep::{SweepRow, write_sweep};
 use super::train::{DncnnTrain, Schedule, train_dncnn};
 use crate::Ctx;
 use crate::plots::{Series, VLine, line_chart};
+use crate::problem::{ImportArgs, import_dncnn};
 use crate::run_dir::RunDir;
 use anyhow::{Context, Result};
 use burn::tensor::FloatDType;
 use clap::Parser;
-use hessrank_core::{DenseOperator, ParamLayout};
+use hessrank_core::{DenseOperator, DiagPreconditioner, ParamLayout, value_and_grad};
 use hessrank_models::{DnCnnConfig, FrozenNoisyMnist, Mnist, NoisyMnist, NoisyMnistConfig};
-use hessrank_rank::baselines::{GapRule, UbaruSaad, UbaruSaadConfig};
+use hessrank_rank::baselines::{GapRule, UbaruSaad, UbaruSaadConfig, chebyshev_blowup};
 use hessrank_rank::hessian::{FdHessian, Spectrum, dense_matrix};
 use hessrank_rank::langevin::{Checkpointing, TracePoint};
 use hessrank_rank::theory::DiscreteTheory;
@@ -39,14 +41,14 @@ pub struct DncnnArgs {
     #[arg(long)]
     pub retrain: bool,
     /// Images N in the fixed batch (the paper: all of MNIST).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, conflicts_with = "data")]
     pub n_images: usize,
     /// Noise standard deviation.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, conflicts_with = "data")]
     pub noise_std: f64,
     /// A folder with the standard MNIST release (the four IDX files; the 60,000 training images
     /// are used) instead of the bundled 10,000 digits.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "data")]
     pub mnist: Option<PathBuf>,
     /// Noise power σ² (the paper: 1e-5); a comma-separated list runs a sweep (the first is the
     /// headline result).
@@ -94,6 +96,18 @@ pub struct DncnnArgs {
     /// Training schedule (when training).
     #[command(flatten)]
     pub schedule: Schedule,
+    /// θ₀ trained elsewhere instead of the checkpoint: `--arch dncnn --weights FILE`, optionally
+    /// with `--data FILE` (the batch; else the one --n-images, --noise-std and --seed describe).
+    #[command(flatten)]
+    pub import: ImportArgs,
+}
+
+/// θ₀ as the run records it: its loss and gradient norm, where it came from, how it was trained.
+struct Theta0 {
+    loss: f64,
+    grad_norm: f64,
+    source: serde_json::Value,
+    training: serde_json::Value,
 }
 
 /// One σ²'s paired runs: the real loss and the frozen-activation objective, the same noise draws.
@@ -185,28 +199,43 @@ pub fn data_record(data: &NoisyMnistConfig, mnist: Option<&std::path::Path>) -> 
     v
 }
 
-/// Runs the experiment.
-pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
-    let t0 = Instant::now();
-    let mnist = load_mnist(a.mnist.as_deref())?;
-    let data = NoisyMnistConfig::new().with_n_images(a.n_images).with_noise_std(a.noise_std).with_seed(ctx.seed);
-    let plain = ctx.device.clone().inner();
-    let record = data_record(&data, a.mnist.as_deref());
-    let matches = Checkpoint::manifest(&a.dir).map(|m| m.model_kind == "dncnn" && m.data == record).unwrap_or(false);
-    if let Some(d) = &a.resume {
-        anyhow::ensure!(
-            matches && !a.retrain,
-            "--resume {}: the checkpoint {} is missing or was trained for other data settings; resume with \
-             the --dir, --n-images, --noise-std, --mnist and --seed of the original run (and without --retrain)",
-            d.display(),
-            a.dir.display()
-        );
+/// The weights file of `--arch dncnn --weights FILE`, with the flags that only make sense with or
+/// without it checked.
+fn imported_weights(a: &DncnnArgs) -> Result<Option<PathBuf>> {
+    let i = &a.import;
+    anyhow::ensure!(i.label_smoothing.is_none(), "--label-smoothing: the DnCNN's loss is a mean squared error");
+    match (&i.arch, &i.weights) {
+        (Some(arch), Some(w)) => {
+            anyhow::ensure!(arch == "dncnn", "--arch {arch}: the dncnn experiment takes --arch dncnn");
+            anyhow::ensure!(!a.retrain, "--retrain trains a checkpoint, but --weights {} brings θ₀", w.display());
+            Ok(Some(w.clone()))
+        }
+        _ => {
+            anyhow::ensure!(
+                i.renames.is_empty() && !i.allow_partial,
+                "--rename and --allow-partial apply to --weights"
+            );
+            if let Some(d) = &i.data {
+                anyhow::bail!(
+                    "--data {}: dncnn reads a batch file with --arch dncnn --weights; a checkpoint's batch comes \
+                     from its data settings (--n-images, --noise-std, --mnist, --seed)",
+                    d.display()
+                );
+            }
+            Ok(None)
+        }
     }
-    let dir = RunDir::resume_or_create(a.resume.as_deref(), &ctx.out, "dncnn", "langevin-state.json")?;
-    let every = a.checkpoint_every.max(1);
+}
 
-    // 1. θ₀ and G: load a matching checkpoint, else train.
-    let (model, precond, manifest) = if matches && !a.retrain {
+/// θ₀ and Adam's G from the checkpoint in `--dir` when it `matches` the data settings (and
+/// `--retrain` is not given), else trained there.
+fn checkpoint_theta0(
+    ctx: &Ctx,
+    a: &DncnnArgs,
+    matches: bool,
+) -> Result<(hessrank_models::DnCnn, DiagPreconditioner, hessrank_train::checkpoint::Manifest)> {
+    let plain = ctx.device.clone().inner();
+    Ok(if matches && !a.retrain {
         println!("loading {}", a.dir.display());
         Checkpoint::load(&a.dir, DnCnnConfig::new().with_seed(ctx.seed).init(&ctx.device)?, &plain)?
     } else {
@@ -222,14 +251,93 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
             },
         )?;
         (out.model, out.precond, out.manifest)
+    })
+}
+
+/// Above this share of Σ|λ| in negative eigenvalues, θ₀ is reported as no minimum (the N = 256
+/// checkpoint's round-off share is ~3e-5).
+const NOT_A_MINIMUM_SHARE: f64 = 1e-2;
+
+/// Above this magnification of U&S's filter below its interval, its count is reported as void.
+const US_BLOWUP_LIMIT: f64 = 2.0;
+
+/// What the exact spectrum says about the assumptions of Algorithm 1 and of U&S: θ₀ must be a
+/// minimum (Proposition 1), and U&S's interval assumes a PSD matrix.
+fn spectrum_warnings(spectrum: &Spectrum, grad_norm: f64, us_degree: usize) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let share = spectrum.negative_share();
+    if share > NOT_A_MINIMUM_SHARE {
+        warnings.push(format!(
+            "θ₀ is not a minimum: {} negative eigenvalues (λ_min {:.3e}) carry {:.1} % of Σ|λ|, and ‖∇L‖ = {:.3e}; \
+             Algorithm 1 and the energy captured assume a minimum (Proposition 1), so they mean little here",
+            spectrum.negatives(0.0),
+            spectrum.min(),
+            100.0 * share,
+            grad_norm
+        ));
+    }
+    let blowup = chebyshev_blowup(spectrum.min(), spectrum.max(), us_degree);
+    if blowup > US_BLOWUP_LIMIT {
+        warnings.push(format!(
+            "Ubaru–Saad assumes a PSD matrix: λ_min {:.3e} lies below its interval, where its degree-{us_degree} \
+             filter is magnified up to ×{blowup:.1e}; its count is not meaningful here",
+            spectrum.min()
+        ));
+    }
+    warnings
+}
+
+/// Runs the experiment.
+pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
+    let t0 = Instant::now();
+    let mnist = load_mnist(a.mnist.as_deref())?;
+    let data = NoisyMnistConfig::new().with_n_images(a.n_images).with_noise_std(a.noise_std).with_seed(ctx.seed);
+    let plain = ctx.device.clone().inner();
+    let record = data_record(&data, a.mnist.as_deref());
+    let matches = Checkpoint::manifest(&a.dir).map(|m| m.model_kind == "dncnn" && m.data == record).unwrap_or(false);
+    let imported = imported_weights(&a)?;
+    if let Some(d) = &a.resume {
+        anyhow::ensure!(
+            imported.is_some() || (matches && !a.retrain),
+            "--resume {}: the checkpoint {} is missing or was trained for other data settings; resume with \
+             the --dir, --n-images, --noise-std, --mnist and --seed of the original run (and without --retrain)",
+            d.display(),
+            a.dir.display()
+        );
+    }
+    let dir = RunDir::resume_or_create(a.resume.as_deref(), &ctx.out, "dncnn", "langevin-state.json")?;
+    let every = a.checkpoint_every.max(1);
+
+    // 1. θ₀ and G: weights trained elsewhere (G = I), else a matching checkpoint, else train.
+    let (model, precond, objective, theta0) = if let Some(w) = &imported {
+        let model = import_dncnn(w, &a.import, &ctx.device)?;
+        let objective = match &a.import.data {
+            Some(f) => NoisyMnist::from_file(f, &ctx.device)?,
+            None => NoisyMnist::new(&mnist, &data, &ctx.device)?,
+        };
+        let vg = value_and_grad(&objective, &model);
+        let grad_norm = vg.grads.to_flat().iter().map(|g| g * g).sum::<f64>().sqrt();
+        println!("G = I: {} holds no Adam state to take the preconditioner from", w.display());
+        let precond = DiagPreconditioner::identity(&ParamLayout::of(&model), &plain);
+        let source = serde_json::json!({"weights": w, "data": a.import.data});
+        (model, precond, objective, Theta0 { loss: vg.loss, grad_norm, source, training: serde_json::Value::Null })
+    } else {
+        let (model, precond, manifest) = checkpoint_theta0(ctx, &a, matches)?;
+        let objective = NoisyMnist::new(&mnist, &data, &ctx.device)?;
+        let theta0 = Theta0 {
+            loss: manifest.final_loss,
+            grad_norm: manifest.final_grad_norm,
+            source: serde_json::json!({"checkpoint": a.dir}),
+            training: serde_json::to_value(&manifest.train_config)?,
+        };
+        (model, precond, objective, theta0)
     };
     println!(
         "θ₀: loss {:.8e}, ‖∇L‖ = {:.3e} ({:.0} s so far)",
-        manifest.final_loss,
-        manifest.final_grad_norm,
+        theta0.loss,
+        theta0.grad_norm,
         t0.elapsed().as_secs_f64()
     );
-    let objective = NoisyMnist::new(&mnist, &data, &ctx.device)?;
     let frozen = objective.frozen_at(&model);
 
     // 2. The exact Hessian (finite differences on the frozen ReLU pattern, always in f64) and
@@ -243,9 +351,21 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
         (Spectrum::of(&h), h)
     } else {
         let dev64 = f64_device(ctx)?;
-        let model64 =
-            Checkpoint::load(&a.dir, DnCnnConfig::new().with_seed(ctx.seed).init(&dev64)?, &dev64.clone().inner())?.0;
-        let frozen64 = NoisyMnist::new(&mnist, &data, &dev64)?.frozen_at(&model64);
+        let (model64, objective64) = match &imported {
+            Some(w) => (
+                import_dncnn(w, &a.import, &dev64)?,
+                match &a.import.data {
+                    Some(f) => NoisyMnist::from_file(f, &dev64)?,
+                    None => NoisyMnist::new(&mnist, &data, &dev64)?,
+                },
+            ),
+            None => (
+                Checkpoint::load(&a.dir, DnCnnConfig::new().with_seed(ctx.seed).init(&dev64)?, &dev64.clone().inner())?
+                    .0,
+                NoisyMnist::new(&mnist, &data, &dev64)?,
+            ),
+        };
+        let frozen64 = objective64.frozen_at(&model64);
         let h = dense_matrix(&FdHessian::new(&frozen64, &model64));
         (Spectrum::of(&h), h)
     };
@@ -308,6 +428,7 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
     let energy_us = spectrum.energy_at_rank(us.rank);
     let frozen_z = (frozen_r.estimate - predicted) / frozen_r.stderr;
     let frozen_agrees = agrees_within(frozen_r.estimate, frozen_r.stderr, *predicted, FROZEN_Z);
+    let warnings = spectrum_warnings(&spectrum, theta0.grad_norm, a.us_degree);
 
     // 6. Files and plots.
     write_outputs(&dir, &a, &spectrum, p, &us, theory, *predicted)?;
@@ -329,21 +450,22 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
         "threshold_curve": thin_log(&curve, 200),
         "sigma2_sweep": sweep_rows,
         "spectrum": {"lambda_max": spectrum.max(), "trace": spectrum.trace, "negatives": spectrum.negatives(1e-6), "rank_98_5_percent_energy": spectrum.rank_for_energy(0.985), "asymmetry": spectrum.asymmetry},
-        "theta0": {"loss": manifest.final_loss, "grad_norm": manifest.final_grad_norm, "checkpoint": a.dir},
-        "data": data, "mnist": a.mnist, "backend": ctx.backend.to_string(), "dtype": format!("{:?}", ctx.dtype), "seed": ctx.seed,
+        "theta0": {"loss": theta0.loss, "grad_norm": theta0.grad_norm, "source": theta0.source, "precond": if imported.is_some() { "identity" } else { "adam" }},
+        "data": objective.config, "mnist": a.mnist, "backend": ctx.backend.to_string(), "dtype": format!("{:?}", ctx.dtype), "seed": ctx.seed,
+        "warnings": warnings,
         "wall_s": t0.elapsed().as_secs_f64()
     });
     dir.json("result.json", &result)?;
     dir.json(super::estimate::WINDOW_TRACES, &r.traces)?;
     dir.json("window-traces-frozen.json", &frozen_r.traces)?;
-    dir.json("config.json", &serde_json::json!({"langevin": config_at(a.sigma2[0]), "sigma2": a.sigma2, "data": data, "mnist": a.mnist, "ubaru_saad": us_cfg, "checkpoint": a.dir, "hessian": a.hessian, "training": manifest.train_config}))?;
+    dir.json("config.json", &serde_json::json!({"langevin": config_at(a.sigma2[0]), "sigma2": a.sigma2, "data": data, "mnist": a.mnist, "ubaru_saad": us_cfg, "theta0": theta0.source, "hessian": a.hessian, "training": theta0.training}))?;
 
     println!();
     println!(
         "DnCNN ({} parameters, N = {} images, noise std {}, σ² = {:.1e}):",
         ParamLayout::of(&model).numel(),
-        a.n_images,
-        a.noise_std,
+        objective.config.n_images,
+        objective.config.noise_std,
         a.sigma2[0]
     );
     println!(
@@ -391,6 +513,9 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
         us.threshold
     );
     println!("  98.5 % of the energy lies in the top {} eigenvalues", spectrum.rank_for_energy(0.985));
+    for w in &warnings {
+        println!("  WARNING: {w}");
+    }
     println!("  modes with μ < {:.3e} are not yet equilibrated", r.eigenvalue_threshold);
     if sweep.len() > 1 {
         println!("  σ² sweep (real / frozen / ReLU excess):");

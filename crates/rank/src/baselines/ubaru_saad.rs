@@ -59,6 +59,17 @@ pub const PUBLISHED_NPTS: usize = 100;
 /// The published code's margin around [0, λ_max] (its `lmin = d(1) − 1e-5`, `lmax = d(end) + 1e-5`).
 pub const PUBLISHED_MARGIN: f64 = 1e-5;
 
+/// How far the published U&S filter can be from a step on a spectrum reaching down to `lambda_min`:
+/// the interval [−1e-5, λ_max + 1e-5] assumes a PSD matrix, and an eigenvalue below it maps to
+/// |x| > 1, where the Chebyshev polynomials of a degree-`degree` filter grow as
+/// |T_m(x)| = cosh(m · acosh |x|). Returns that largest |T_m| (1 when the spectrum fits the
+/// interval): well above 1, the filtered trace, and so the count, mean nothing.
+pub fn chebyshev_blowup(lambda_min: f64, lambda_max: f64, degree: usize) -> f64 {
+    let (a, b) = (-PUBLISHED_MARGIN, lambda_max + PUBLISHED_MARGIN);
+    let x = ((2.0 * lambda_min - (a + b)) / (b - a)).abs();
+    if x <= 1.0 { 1.0 } else { (degree as f64 * x.acosh()).cosh() }
+}
+
 /// Settings of the U&S estimate (the paper's comparison: degree 50, 300 probes).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UbaruSaadConfig {

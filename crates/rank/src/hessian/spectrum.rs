@@ -27,6 +27,21 @@ impl Spectrum {
         Self { eigenvalues, trace, asymmetry }
     }
 
+    /// λ_min.
+    pub fn min(&self) -> f64 {
+        self.eigenvalues.last().copied().unwrap_or(0.0)
+    }
+
+    /// The share of Σ|λ_i| carried by negative eigenvalues: 0 at a minimum (H is PSD there), so a
+    /// share well above the round-off of the Hessian says θ₀ is not a minimum.
+    pub fn negative_share(&self) -> f64 {
+        let total: f64 = self.eigenvalues.iter().map(|l| l.abs()).sum();
+        if total == 0.0 {
+            return 0.0;
+        }
+        self.eigenvalues.iter().filter(|&&l| l < 0.0).map(|l| -l).sum::<f64>() / total
+    }
+
     /// λ_max.
     pub fn max(&self) -> f64 {
         self.eigenvalues.first().copied().unwrap_or(0.0)
