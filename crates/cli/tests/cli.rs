@@ -688,10 +688,20 @@ fn a_cnn_classifier_with_label_smoothing_trains_and_is_probed_per_layer_end_to_e
     hessrank(&out)
         .args(["--threads", "1", "estimate", "--model"])
         .arg(&model)
-        .args(["--iters", "60", "--avg", "30", "--chains", "2", "--sigma2", "1e-5,1e-6"])
+        .args(["--iters", "400", "--avg", "200", "--chains", "4", "--sigma2", "1e-5,1e-6", "--validate"])
         .assert()
         .success()
         .stdout(predicates::str::contains("real").and(predicates::str::contains("frozen")));
+    // Like for like: the frozen chains against the discrete theory on the exact Hessian of the
+    // frozen objective (a wrong step, noise scale or estimator would be many SE off).
+    let v = json(&run_dir(&out, "estimate-").join("validation.json"));
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        let (f, theory) = (&row["frozen"], row["theory"].as_f64().unwrap());
+        let z = (f["estimate"].as_f64().unwrap() - theory) / f["stderr"].as_f64().unwrap();
+        assert!(z.abs() < 2.5 && theory > 50.0, "σ² {}: frozen {f} vs theory {theory} ({z:+.2} SE)", row["sigma2"]);
+    }
     hessrank(&out)
         .args(["--threads", "1", "estimate", "--model"])
         .arg(&model)

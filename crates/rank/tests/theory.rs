@@ -183,3 +183,23 @@ fn discrete_theory_is_finite_and_exact_at_zero_tiny_and_unit_step_modes() {
         assert!(got > 0.0 && (got / direct - 1.0).abs() < 1e-9, "{scheme:?}: {got} vs {direct}");
     }
 }
+
+#[test]
+fn mode_eigenvalues_survive_exactly_zero_rows_and_equal_the_scaled_spectrum() {
+    // H = diag(3, 0, 2, 0, 5) with one coupled pair: the [0, 2] block is [[3, 1], [1, 2]]; rows 1
+    // and 3 are exactly zero (parameters the loss cannot see). G = (4, 7, 1, 9, 0.5).
+    let mut h = DMatrix::<f64>::zeros(5, 5);
+    h[(0, 0)] = 3.0;
+    h[(2, 2)] = 2.0;
+    h[(0, 2)] = 1.0;
+    h[(2, 0)] = 1.0;
+    h[(4, 4)] = 5.0;
+    let g = [4.0, 7.0, 1.0, 9.0, 0.5];
+    let mu = mode_eigenvalues(&h, &g);
+    // G^½HG^½ on the live rows: [[12, 2], [2, 2]] and 2.5; its 2×2 eigenvalues are 7 ± √29.
+    let want = [0.0, 0.0, 7.0 - 29f64.sqrt(), 2.5, 7.0 + 29f64.sqrt()];
+    assert_eq!(mu.len(), 5);
+    for (m, w) in mu.iter().zip(want) {
+        assert!((m - w).abs() < 1e-12, "{mu:?} vs {want:?}");
+    }
+}

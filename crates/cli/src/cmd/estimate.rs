@@ -9,8 +9,10 @@ use anyhow::{Context, Result};
 use clap::Args;
 use hessrank_core::{DiagPreconditioner, Objective, ParamLayout};
 use hessrank_rank::RankEstimate;
+use hessrank_rank::hessian::{FdHessian, dense_matrix};
 use hessrank_rank::langevin::{Checkpointing, Langevin};
-use hessrank_rank::validation::{paired_difference, thin_log, threshold_curve};
+use hessrank_rank::theory::{DiscreteTheory, mode_eigenvalues};
+use hessrank_rank::validation::{agrees_within, paired_difference, thin_log, threshold_curve};
 use std::path::PathBuf;
 
 /// Arguments of `estimate`.
@@ -37,6 +39,11 @@ pub struct EstimateArgs {
     /// MLP), in one table (per-layer.csv).
     #[arg(long, conflicts_with_all = ["params", "resume"])]
     pub per_layer: bool,
+    /// Like-for-like check: also run the same chains (same noise) on the frozen-activation
+    /// objective, and compare them with the discrete theory on the exact Hessian (dense, f64
+    /// finite differences; up to 5,000 parameters). Writes validation.json.
+    #[arg(long, conflicts_with = "per_layer")]
+    pub validate: bool,
     /// Save the run's state (langevin-state.json in the run folder) every this many iterations.
     #[arg(long, default_value_t = 500)]
     pub checkpoint_every: usize,
@@ -145,6 +152,12 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
     if sweep && !has_frozen {
         println!("this model has no frozen-activation objective: the σ² sweep has the real estimates only");
     }
+    anyhow::ensure!(
+        !a.validate || has_frozen,
+        "--validate: the linear net has no ReLU pattern to freeze (figure1 and table1 check it against its closed form)"
+    );
+    let paired = has_frozen && (sweep || a.validate);
+    let exact_mu = if a.validate { Some(exact_mode_eigenvalues(ctx, &a, &loaded)?) } else { None };
     if a.per_layer {
         anyhow::ensure!(!sweep, "--per-layer runs one σ² (got {})", configs.len());
         return per_layer(ctx, &a, &loaded, &configs[0], &dir);
@@ -160,7 +173,7 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
             let real =
                 estimate_with_progress(ctx, config, objective, curvature, model, &g, Some((&state(i, ""), resume)))?;
             match real {
-                Some(real) if sweep && has_frozen => {
+                Some(real) if paired => {
                     let frozen = estimate_with_progress(
                         ctx,
                         config,
@@ -177,12 +190,16 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
             }
         });
         let Some(((r, trace), frozen)) = done else { return write_interrupted(&dir) };
-        if sweep {
+        if sweep || a.validate {
             let paired = match &frozen {
                 Some((f, _)) => Some((f.clone(), paired_difference(&r, f)?)),
                 None => None,
             };
-            rows.push(SweepRow::of(&r, paired.as_ref().map(|(f, d)| (f, d)), None));
+            let theory = exact_mu.as_ref().map(|mu| {
+                DiscreteTheory { mu: mu.clone(), eta: r.eta, sigma2: config.sigma2, scheme: config.scheme }
+                    .expected_estimate(config.k_tot, config.k_avg)
+            });
+            rows.push(SweepRow::of(&r, paired.as_ref().map(|(f, d)| (f, d)), theory));
             println!("σ² = {:.1e}: {}", config.sigma2, summary_line(&r));
         }
         if first.is_none() {
@@ -208,6 +225,9 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
         }
         println!("σ² sweep: sigma2-sweep.csv and sigma2-sweep.svg (result.json holds the first σ²)");
     }
+    if a.validate {
+        write_validation(&dir, &rows)?;
+    }
     println!("{} ({} parameters)", summary_line(&r), r.n_params);
     for w in &r.warnings {
         eprintln!("warning: {w}");
@@ -217,6 +237,52 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
     if r.partial {
         println!("interrupted after {} iterations: continue with --resume {}", r.iterations, dir.path.display());
     }
+    Ok(())
+}
+
+/// The most parameters `--validate` forms the dense Hessian of.
+const VALIDATE_MAX_PARAMS: usize = 5_000;
+
+/// `--validate`: the eigenvalues μ of G^½HG^½ with H the exact Hessian of the frozen-activation
+/// objective at θ₀ (f64 central differences of gradients), G the run's (restricted by --params).
+fn exact_mode_eigenvalues(ctx: &Ctx, a: &EstimateArgs, loaded: &problem::Loaded) -> Result<Vec<f64>> {
+    anyhow::ensure!(
+        ctx.dtype == burn::tensor::FloatDType::F64,
+        "--validate computes the exact Hessian in f64: run with --dtype f64 (the CPU default)"
+    );
+    with_problem!(&loaded.problem, |model, _objective, curvature| {
+        let layout = ParamLayout::of(model);
+        let n = layout.numel();
+        anyhow::ensure!(
+            n <= VALIDATE_MAX_PARAMS,
+            "--validate: {n} parameters, but the dense Hessian is formed for at most {VALIDATE_MAX_PARAMS}"
+        );
+        let g = choose_precond(a.precond.as_deref(), loaded.precond.clone(), &layout, ctx)?;
+        let g = restrict(g, &layout, &a.params, false)?;
+        println!("--validate: the exact Hessian of the frozen-activation objective ({n} parameters, f64)");
+        let h = dense_matrix(&FdHessian::new(curvature, model));
+        Ok(mode_eigenvalues(&h, &g.to_flat()))
+    })
+}
+
+/// Prints each σ²'s frozen estimate against the theory and writes `validation.json`.
+fn write_validation(dir: &RunDir, rows: &[SweepRow]) -> Result<()> {
+    let mut out = Vec::new();
+    for row in rows {
+        let (Some(f), Some(theory)) = (row.frozen, row.theory) else { continue };
+        let z = (f.estimate - theory) / f.stderr;
+        let agrees = agrees_within(f.estimate, f.stderr, theory, super::dncnn::FROZEN_Z);
+        println!(
+            "σ² = {:.1e}: frozen {:.1} ± {:.1} vs theory {theory:.1} on the exact Hessian: {z:+.1} SE, {}",
+            row.sigma2,
+            f.estimate,
+            f.stderr,
+            if agrees { "agrees (the estimator is right on this Hessian)" } else { "DISAGREES beyond 2.5 SE" }
+        );
+        out.push(serde_json::json!({"sigma2": row.sigma2, "real": row.real, "frozen": f, "relu_excess": row.relu_excess, "theory": theory, "z_vs_theory": z, "agrees_within_2_5_se": agrees}));
+    }
+    dir.json("validation.json", &out)?;
+    println!("like-for-like check in validation.json");
     Ok(())
 }
 

@@ -12,14 +12,17 @@
 //! is σ²/4 for LM and σ²/4 · 1/(1 − ημ/2) for EM. Modes with μ = 0 contribute nothing; a mode with
 //! ημ ≥ 2 is unstable (its expectation is infinite).
 
+use crate::hessian::symmetric_eigenvalues;
 use crate::langevin::Scheme;
 use nalgebra::{DMatrix, DVector};
 
-/// Eigenvalues μ of G^½ H G^½ for a diagonal preconditioner `g` (ascending).
+/// Eigenvalues μ of G^½ H G^½ for a diagonal preconditioner `g` (ascending). Through
+/// [`symmetric_eigenvalues`], which splits off exactly-zero rows (parameters the loss cannot see,
+/// and those a block's G zeroes) before nalgebra's solver, which returns NaN on such matrices.
 pub fn mode_eigenvalues(h: &DMatrix<f64>, g: &[f64]) -> Vec<f64> {
     let s = DVector::from_iterator(g.len(), g.iter().map(|x| x.sqrt()));
     let a = DMatrix::from_fn(h.nrows(), h.ncols(), |i, j| s[i] * h[(i, j)] * s[j]);
-    let mut mu: Vec<f64> = a.symmetric_eigen().eigenvalues.iter().copied().collect();
+    let mut mu = symmetric_eigenvalues(&a);
     mu.sort_by(f64::total_cmp);
     mu
 }
