@@ -483,8 +483,10 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
         if frozen_agrees { "agrees (the estimator is right on this Hessian)" } else { "DISAGREES beyond 2.5 SE" }
     );
     println!(
-        "  ReLU excess (real − frozen, paired)      {:+.1} ± {:.1}  (loss from units at their kink, which the Hessian does not see)",
-        p.relu_excess.value, p.relu_excess.stderr
+        "  ReLU excess (real − frozen, paired)      {:+.1} ± {:.1}  ({})",
+        p.relu_excess.value,
+        p.relu_excess.stderr,
+        super::sweep::relu_excess_meaning(&p.relu_excess)
     );
     println!(
         "  theory for this run                      {predicted:.1}  (exact spectrum of G^½HG^½, η μ_max = {:.2}, K = {}, {:?})",

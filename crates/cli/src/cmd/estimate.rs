@@ -279,6 +279,15 @@ fn write_validation(dir: &RunDir, rows: &[SweepRow]) -> Result<()> {
             f.stderr,
             if agrees { "agrees (the estimator is right on this Hessian)" } else { "DISAGREES beyond 2.5 SE" }
         );
+        if let Some(d) = &row.relu_excess {
+            println!(
+                "σ² = {:.1e}: ReLU excess (real − frozen, paired) {:+.1} ± {:.1}: {}",
+                row.sigma2,
+                d.value,
+                d.stderr,
+                super::sweep::relu_excess_meaning(d)
+            );
+        }
         out.push(serde_json::json!({"sigma2": row.sigma2, "real": row.real, "frozen": f, "relu_excess": row.relu_excess, "theory": theory, "z_vs_theory": z, "agrees_within_2_5_se": agrees}));
     }
     dir.json("validation.json", &out)?;

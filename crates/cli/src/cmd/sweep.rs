@@ -46,6 +46,24 @@ impl SweepRow {
     }
 }
 
+/// Standard errors beyond which the ReLU excess is read as a sign, not noise.
+const EXCESS_Z: f64 = 3.0;
+
+/// What a paired ReLU excess (real − frozen) says, by its sign. Positive: units at their kink act
+/// as convex hinges, so the real loss rises faster than its Hessian predicts (the DnCNN). Negative:
+/// crossing kinks lowers the loss, so θ₀ sits on the edge of its activation pattern's region rather
+/// than at a minimum of the real loss, and the dynamics drift to lower loss (the MLP classifier).
+pub fn relu_excess_meaning(d: &PairedDifference) -> &'static str {
+    if d.value > EXCESS_Z * d.stderr {
+        "loss from units at their kink, which the Hessian does not see"
+    } else if d.value < -EXCESS_Z * d.stderr {
+        "crossing ReLU kinks LOWERS the loss: θ₀ is on the edge of its activation pattern's region, \
+         not at a minimum of the real loss, so the real estimate assumes what is not there"
+    } else {
+        "within 3 SE of 0: no loss beyond the Hessian's is resolved at this σ² and length"
+    }
+}
+
 /// Writes `sigma2-sweep.csv` and, for more than one σ², `sigma2-sweep.svg` (estimates ± 2 SE
 /// against log₁₀ σ²).
 pub fn write_sweep(dir: &RunDir, model: &str, rows: &[SweepRow]) -> Result<()> {
