@@ -136,14 +136,13 @@ fn cnn_config_of(model: &Cnn) -> CnnConfig {
     CnnConfig::new(channels.clone()).with_classes(classes).with_side(final_side << channels.len())
 }
 
-/// The batch of a classifier with `features` inputs and `classes` classes from `--data`, and the
-/// label smoothing `--label-smoothing` sets (said aloud when it replaces another).
+/// The batch of an imported classifier with `features` inputs and `classes` classes, from `--data`
+/// (else the default MNIST batch), with the label smoothing of `--label-smoothing` (else 0).
 fn classifier_batch<M>(
     data: Option<&Path>,
     features: usize,
     classes: usize,
     import: &ImportArgs,
-    default_smoothing: f64,
     device: &Device,
 ) -> Result<Classification<M>> {
     let batch = match data {
@@ -161,15 +160,10 @@ fn classifier_batch<M>(
             Classification::mnist(&crate::cmd::dncnn::load_mnist(None)?, ClassifierData::DEFAULT_N, 0, device)?
         }
     };
-    let smoothing = match import.label_smoothing {
-        Some(e) if e != default_smoothing => {
-            println!(
-                "--label-smoothing {e}: the loss probed uses ε = {e}, not the {default_smoothing} it was trained with"
-            );
-            e
-        }
-        _ => default_smoothing,
-    };
+    let smoothing = import.label_smoothing.unwrap_or(0.0);
+    if smoothing != 0.0 {
+        println!("loss: cross-entropy with label smoothing ε = {smoothing}");
+    }
     Ok(batch.with_label_smoothing(smoothing).map_err(|e| anyhow::anyhow!("--label-smoothing: {e}"))?)
 }
 
@@ -295,7 +289,7 @@ fn load_imported(arch: &str, weights: &Path, import: &ImportArgs, device: &Devic
             let options = import.options(cfg.pytorch_sequential_renames());
             let (model, report) = load_weights(cfg.init(device)?, weights, &options)?;
             println!("weights: {}", report.summary());
-            let objective = classifier_batch(import.data.as_deref(), cfg.sizes[0], cfg.classes(), import, 0.0, device)
+            let objective = classifier_batch(import.data.as_deref(), cfg.sizes[0], cfg.classes(), import, device)
                 .with_context(|| format!("--arch {other}"))?;
             let frozen = objective.frozen_at(&model);
             let origin = format!("{} (--arch {other})", weights.display());
@@ -307,7 +301,7 @@ fn load_imported(arch: &str, weights: &Path, import: &ImportArgs, device: &Devic
             let (model, report) = load_weights(cfg.init(device)?, weights, &options)?;
             println!("weights: {}", report.summary());
             let objective =
-                classifier_batch(import.data.as_deref(), cfg.side * cfg.side, cfg.classes, import, 0.0, device)
+                classifier_batch(import.data.as_deref(), cfg.side * cfg.side, cfg.classes, import, device)
                     .with_context(|| format!("--arch {other}"))?;
             let frozen = objective.frozen_at(&model);
             let origin = format!("{} (--arch {other})", weights.display());
