@@ -300,9 +300,8 @@ fn load_imported(arch: &str, weights: &Path, import: &ImportArgs, device: &Devic
             let options = import.options(cfg.pytorch_sequential_renames());
             let (model, report) = load_weights(cfg.init(device)?, weights, &options)?;
             println!("weights: {}", report.summary());
-            let objective =
-                classifier_batch(import.data.as_deref(), cfg.side * cfg.side, cfg.classes, import, device)
-                    .with_context(|| format!("--arch {other}"))?;
+            let objective = classifier_batch(import.data.as_deref(), cfg.side * cfg.side, cfg.classes, import, device)
+                .with_context(|| format!("--arch {other}"))?;
             let frozen = objective.frozen_at(&model);
             let origin = format!("{} (--arch {other})", weights.display());
             Ok(Loaded { problem: Problem::Cnn { model, objective, frozen }, precond: None, manifest: None, origin })

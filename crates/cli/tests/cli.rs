@@ -597,6 +597,16 @@ fn estimate_on_imported_weights_runs_with_g_identity_and_bad_import_flags_are_na
         .stderr(predicates::str::contains("other.safetensors").and(predicates::str::contains("is missing")));
 }
 
+/// The (block, parameter count) rows of a `--per-layer` run's per-layer.json.
+fn per_layer_blocks(dir: &Path) -> Vec<(String, u64)> {
+    let rows = json(&dir.join("per-layer.json"));
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["block"].as_str().unwrap().to_string(), r["n_params"].as_u64().unwrap()))
+        .collect()
+}
+
 #[test]
 fn per_layer_and_params_estimate_blocks_and_a_glob_matching_nothing_is_named() {
     let out = scratch("per-layer");
@@ -612,14 +622,8 @@ fn per_layer_and_params_estimate_blocks_and_a_glob_matching_nothing_is_named() {
                 .and(predicates::str::contains("mid.0"))
                 .and(predicates::str::contains("last")),
         );
-    let rows = json(&run_dir(&out, "estimate-").join("per-layer.json"));
-    let blocks: Vec<(&str, u64)> = rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["block"].as_str().unwrap(), r["n_params"].as_u64().unwrap()))
-        .collect();
-    assert_eq!(blocks, vec![("first", 80), ("mid.0", 600), ("last", 73)], "the DnCNN's layers add up to 753");
+    let blocks = per_layer_blocks(&run_dir(&out, "estimate-"));
+    assert_eq!(blocks, [("first", 80), ("mid.0", 600), ("last", 73)].map(|(b, n)| (b.to_string(), n)));
     hessrank(&out)
         .args(["estimate", "--model", "models/dncnn-mnist", "--params", "middle.*"])
         .args(short)
@@ -709,19 +713,9 @@ fn a_cnn_classifier_with_label_smoothing_trains_and_is_probed_per_layer_end_to_e
         .assert()
         .success()
         .stdout(predicates::str::contains("the loss probed uses ε = 0.2, not the 0.1 it was trained with"));
-    let dirs: Vec<PathBuf> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("per-layer.json").exists())
-        .collect();
-    let rows = json(&dirs[0].join("per-layer.json"));
-    let blocks: Vec<(&str, u64)> = rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["block"].as_str().unwrap(), r["n_params"].as_u64().unwrap()))
-        .collect();
-    assert_eq!(blocks, vec![("convs.0", 10), ("convs.1", 20), ("head", 990)]);
+    let dir = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).find(|p| p.join("per-layer.json").exists());
+    let blocks = per_layer_blocks(&dir.expect("a per-layer run"));
+    assert_eq!(blocks, [("convs.0", 10), ("convs.1", 20), ("head", 990)].map(|(b, n)| (b.to_string(), n)));
     hessrank(&out)
         .args(["estimate", "--model", "models/dncnn-mnist", "--label-smoothing", "0.1"])
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))

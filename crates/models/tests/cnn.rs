@@ -5,8 +5,8 @@
 use crate::common::*;
 use burn::tensor::{Int, Tensor, TensorData};
 use hessrank_core::objective::ScalarExt;
-use hessrank_core::params::{flatten_f64, params_of, unflatten_f64};
-use hessrank_core::{Objective, ParamLayout, value_and_grad};
+use hessrank_core::params::{flatten_f64, params_of};
+use hessrank_core::{Objective, ParamLayout};
 use hessrank_models::classification::Classification;
 use hessrank_models::tensor_file::{NamedTensor, write_safetensors};
 use hessrank_models::{Cnn, CnnConfig, WeightsOptions, load_weights};
@@ -111,18 +111,7 @@ fn the_logits_equal_a_by_hand_forward_pass_and_the_gradient_equals_central_diffe
     let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
     assert!(worst < 1e-12, "logits differ from the by-hand forward pass by {worst:e}");
 
-    let g = value_and_grad(&data, &net).grads.to_flat();
-    let theta = flatten_f64(&net);
-    let eps = 1e-6;
-    for i in 0..theta.len() {
-        let at = |d: f64| {
-            let mut t = theta.clone();
-            t[i] += d;
-            data.loss(&unflatten_f64(net.clone(), &t).unwrap()).into_scalar_f64()
-        };
-        let fd = (at(eps) - at(-eps)) / (2.0 * eps);
-        assert!((fd - g[i]).abs() < 1e-7, "parameter {i}: autodiff {} vs central difference {fd}", g[i]);
-    }
+    assert_gradient_is_central_differences(&data, &net, 1, 1e-7);
 }
 
 #[test]
@@ -132,29 +121,7 @@ fn the_frozen_hessian_is_symmetric_and_equals_second_differences_of_the_loss() {
     // At θ₀ the frozen objective is the real one, value for value.
     assert_eq!(frozen.loss(&net).into_scalar_f64(), data.loss(&net).into_scalar_f64());
     let h = fd_hessian(&frozen, &net, 1e-5);
-    let n = h.nrows();
-    let asym = (0..n)
-        .flat_map(|i| (0..n).map(move |j| (i, j)))
-        .map(|(i, j)| (h[(i, j)] - h[(j, i)]).abs())
-        .fold(0.0, f64::max);
-    assert!(asym < 1e-8, "asymmetry {asym}");
-    let theta = flatten_f64(&net);
-    let l = |t: &[f64]| frozen.loss(&unflatten_f64(net.clone(), t).unwrap()).into_scalar_f64();
-    let e = 1e-4;
-    let mut worst: f64 = 0.0;
-    for i in (0..n).step_by(5) {
-        for j in (0..n).step_by(7) {
-            let shifted = |a: f64, b: f64| {
-                let mut t = theta.clone();
-                t[i] += a;
-                t[j] += b;
-                l(&t)
-            };
-            let second = (shifted(e, e) - shifted(e, -e) - shifted(-e, e) + shifted(-e, -e)) / (4.0 * e * e);
-            worst = worst.max((second - h[(i, j)]).abs());
-        }
-    }
-    assert!(worst < 1e-6, "Hessian from gradients vs second differences of the loss: {worst:e}");
+    assert_hessian_is_second_differences(&frozen, &net, &h, 5, 7);
     assert!(max_abs(&h) > 1e-3, "a Hessian of zeros would pass the comparison");
 }
 

@@ -5,8 +5,8 @@
 use crate::common::*;
 use burn::tensor::{Int, Tensor, TensorData};
 use hessrank_core::objective::ScalarExt;
-use hessrank_core::params::{flatten_f64, unflatten_f64};
-use hessrank_core::{Objective, value_and_grad};
+use hessrank_core::params::flatten_f64;
+use hessrank_core::Objective;
 use hessrank_models::classification::{Classification, check_label_smoothing, cross_entropy};
 use hessrank_models::mlp::{Mlp, MlpConfig};
 use hessrank_models::tensor_file::{NamedTensor, write_safetensors};
@@ -45,18 +45,7 @@ fn the_cross_entropy_is_the_softmax_formula_and_its_gradient_equals_central_diff
         / 8.0;
     let loss = data.loss(&net).into_scalar_f64();
     assert!((loss - by_hand).abs() < 1e-13, "{loss} vs {by_hand}");
-    let g = value_and_grad(&data, &net).grads.to_flat();
-    let theta = flatten_f64(&net);
-    let eps = 1e-6;
-    for i in 0..theta.len() {
-        let at = |d: f64| {
-            let mut t = theta.clone();
-            t[i] += d;
-            data.loss(&unflatten_f64(net.clone(), &t).unwrap()).into_scalar_f64()
-        };
-        let fd = (at(eps) - at(-eps)) / (2.0 * eps);
-        assert!((fd - g[i]).abs() < 1e-7, "parameter {i}: autodiff {} vs central difference {fd}", g[i]);
-    }
+    assert_gradient_is_central_differences(&data, &net, 1, 1e-7);
 }
 
 #[test]
@@ -66,29 +55,8 @@ fn the_frozen_hessian_is_symmetric_and_equals_second_differences_of_the_loss() {
     let h = fd_hessian(&frozen, &net, 1e-5);
     let n = h.nrows();
     assert_eq!(n, 6 * 5 + 5 + 5 * 3 + 3);
-    let asym = (0..n)
-        .flat_map(|i| (0..n).map(move |j| (i, j)))
-        .map(|(i, j)| (h[(i, j)] - h[(j, i)]).abs())
-        .fold(0.0, f64::max);
-    assert!(asym < 1e-8, "asymmetry {asym}");
     // Second differences of the loss value alone (no gradients): an independent Hessian.
-    let theta = flatten_f64(&net);
-    let l = |t: &[f64]| frozen.loss(&unflatten_f64(net.clone(), t).unwrap()).into_scalar_f64();
-    let e = 1e-4;
-    let mut worst: f64 = 0.0;
-    for i in (0..n).step_by(3) {
-        for j in (0..n).step_by(4) {
-            let shifted = |a: f64, b: f64| {
-                let mut t = theta.clone();
-                t[i] += a;
-                t[j] += b;
-                l(&t)
-            };
-            let second = (shifted(e, e) - shifted(e, -e) - shifted(-e, e) + shifted(-e, -e)) / (4.0 * e * e);
-            worst = worst.max((second - h[(i, j)]).abs());
-        }
-    }
-    assert!(worst < 1e-6, "Hessian from gradients vs second differences of the loss: {worst:e}");
+    assert_hessian_is_second_differences(&frozen, &net, &h, 3, 4);
 }
 
 #[test]
@@ -159,17 +127,7 @@ fn label_smoothing_is_pytorchs_definition_and_has_its_minimum_at_finite_logits()
     let loss = data.loss(&net).into_scalar_f64();
     assert!((loss - by_hand).abs() < 1e-13, "{loss} vs {by_hand}");
     // The gradient through the network still equals central differences.
-    let g = value_and_grad(&data, &net).grads.to_flat();
-    let theta = flatten_f64(&net);
-    for i in (0..theta.len()).step_by(5) {
-        let at = |d: f64| {
-            let mut t = theta.clone();
-            t[i] += d;
-            data.loss(&unflatten_f64(net.clone(), &t).unwrap()).into_scalar_f64()
-        };
-        let fd = (at(1e-6) - at(-1e-6)) / 2e-6;
-        assert!((fd - g[i]).abs() < 1e-7, "parameter {i}: autodiff {} vs central difference {fd}", g[i]);
-    }
+    assert_gradient_is_central_differences(&data, &net, 5, 1e-7);
 
     // The closed-form minimum over free logits: softmax(z) = q, i.e. z = log q, where the loss is the
     // entropy of q. Scaling those logits up (more confident) raises the loss with ε > 0; without
