@@ -3,9 +3,10 @@
 # a small CNN (4-8 channels, 4,266 parameters) on N = 256 MNIST digits with softmax cross-entropy
 # and label smoothing 0.1 (without it, a network that separates its batch has no minimum). Each
 # checkpoint in models/ is trained if missing (SGD -> GD -> L-BFGS -> Adam for G); then the exact
-# spectrum, Algorithm 1 at sigma2 = 1e-5 and 1e-6 with paired frozen-activation chains checked
+# spectrum, Algorithm 1 at sigma2 = 1e-5 and 1e-6 (the CNN: 1e-5) with paired frozen chains checked
 # against the discrete theory on the exact Hessian (--validate), and the rank of every layer's
-# diagonal block (--per-layer). About 30 minutes on 2 cores (MODELS=cnn runs one). Results in results/classifiers/.
+# diagonal block (--per-layer). About 30 minutes on 2 cores; MODELS=cnn (or mlp) runs one.
+# Results in results/classifiers/ (the committed copies: docs/classifiers/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release
