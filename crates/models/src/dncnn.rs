@@ -113,6 +113,31 @@ impl DnCnnConfig {
     }
 }
 
+impl DnCnn {
+    /// The groups of parameters the loss is invariant to the scale of: each output channel of a
+    /// convolution that feeds BatchNorm (training-mode BatchNorm divides by that channel's batch
+    /// standard deviation), as (name, index range in the flattened parameters).
+    pub fn scale_invariant_groups(&self) -> Vec<(String, std::ops::Range<usize>)> {
+        let layout = hessrank_core::ParamLayout::of(self);
+        let mut groups = Vec::new();
+        let mut offset = 0;
+        for spec in &layout.specs {
+            let feeds_bn = spec.path.strip_suffix(".conv.weight").and_then(|layer| {
+                let i: usize = layer.strip_prefix("mid.")?.parse().ok()?;
+                self.mid.get(i)?.bn.as_ref()
+            });
+            if feeds_bn.is_some() {
+                let fan_in = spec.numel() / spec.shape[0];
+                for c in 0..spec.shape[0] {
+                    groups.push((format!("{}[{c}]", spec.path), offset + c * fan_in..offset + (c + 1) * fan_in));
+                }
+            }
+            offset += spec.numel();
+        }
+        groups
+    }
+}
+
 /// A middle layer: convolution, optional BatchNorm, ReLU.
 #[derive(Module, Debug)]
 pub struct MidLayer {

@@ -1,10 +1,13 @@
-//! The DnCNN's size and determinism.
+//! The DnCNN's size and determinism, and the scale invariance BatchNorm gives it.
 
 use crate::common::*;
 use burn::module::Module;
+use hessrank_core::Objective;
 use hessrank_core::ParamLayout;
+use hessrank_core::objective::ScalarExt;
 use hessrank_core::params::flatten_f64;
-use hessrank_models::DnCnnConfig;
+use hessrank_core::params::unflatten_f64;
+use hessrank_models::{DnCnnConfig, Mnist, NoisyMnist, NoisyMnistConfig};
 
 #[test]
 fn default_dncnn_has_exactly_753_trainable_parameters() {
@@ -31,4 +34,34 @@ fn same_seed_same_weights_and_bad_configs_are_errors() {
     assert!(a[..72].iter().all(|x| x.abs() <= bound));
     let err = DnCnnConfig::new().with_depth(1).init(&device).unwrap_err().to_string();
     assert!(err.contains("depth"), "{err}");
+}
+
+#[test]
+fn the_channels_feeding_batch_norm_are_exactly_the_scales_the_loss_ignores() {
+    let device = f64_device();
+    let mut net = DnCnnConfig::new().with_seed(2).init(&device).unwrap();
+    // Training-mode BatchNorm divides by √(channel variance + ε): with ε = 0 the invariance is exact
+    // (with the default 1e-5 a scaling by 3 moves this loss by 1.6e-5, relative).
+    net.mid[0].bn.as_mut().unwrap().epsilon = 0.0;
+    let groups = net.scale_invariant_groups();
+    // mid.0.conv.weight: 8 output channels of 8·3·3 weights, after first.weight (72) and first.bias (8).
+    let want: Vec<(String, std::ops::Range<usize>)> =
+        (0..8).map(|c| (format!("mid.0.conv.weight[{c}]"), 80 + 72 * c..80 + 72 * (c + 1))).collect();
+    assert_eq!(groups, want);
+    let data = NoisyMnist::new(&Mnist::bundled().unwrap(), &NoisyMnistConfig::new().with_n_images(8), &device).unwrap();
+    let theta = flatten_f64(&net);
+    let loss_with = |range: std::ops::Range<usize>, factor: f64| {
+        let mut t = theta.clone();
+        t[range].iter_mut().for_each(|x| *x *= factor);
+        data.loss(&unflatten_f64(net.clone(), &t).unwrap()).into_scalar_f64()
+    };
+    let l0 = data.loss(&net).into_scalar_f64();
+    for (_, range) in &groups {
+        let l = loss_with(range.clone(), 3.0);
+        assert!((l - l0).abs() < 1e-12 * l0, "scaling {range:?} by 3 moved the loss from {l0} to {l}");
+    }
+    // A channel of the first convolution, which feeds a ReLU, is no such direction.
+    let l = loss_with(0..9, 3.0);
+    assert!((l - l0).abs() > 1e-3 * l0, "scaling first.weight[0] left the loss at {l}");
+    assert!(DnCnnConfig::new().with_batch_norm(false).init(&device).unwrap().scale_invariant_groups().is_empty());
 }

@@ -4,9 +4,9 @@
 
 use crate::common::*;
 use burn::tensor::{Int, Tensor, TensorData};
+use hessrank_core::Objective;
 use hessrank_core::objective::ScalarExt;
 use hessrank_core::params::flatten_f64;
-use hessrank_core::Objective;
 use hessrank_models::classification::{Classification, check_label_smoothing, cross_entropy};
 use hessrank_models::mlp::{Mlp, MlpConfig};
 use hessrank_models::tensor_file::{NamedTensor, write_safetensors};

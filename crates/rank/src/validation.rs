@@ -128,3 +128,39 @@ pub fn thin_log(curve: &[ThresholdPoint], points: usize) -> Vec<ThresholdPoint> 
     }
     out
 }
+
+/// How far the chains moved along one scale-invariant group of parameters, e.g. one output channel
+/// of a convolution that feeds BatchNorm. The loss is flat along such a scale, so the noise
+/// random-walks it outward (E‖w‖² grows by about fan-in · ησ²G per step) while a noise-free step,
+/// orthogonal to w, leaves it unchanged; the curvature of the group falls as 1/ratio², so the
+/// spectrum at θ₀ over-predicts how fast its modes equilibrate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScaleDrift {
+    /// The group, e.g. `mid.0.conv.weight[3]` (output channel 3).
+    pub group: String,
+    /// ‖w‖ at θ₀.
+    pub norm0: f64,
+    /// ‖w‖ / ‖w₀‖ of each chain.
+    pub ratios: Vec<f64>,
+}
+
+impl ScaleDrift {
+    /// The largest ratio over the chains.
+    pub fn max_ratio(&self) -> f64 {
+        self.ratios.iter().copied().fold(f64::NAN, f64::max)
+    }
+}
+
+/// The [`ScaleDrift`] of each `(name, index range)` group of the flattened parameters, from θ₀ to
+/// each chain's `chains[c]`.
+pub fn scale_drift(theta0: &[f64], chains: &[&[f64]], groups: &[(String, std::ops::Range<usize>)]) -> Vec<ScaleDrift> {
+    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    groups
+        .iter()
+        .map(|(group, range)| {
+            let norm0 = norm(&theta0[range.clone()]);
+            let ratios = chains.iter().map(|c| norm(&c[range.clone()]) / norm0).collect();
+            ScaleDrift { group: group.clone(), norm0, ratios }
+        })
+        .collect()
+}

@@ -127,3 +127,16 @@ fn paired_intervals_cover_the_exact_difference_at_95_percent() {
     // Binomial SD at 400 runs: 1.1 %.
     assert!((coverage - 0.95).abs() < 0.03, "coverage {coverage}");
 }
+
+#[test]
+fn scale_drift_is_each_chains_group_norm_over_theta0s() {
+    use hessrank_rank::validation::scale_drift;
+    // Group a = indices 0..2 (‖(3, 4)‖ = 5), group b = 2..3 (‖2‖ = 2).
+    let theta0 = [3.0, 4.0, 2.0];
+    let chains: [&[f64]; 2] = [&[6.0, 8.0, 2.0], &[0.0, 5.0, -3.0]];
+    let groups = [("a".to_string(), 0..2), ("b".to_string(), 2..3)];
+    let d = scale_drift(&theta0, &chains, &groups);
+    assert_eq!((d[0].group.as_str(), d[0].norm0, d[0].ratios.clone()), ("a", 5.0, vec![2.0, 1.0]));
+    assert_eq!((d[1].group.as_str(), d[1].norm0, d[1].ratios.clone()), ("b", 2.0, vec![1.0, 1.5]));
+    assert_eq!((d[0].max_ratio(), d[1].max_ratio()), (2.0, 1.5));
+}

@@ -50,6 +50,13 @@ struct ReplicaState {
     draws: u64,
 }
 
+impl LangevinState {
+    /// Each chain's parameters θ_k at the snapshot, flattened in layout order.
+    pub fn chain_params(&self) -> Vec<&[f64]> {
+        self.replicas.iter().map(|r| r.params.as_slice()).collect()
+    }
+}
+
 impl<M: burn::module::Module> Replica<M> {
     fn state(&self) -> ReplicaState {
         ReplicaState {
