@@ -164,7 +164,7 @@ fn classifier_batch<M>(
     if smoothing != 0.0 {
         println!("loss: cross-entropy with label smoothing ε = {smoothing}");
     }
-    Ok(batch.with_label_smoothing(smoothing).map_err(|e| anyhow::anyhow!("--label-smoothing: {e}"))?)
+    batch.with_label_smoothing(smoothing).map_err(|e| anyhow::anyhow!("--label-smoothing: {e}"))
 }
 
 /// A checkpointed problem (one value per command; the size difference does not matter).
