@@ -210,15 +210,10 @@ impl<M: Classifier> Minibatches for ClassificationBatches<M> {
     fn epoch(&self, epoch: u64, batch_size: usize) -> Vec<Classification<M>> {
         let n = self.full.len();
         let device = self.full.inputs.device();
-        let mut order: Vec<usize> = (0..n).collect();
-        order.shuffle(SeededNoise::new(self.seed, 1_000 + epoch).rng());
-        order
-            .chunks(batch_size.max(1))
-            .map(|chunk| {
-                let idx = Tensor::<1, Int>::from_data(
-                    TensorData::new(chunk.iter().map(|&i| i as i64).collect::<Vec<_>>(), [chunk.len()]),
-                    &device,
-                );
+        let mut noise = SeededNoise::new(self.seed, 1_000 + epoch);
+        crate::minibatch::shuffled_batches(n, noise.rng(), batch_size, &device)
+            .into_iter()
+            .map(|idx| {
                 let batch = Classification::new(
                     self.full.inputs.clone().select(0, idx.clone()),
                     self.full.targets.clone().select(0, idx),

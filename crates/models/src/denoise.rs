@@ -7,7 +7,7 @@ use crate::dncnn::DnCnn;
 use crate::mnist::Mnist;
 use crate::tensor_file::TensorFile;
 use burn::config::Config;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use hessrank_core::noise::SeededNoise;
 use hessrank_core::{Error, Minibatches, Objective};
 use rand::seq::SliceRandom;
@@ -176,16 +176,11 @@ impl NoisyMnistSampler {
         let mut noise = SeededNoise::new(self.config.seed, EPOCH_STREAM + epoch);
         let shape = self.clean.shape().dims::<4>();
         let noisy = self.clean.clone().add(noise.normal_tensor(shape, &device).mul_scalar(self.config.noise_std));
-        let mut order: Vec<usize> = (0..n).collect();
-        order.shuffle(noise.rng());
-        order
-            .chunks(batch_size.max(1))
-            .map(|chunk| {
-                let idx = Tensor::<1, Int>::from_data(
-                    TensorData::new(chunk.iter().map(|&i| i as i64).collect::<Vec<_>>(), [chunk.len()]),
-                    &device,
-                );
-                NoisyBatch { noisy: noisy.clone().select(0, idx.clone()), clean: self.clean.clone().select(0, idx) }
+        crate::minibatch::shuffled_batches(n, noise.rng(), batch_size, &device)
+            .into_iter()
+            .map(|idx| NoisyBatch {
+                noisy: noisy.clone().select(0, idx.clone()),
+                clean: self.clean.clone().select(0, idx),
             })
             .collect()
     }

@@ -9,6 +9,7 @@ pub mod cnn;
 pub mod denoise;
 pub mod dncnn;
 pub mod linear;
+mod minibatch;
 pub mod mlp;
 pub mod mnist;
 pub mod tensor_file;
