@@ -4,10 +4,11 @@
 //! finite-difference curvature).
 
 use anyhow::{Context, Result, bail, ensure};
+use burn::store::ModuleSnapshot;
 use burn::tensor::Device;
 use hessrank_core::DiagPreconditioner;
 use hessrank_core::ParamLayout;
-use hessrank_models::classification::{Classification, FrozenClassification};
+use hessrank_models::classification::{Classification, Classifier, FrozenClassification};
 use hessrank_models::{
     Cnn, CnnConfig, DnCnn, DnCnnConfig, FrozenNoisyMnist, GlobalMinimum, LinearNet, LinearNetConfig, Mlp, MlpConfig,
     NoisyMnist, NoisyMnistConfig, SampleObjective,
@@ -286,23 +287,29 @@ fn load_imported(arch: &str, weights: &Path, import: &ImportArgs, device: &Devic
         }
         other if other.starts_with("mlp:") => {
             let cfg = MlpConfig::parse(&other["mlp:".len()..])?;
-            let options = import.options(cfg.pytorch_sequential_renames());
-            let (model, report) = load_weights(cfg.init(device)?, weights, &options)?;
-            println!("weights: {}", report.summary());
-            let objective = classifier_batch(import.data.as_deref(), cfg.sizes[0], cfg.classes(), import, device)
-                .with_context(|| format!("--arch {other}"))?;
-            let frozen = objective.frozen_at(&model);
+            let (model, objective, frozen) = import_classifier(
+                cfg.init(device)?,
+                cfg.pytorch_sequential_renames(),
+                (cfg.sizes[0], cfg.classes()),
+                weights,
+                import,
+                device,
+            )
+            .with_context(|| format!("--arch {other}"))?;
             let origin = format!("{} (--arch {other})", weights.display());
             Ok(Loaded { problem: Problem::Mlp { model, objective, frozen }, precond: None, manifest: None, origin })
         }
         other if other.starts_with("cnn:") => {
             let cfg = CnnConfig::parse(&other["cnn:".len()..])?;
-            let options = import.options(cfg.pytorch_sequential_renames());
-            let (model, report) = load_weights(cfg.init(device)?, weights, &options)?;
-            println!("weights: {}", report.summary());
-            let objective = classifier_batch(import.data.as_deref(), cfg.side * cfg.side, cfg.classes, import, device)
-                .with_context(|| format!("--arch {other}"))?;
-            let frozen = objective.frozen_at(&model);
+            let (model, objective, frozen) = import_classifier(
+                cfg.init(device)?,
+                cfg.pytorch_sequential_renames(),
+                (cfg.side * cfg.side, cfg.classes),
+                weights,
+                import,
+                device,
+            )
+            .with_context(|| format!("--arch {other}"))?;
             let origin = format!("{} (--arch {other})", weights.display());
             Ok(Loaded { problem: Problem::Cnn { model, objective, frozen }, precond: None, manifest: None, origin })
         }
@@ -310,6 +317,24 @@ fn load_imported(arch: &str, weights: &Path, import: &ImportArgs, device: &Devic
             "unknown --arch {other:?}: expected dncnn, mlp:WIDTHS (e.g. mlp:784-64-10) or cnn:CHANNELS (e.g. cnn:4-8)"
         ),
     }
+}
+
+/// A classifier trained elsewhere: `template` with the tensors of `weights` (the architecture's
+/// PyTorch `renames` after the user's), on its batch of `(features, classes)`, and that objective
+/// with θ₀'s ReLU pattern frozen.
+fn import_classifier<M: Classifier + ModuleSnapshot>(
+    template: M,
+    renames: Vec<(String, String)>,
+    (features, classes): (usize, usize),
+    weights: &Path,
+    import: &ImportArgs,
+    device: &Device,
+) -> Result<(M, Classification<M>, FrozenClassification<M>)> {
+    let (model, report) = load_weights(template, weights, &import.options(renames))?;
+    println!("weights: {}", report.summary());
+    let objective = classifier_batch(import.data.as_deref(), features, classes, import, device)?;
+    let frozen = objective.frozen_at(&model);
+    Ok((model, objective, frozen))
 }
 
 /// The DnCNN in `weights` (trained elsewhere: `--arch dncnn --weights`) on `device`, with the
@@ -376,6 +401,23 @@ fn replace_batch<M>(
     Ok((objective, format!("{origin} on {}", data.display())))
 }
 
+/// θ₀ and G of the classifier checkpoint in `dir` (`template` of its configuration), its objective
+/// and that objective with θ₀'s ReLU pattern frozen.
+#[allow(clippy::type_complexity)]
+fn classifier_checkpoint<M: Classifier>(
+    dir: &Path,
+    template: M,
+    manifest: &Manifest,
+    label_smoothing: Option<f64>,
+    device: &Device,
+) -> Result<(M, Classification<M>, FrozenClassification<M>, DiagPreconditioner, Manifest)> {
+    let data: ClassifierData = field(&manifest.data, "data", dir)?;
+    let (model, precond, manifest) = Checkpoint::load(dir, template, &device.clone().inner())?;
+    let objective = classifier_objective(&data, label_smoothing, device)?;
+    let frozen = objective.frozen_at(&model);
+    Ok((model, objective, frozen, precond, manifest))
+}
+
 /// A classifier checkpoint's objective, with `--label-smoothing` in place of the trained ε when
 /// given (said aloud).
 fn classifier_objective<M>(
@@ -417,18 +459,14 @@ pub fn load(dir: &Path, label_smoothing: Option<f64>, device: &Device) -> Result
         }
         "mlp" => {
             let cfg: MlpConfig = field(&manifest.model_config, "model_config", dir)?;
-            let data: ClassifierData = field(&manifest.data, "data", dir)?;
-            let (model, precond, manifest) = Checkpoint::load(dir, cfg.init(device)?, &plain)?;
-            let objective = classifier_objective(&data, label_smoothing, device)?;
-            let frozen = objective.frozen_at(&model);
+            let (model, objective, frozen, precond, manifest) =
+                classifier_checkpoint(dir, cfg.init(device)?, &manifest, label_smoothing, device)?;
             Ok(Loaded::checkpoint(Problem::Mlp { model, objective, frozen }, precond, manifest, dir))
         }
         "cnn" => {
             let cfg: CnnConfig = field(&manifest.model_config, "model_config", dir)?;
-            let data: ClassifierData = field(&manifest.data, "data", dir)?;
-            let (model, precond, manifest) = Checkpoint::load(dir, cfg.init(device)?, &plain)?;
-            let objective = classifier_objective(&data, label_smoothing, device)?;
-            let frozen = objective.frozen_at(&model);
+            let (model, objective, frozen, precond, manifest) =
+                classifier_checkpoint(dir, cfg.init(device)?, &manifest, label_smoothing, device)?;
             Ok(Loaded::checkpoint(Problem::Cnn { model, objective, frozen }, precond, manifest, dir))
         }
         "linear" => {

@@ -773,4 +773,10 @@ fn dncnn_on_pytorch_weights_measures_theta0_with_g_identity_and_says_it_is_no_mi
         .assert()
         .failure()
         .stderr(predicates::str::contains("--n-images").and(predicates::str::contains("--data")));
+    hessrank(&out)
+        .args(["dncnn", "--dir", "models/dncnn-mnist", "--arch", "dncnn", "--weights"])
+        .arg(&w)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("--dir").and(predicates::str::contains("--weights")));
 }

@@ -7,7 +7,7 @@
 use super::estimate::estimate_with_progress;
 use super::parse_scheme;
 use super::spectrum::write_spectrum;
-use super::sweep::{SweepRow, write_sweep};
+use super::sweep::{FrozenCheck, SweepRow, write_sweep};
 use super::train::{DncnnTrain, Schedule, train_dncnn};
 use crate::Ctx;
 use crate::plots::{Series, VLine, line_chart};
@@ -23,8 +23,7 @@ use hessrank_rank::hessian::{FdHessian, Spectrum, dense_matrix};
 use hessrank_rank::langevin::{Checkpointing, LangevinState, TracePoint};
 use hessrank_rank::theory::DiscreteTheory;
 use hessrank_rank::validation::{
-    PairedDifference, ScaleDrift, ThresholdPoint, agrees_within, paired_difference, scale_drift, thin_log,
-    threshold_curve,
+    PairedDifference, ScaleDrift, ThresholdPoint, paired_difference, scale_drift, thin_log, threshold_curve,
 };
 use hessrank_rank::{DriftCorrection, LangevinConfig, RankEstimate, Scheme, StepSize};
 use hessrank_train::checkpoint::Checkpoint;
@@ -35,8 +34,8 @@ use std::time::Instant;
 /// Arguments of `dncnn` (defaults: a CPU-friendly size that finishes in a few minutes on 2 cores).
 #[derive(Parser, Debug)]
 pub struct DncnnArgs {
-    /// Checkpoint folder: loaded when it matches the data settings, else trained.
-    #[arg(long, default_value = "models/dncnn-mnist")]
+    /// Checkpoint folder: loaded when it matches the data settings, else trained (not with --weights).
+    #[arg(long, default_value = "models/dncnn-mnist", conflicts_with = "weights")]
     pub dir: PathBuf,
     /// Train again even if a matching checkpoint exists.
     #[arg(long)]
@@ -351,22 +350,27 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
     let dir = RunDir::resume_or_create(a.resume.as_deref(), &ctx.out, "dncnn", "langevin-state.json")?;
     let every = a.checkpoint_every.max(1);
 
+    // The fixed batch on a device: --data's file (only with --weights), else the data settings.
+    let batch_on = |device: &burn::tensor::Device| -> Result<NoisyMnist> {
+        Ok(match &a.import.data {
+            Some(f) => NoisyMnist::from_file(f, device)?,
+            None => NoisyMnist::new(&mnist, &data, device)?,
+        })
+    };
+
     // 1. θ₀ and G: weights trained elsewhere (G = I), else a matching checkpoint, else train.
     let (model, precond, objective, theta0) = if let Some(w) = &imported {
         let model = import_dncnn(w, &a.import, &ctx.device)?;
-        let objective = match &a.import.data {
-            Some(f) => NoisyMnist::from_file(f, &ctx.device)?,
-            None => NoisyMnist::new(&mnist, &data, &ctx.device)?,
-        };
+        let objective = batch_on(&ctx.device)?;
         let vg = value_and_grad(&objective, &model);
-        let grad_norm = vg.grads.to_flat().iter().map(|g| g * g).sum::<f64>().sqrt();
+        let grad_norm = vg.grads.sq_norm().sqrt();
         println!("G = I: {} holds no Adam state to take the preconditioner from", w.display());
         let precond = DiagPreconditioner::identity(&ParamLayout::of(&model), &plain);
         let source = serde_json::json!({"weights": w, "data": a.import.data});
         (model, precond, objective, Theta0 { loss: vg.loss, grad_norm, source, training: serde_json::Value::Null })
     } else {
         let (model, precond, manifest) = checkpoint_theta0(ctx, &a, matches)?;
-        let objective = NoisyMnist::new(&mnist, &data, &ctx.device)?;
+        let objective = batch_on(&ctx.device)?;
         let theta0 = Theta0 {
             loss: manifest.final_loss,
             grad_norm: manifest.final_grad_norm,
@@ -394,21 +398,14 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
         (Spectrum::of(&h), h)
     } else {
         let dev64 = f64_device(ctx)?;
-        let (model64, objective64) = match &imported {
-            Some(w) => (
-                import_dncnn(w, &a.import, &dev64)?,
-                match &a.import.data {
-                    Some(f) => NoisyMnist::from_file(f, &dev64)?,
-                    None => NoisyMnist::new(&mnist, &data, &dev64)?,
-                },
-            ),
-            None => (
+        let model64 = match &imported {
+            Some(w) => import_dncnn(w, &a.import, &dev64)?,
+            None => {
                 Checkpoint::load(&a.dir, DnCnnConfig::new().with_seed(ctx.seed).init(&dev64)?, &dev64.clone().inner())?
-                    .0,
-                NoisyMnist::new(&mnist, &data, &dev64)?,
-            ),
+                    .0
+            }
         };
-        let frozen64 = objective64.frozen_at(&model64);
+        let frozen64 = batch_on(&dev64)?.frozen_at(&model64);
         let h = dense_matrix(&FdHessian::new(&frozen64, &model64));
         (Spectrum::of(&h), h)
     };
@@ -469,8 +466,7 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
     let effective = theory.effective_rank(a.iters);
     let energy_ours = spectrum.energy_at_rank(r.estimate);
     let energy_us = spectrum.energy_at_rank(us.rank);
-    let frozen_z = (frozen_r.estimate - predicted) / frozen_r.stderr;
-    let frozen_agrees = agrees_within(frozen_r.estimate, frozen_r.stderr, *predicted, FROZEN_Z);
+    let check = FrozenCheck::of(frozen_r.estimate, frozen_r.stderr, *predicted);
     let mut warnings = spectrum_warnings(&spectrum, theta0.grad_norm, a.us_degree);
     let drift = bn_scale_drift(&dir.path.join(state_files(0).1), &model)?;
     if let Some(w) = drift.as_ref().and_then(scale_drift_warning) {
@@ -488,7 +484,7 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
     let result = serde_json::json!({
         "estimate": r,
         "validation": {
-            "frozen": {"estimate": frozen_r.estimate, "stderr": frozen_r.stderr, "ci95": frozen_r.ci95, "r_hat": frozen_r.r_hat, "ess": frozen_r.ess, "z_vs_theory": frozen_z, "agrees_within_2_5_se": frozen_agrees, "result": frozen_r},
+            "frozen": {"estimate": frozen_r.estimate, "stderr": frozen_r.stderr, "ci95": frozen_r.ci95, "r_hat": frozen_r.r_hat, "ess": frozen_r.ess, "z_vs_theory": check.z, "agrees_within_2_5_se": check.agrees, "result": frozen_r},
         },
         "relu_excess": p.relu_excess,
         "ubaru_saad": {"rank": us.rank, "stderr": us.stderr, "threshold": us.threshold, "lambda_max": us.lambda_max, "matvecs": us.matvecs, "variant": format!("{:?}", us_cfg.gap_rule)},
@@ -527,8 +523,8 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
         "  frozen-Hessian check                     {:.1} ± {:.1}  vs theory {predicted:.1}: {:+.1} SE, {}",
         frozen_r.estimate,
         frozen_r.stderr,
-        frozen_z,
-        if frozen_agrees { "agrees (the estimator is right on this Hessian)" } else { "DISAGREES beyond 2.5 SE" }
+        check.z,
+        check.verdict()
     );
     println!(
         "  ReLU excess (real − frozen, paired)      {:+.1} ± {:.1}  ({})",
@@ -593,9 +589,6 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
     }
     Ok(())
 }
-
-/// Frozen against theory must agree within this many standard errors.
-pub const FROZEN_Z: f64 = 2.5;
 
 /// Writes `threshold.csv` and `threshold.svg`: r(k) against log₁₀ μ_k = log₁₀ 1/(2ηk), with the
 /// frozen run's curve, the exact count above μ_k and the theory where they are given (`estimate`

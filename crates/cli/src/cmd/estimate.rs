@@ -1,6 +1,6 @@
 //! `hessrank estimate`: the rank of a checkpoint's Hessian by Algorithm 1.
 
-use super::sweep::{SweepRow, write_sweep};
+use super::sweep::{FrozenCheck, SweepRow, write_sweep};
 use super::{LangevinArgs, summary_line};
 use crate::progress::{LangevinProgress, TracePoint};
 use crate::run_dir::RunDir;
@@ -12,7 +12,7 @@ use hessrank_rank::RankEstimate;
 use hessrank_rank::hessian::{FdHessian, dense_matrix};
 use hessrank_rank::langevin::{Checkpointing, Langevin};
 use hessrank_rank::theory::{DiscreteTheory, mode_eigenvalues};
-use hessrank_rank::validation::{agrees_within, paired_difference, thin_log, threshold_curve};
+use hessrank_rank::validation::{paired_difference, thin_log, threshold_curve};
 use std::path::PathBuf;
 
 /// Arguments of `estimate`.
@@ -270,14 +270,14 @@ fn write_validation(dir: &RunDir, rows: &[SweepRow]) -> Result<()> {
     let mut out = Vec::new();
     for row in rows {
         let (Some(f), Some(theory)) = (row.frozen, row.theory) else { continue };
-        let z = (f.estimate - theory) / f.stderr;
-        let agrees = agrees_within(f.estimate, f.stderr, theory, super::dncnn::FROZEN_Z);
+        let check = FrozenCheck::of(f.estimate, f.stderr, theory);
         println!(
-            "σ² = {:.1e}: frozen {:.1} ± {:.1} vs theory {theory:.1} on the exact Hessian: {z:+.1} SE, {}",
+            "σ² = {:.1e}: frozen {:.1} ± {:.1} vs theory {theory:.1} on the exact Hessian: {:+.1} SE, {}",
             row.sigma2,
             f.estimate,
             f.stderr,
-            if agrees { "agrees (the estimator is right on this Hessian)" } else { "DISAGREES beyond 2.5 SE" }
+            check.z,
+            check.verdict()
         );
         if let Some(d) = &row.relu_excess {
             println!(
@@ -288,7 +288,7 @@ fn write_validation(dir: &RunDir, rows: &[SweepRow]) -> Result<()> {
                 super::sweep::relu_excess_meaning(d)
             );
         }
-        out.push(serde_json::json!({"sigma2": row.sigma2, "real": row.real, "frozen": f, "relu_excess": row.relu_excess, "theory": theory, "z_vs_theory": z, "agrees_within_2_5_se": agrees}));
+        out.push(serde_json::json!({"sigma2": row.sigma2, "real": row.real, "frozen": f, "relu_excess": row.relu_excess, "theory": theory, "z_vs_theory": check.z, "agrees_within_2_5_se": check.agrees}));
     }
     dir.json("validation.json", &out)?;
     println!("like-for-like check in validation.json");

@@ -5,7 +5,7 @@ use crate::plots::{Series, line_chart};
 use crate::run_dir::RunDir;
 use anyhow::Result;
 use hessrank_rank::RankEstimate;
-use hessrank_rank::validation::PairedDifference;
+use hessrank_rank::validation::{PairedDifference, agrees_within};
 use plotters::style::RGBColor;
 use serde::Serialize;
 
@@ -43,6 +43,30 @@ impl SweepRow {
             relu_excess: frozen.map(|(_, d)| d.clone()),
             theory,
         }
+    }
+}
+
+/// The like-for-like check: the frozen chains' estimate against the discrete theory on the exact
+/// spectrum, in standard errors, and whether it lies within [`FROZEN_Z`] of it.
+pub struct FrozenCheck {
+    /// (frozen − theory) / SE.
+    pub z: f64,
+    /// |z| ≤ [`FROZEN_Z`].
+    pub agrees: bool,
+}
+
+/// Standard errors within which the frozen chains agree with the theory.
+pub const FROZEN_Z: f64 = 2.5;
+
+impl FrozenCheck {
+    /// The check of a frozen `estimate` ± `stderr` against `theory`.
+    pub fn of(estimate: f64, stderr: f64, theory: f64) -> Self {
+        Self { z: (estimate - theory) / stderr, agrees: agrees_within(estimate, stderr, theory, FROZEN_Z) }
+    }
+
+    /// The verdict in words.
+    pub fn verdict(&self) -> &'static str {
+        if self.agrees { "agrees (the estimator is right on this Hessian)" } else { "DISAGREES beyond 2.5 SE" }
     }
 }
 
