@@ -6,6 +6,7 @@
 
 mod backend;
 mod cmd;
+mod flags;
 mod plots;
 mod problem;
 mod progress;
@@ -105,7 +106,7 @@ fn main() {
     hessrank_core::memory::retain_freed_memory();
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", flags::describe_chain(&e));
         std::process::exit(1);
     }
 }

@@ -29,12 +29,25 @@ pub enum Error {
     /// A configuration value is out of its allowed range.
     #[error("invalid {field} = {value}: {expected}")]
     InvalidConfig {
-        /// The field or flag.
-        field: String,
+        /// The configuration field (front ends map it to their own option names).
+        field: &'static str,
         /// The value given.
         value: String,
         /// What is allowed.
         expected: String,
+    },
+    /// A saved run (a resume state, a checkpoint, a run to merge) was made with other settings than
+    /// the ones given now.
+    #[error("{path}: {field} = {saved} there, but {given} here; use the same settings (or start a new run)")]
+    SettingsMismatch {
+        /// The saved file or folder.
+        path: PathBuf,
+        /// The first setting that differs.
+        field: &'static str,
+        /// Its value in the saved run.
+        saved: String,
+        /// The value it must match (the settings given now, or the first run's when merging).
+        given: String,
     },
     /// Two things that must agree in shape or layout do not.
     #[error("shape mismatch in {what}: expected {expected}, found {found}")]
@@ -55,12 +68,76 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
-    /// A numerical procedure failed (divergence, non-finite value, no convergence).
-    #[error("{0}")]
-    Numerical(String),
-    /// The run was stopped on request (Ctrl-C or an observer); its last checkpoint is on disk.
-    #[error("interrupted: {0}")]
-    Interrupted(String),
+    /// An iteration left its stable region: the loss became non-finite or rose above its bound.
+    #[error(
+        "{phase} diverged at iteration {iteration}{}: loss {loss:.6e} above the bound {bound:.6e}; step {eta:.3e}{} — use a smaller step{}",
+        chain.map(|c| format!(" (chain {c})")).unwrap_or_default(),
+        eta_mu_max.map(|x| format!(", η μ_max = {x:.3}")).unwrap_or_default(),
+        if eta_mu_max.is_some() { " (η μ_max < 2) or a preconditioner" } else { "" }
+    )]
+    Diverged {
+        /// What was iterating: `"langevin"`, `"sgd"` or `"gd"`.
+        phase: &'static str,
+        /// The iteration (the epoch for SGD).
+        iteration: usize,
+        /// The chain, where several run.
+        chain: Option<usize>,
+        /// The loss reached (possibly NaN or infinite).
+        loss: f64,
+        /// The largest loss allowed (infinite where only non-finite losses count as divergence).
+        bound: f64,
+        /// The step size (η, or the learning rate).
+        eta: f64,
+        /// η times the largest eigenvalue of G^½HG^½, where measured.
+        eta_mu_max: Option<f64>,
+    },
+    /// The automatic step η = c/μ_max needs μ_max > 0, and the power iteration did not give one.
+    #[error(
+        "automatic step: the largest eigenvalue of G^½HG^½ came out as {mu_max:?}, so θ_0 is not near a minimum; give a fixed step"
+    )]
+    NoStepSize {
+        /// The power iteration's result.
+        mu_max: Option<f64>,
+    },
+    /// The run ended with too few iterations in its averaging window for an estimate with an error
+    /// bar.
+    #[error(
+        "{done} iterations of the averaging window done at iteration {iteration} of {k_tot}: too few for an estimate with an error bar (≥ {needed})"
+    )]
+    TooFewSamples {
+        /// Window iterations recorded.
+        done: usize,
+        /// Window iterations needed.
+        needed: usize,
+        /// The iteration reached.
+        iteration: usize,
+        /// K_tot.
+        k_tot: usize,
+    },
+    /// The run was stopped on request (Ctrl-C or an observer) before it had a result.
+    #[error(
+        "interrupted: {phase} stopped at iteration {iteration} of {total}{}",
+        resume.as_ref().map(|p| format!("; run the same command again to resume from {}", p.display())).unwrap_or_default()
+    )]
+    Interrupted {
+        /// What was running: `"langevin"`, `"sgd"`, `"gd"`, `"lbfgs"` or `"adam"`.
+        phase: &'static str,
+        /// The iteration reached.
+        iteration: usize,
+        /// The iterations planned.
+        total: usize,
+        /// Where the saved state is, when there is one.
+        resume: Option<PathBuf>,
+    },
+    /// Encoding or converting data failed inside a dependency (e.g. safetensors, Burn's
+    /// `TensorData`).
+    #[error("{what}: {message}")]
+    Encoding {
+        /// What was being encoded or converted.
+        what: &'static str,
+        /// The dependency's message.
+        message: String,
+    },
     /// A device could not be configured.
     #[error("device: {0}")]
     Device(String),
@@ -139,7 +216,18 @@ impl Error {
     }
 
     /// An [`Error::InvalidConfig`].
-    pub fn config(field: impl Into<String>, value: impl ToString, expected: impl Into<String>) -> Self {
-        Error::InvalidConfig { field: field.into(), value: value.to_string(), expected: expected.into() }
+    pub fn config(field: &'static str, value: impl ToString, expected: impl Into<String>) -> Self {
+        Error::InvalidConfig { field, value: value.to_string(), expected: expected.into() }
     }
+}
+
+/// The first of `fields` whose value differs between two JSON objects (a saved run's settings and
+/// the ones given now), with both values as JSON text; `None` when all agree.
+pub fn first_difference(
+    saved: &serde_json::Value,
+    given: &serde_json::Value,
+    fields: &[&'static str],
+) -> Option<(&'static str, String, String)> {
+    let text = |v: &serde_json::Value, f: &str| v.get(f).map_or_else(|| "(absent)".to_string(), |x| x.to_string());
+    fields.iter().find(|f| saved.get(**f) != given.get(**f)).map(|f| (*f, text(saved, f), text(given, f)))
 }

@@ -48,9 +48,9 @@ impl DiagPreconditioner {
             }
             if let Some((i, v)) = values.iter().enumerate().find(|(_, v)| !(v.is_finite() && **v > 0.0)) {
                 return Err(Error::config(
-                    format!("preconditioner entry {}[{i}]", spec.path),
-                    v,
-                    "every entry must be finite and > 0 (G must be positive definite); rebuild it or use the identity",
+                    "preconditioner",
+                    format!("{v} at {}[{i}]", spec.path),
+                    "every entry finite and > 0 (G must be positive definite); rebuild it or use the identity",
                 ));
             }
         }

@@ -217,7 +217,7 @@ pub fn to_safetensors_bytes(tensors: &[NamedTensor]) -> Result<Vec<u8>> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    safetensors::serialize(views, None).map_err(|e| Error::Numerical(format!("safetensors encoding failed: {e}")))
+    safetensors::serialize(views, None).map_err(|e| Error::Encoding { what: "safetensors", message: e.to_string() })
 }
 
 /// Writes `tensors` to `path` as safetensors, atomically.

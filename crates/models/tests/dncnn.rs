@@ -32,8 +32,8 @@ fn same_seed_same_weights_and_bad_configs_are_errors() {
     assert_ne!(a, c);
     let bound = 1.0 / 3.0; // 1/√(1·3·3) for the first layer
     assert!(a[..72].iter().all(|x| x.abs() <= bound));
-    let err = DnCnnConfig::new().with_depth(1).init(&device).unwrap_err().to_string();
-    assert!(err.contains("depth"), "{err}");
+    let err = DnCnnConfig::new().with_depth(1).init(&device).unwrap_err();
+    assert!(matches!(&err, hessrank_core::Error::InvalidConfig { field: "depth", value, .. } if value == "1"), "{err}");
 }
 
 #[test]

@@ -41,8 +41,11 @@ fn same_seed_same_minimum_other_seed_other_minimum() {
 
 #[test]
 fn bad_sizes_are_errors_not_panics() {
-    let err = GlobalMinimum::random(0, 5, 0).unwrap_err().to_string();
-    assert!(err.contains("d = 0"), "{err}");
+    let err = GlobalMinimum::random(0, 5, 0).unwrap_err();
+    assert!(
+        matches!(&err, hessrank_core::Error::InvalidConfig { field: "linear net", value, .. } if value == "d = 0, depth = 5"),
+        "{err}"
+    );
 }
 
 /// Away from the minimum and with a symmetric Σx ≠ I (so the loss takes its detached-product

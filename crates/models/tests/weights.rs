@@ -119,7 +119,7 @@ fn a_missing_an_extra_a_misshaped_and_a_nan_tensor_each_name_their_key() {
     let missing: Vec<_> = base.iter().filter(|t| t.key != "5.bias").cloned().collect();
     let e = load_error("missing.safetensors", &missing, &options());
     assert_eq!(tensor_problem(&e), ("last.bias", &TensorProblem::Missing { expected: vec![1] }));
-    assert!(e.to_string().contains("missing.safetensors"), "{e}");
+    assert!(matches!(&e, Error::Tensor { path, .. } if path.ends_with("missing.safetensors")), "{e}");
 
     let mut extra = base.clone();
     extra.push(NamedTensor::float("6.weight", vec![3], vec![1.0; 3], false));
@@ -187,7 +187,7 @@ fn renames_take_other_key_layouts_and_a_bad_pattern_is_named() {
     assert_eq!(flatten_f64(&load(&file, &strip).unwrap()), flatten_f64(&net));
     let bad = WeightsOptions::default().with_renames([("(".to_string(), String::new())]);
     let e = load(&file, &bad).unwrap_err();
-    assert!(matches!(&e, Error::InvalidConfig { field, value, .. } if field == "rename" && value == "("), "{e}");
+    assert!(matches!(&e, Error::InvalidConfig { field, value, .. } if *field == "rename" && value == "("), "{e}");
 }
 
 #[test]
@@ -203,11 +203,10 @@ fn corrupt_truncated_and_foreign_files_are_errors_not_panics() {
         let file = temp(name);
         std::fs::write(&file, data).unwrap();
         let e = load(&file, &options()).unwrap_err();
-        assert!(matches!(e, Error::Format { .. }), "{name}: {e}");
-        assert!(e.to_string().contains(name), "{name}: {e}");
+        assert!(matches!(&e, Error::Format { path, .. } if path.ends_with(name)), "{name}: {e}");
     }
     let e = load(&temp("weights.onnx"), &options()).unwrap_err();
-    assert!(e.to_string().contains("weights.onnx"), "{e}");
+    assert!(matches!(&e, Error::Format { path, .. } if path.ends_with("weights.onnx")), "{e}");
 }
 
 #[test]

@@ -43,20 +43,22 @@ impl Quadratic {
             });
         }
         if let Some(i) = s.iter().position(|x| !x.is_finite()) {
-            return Err(Error::config(
-                format!("matrix {source} entry ({}, {})", i / n, i % n),
-                s[i],
-                "a finite number",
+            return Err(Error::format(
+                source,
+                format!("entry ({}, {}) is {}: every entry must be a finite number", i / n, i % n, s[i]),
             ));
         }
         let scale = s.iter().fold(0.0f64, |a, x| a.max(x.abs())).max(f64::MIN_POSITIVE);
         for i in 0..n {
             for j in 0..i {
                 if (s[i * n + j] - s[j * n + i]).abs() > 1e-10 * scale {
-                    return Err(Error::config(
-                        format!("matrix {source} entries ({i}, {j}) and ({j}, {i})"),
-                        format!("{} ≠ {}", s[i * n + j], s[j * n + i]),
-                        "a symmetric matrix",
+                    return Err(Error::format(
+                        source,
+                        format!(
+                            "entries ({i}, {j}) and ({j}, {i}) are {} ≠ {}: the matrix must be symmetric",
+                            s[i * n + j],
+                            s[j * n + i]
+                        ),
                     ));
                 }
             }

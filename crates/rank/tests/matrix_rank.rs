@@ -1,6 +1,7 @@
 //! The rank of a symmetric PSD matrix read from a file (the paper's closing remark).
 
 use crate::common::*;
+use hessrank_core::Error;
 use hessrank_rank::LangevinConfig;
 use hessrank_rank::matrix_file::read_matrix;
 use hessrank_rank::quadratic::matrix_rank;
@@ -28,11 +29,11 @@ fn rank_of_a_csv_matrix_with_a_gap() {
     // A non-symmetric matrix and a NaN are refused, naming the file and the entry.
     let mut bad = entries.clone();
     bad[1] += 1.0;
-    let err = matrix_rank(&bad, n, &config, &device, "s.csv").unwrap_err().to_string();
-    assert!(err.contains("s.csv") && err.contains("(1, 0)") && err.contains("symmetric"), "{err}");
+    let err = matrix_rank(&bad, n, &config, &device, "s.csv").unwrap_err();
+    assert!(format_error(&err, "s.csv", "entries (1, 0) and (0, 1) are"), "{err}");
     bad[1] = f64::NAN;
-    let err = matrix_rank(&bad, n, &config, &device, "s.csv").unwrap_err().to_string();
-    assert!(err.contains("finite"), "{err}");
+    let err = matrix_rank(&bad, n, &config, &device, "s.csv").unwrap_err();
+    assert!(format_error(&err, "s.csv", "entry (0, 1) is NaN"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -43,10 +44,10 @@ fn a_forged_npy_header_length_is_an_error_not_a_huge_allocation() {
     let mut bytes = b"\x93NUMPY\x03\x00".to_vec();
     bytes.extend(2_390_425_718u32.to_le_bytes());
     bytes.extend(b"{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }\n");
-    let err = parse_matrix(&bytes, std::path::Path::new("forged.npy")).unwrap_err().to_string();
-    assert!(err.contains("forged.npy") && err.contains("declares 2390425718 bytes"), "{err}");
-    let err = parse_matrix(b"\x93NUMPY\x09\x00\x10\x00", std::path::Path::new("v9.npy")).unwrap_err().to_string();
-    assert!(err.contains("unsupported .npy format version"), "{err}");
+    let err = parse_matrix(&bytes, std::path::Path::new("forged.npy")).unwrap_err();
+    assert!(format_error_containing(&err, "forged.npy", "declares 2390425718 bytes"), "{err}");
+    let err = parse_matrix(b"\x93NUMPY\x09\x00\x10\x00", std::path::Path::new("v9.npy")).unwrap_err();
+    assert!(format_error_containing(&err, "v9.npy", "unsupported .npy format version"), "{err}");
 }
 
 #[test]
@@ -60,7 +61,17 @@ fn deeply_nested_npy_header_brackets_are_refused_at_once() {
         bytes.extend((header.len() as u16).to_le_bytes());
         bytes.extend(header.as_bytes());
         bytes.extend(1.0f64.to_le_bytes());
-        let err = parse_matrix(&bytes, std::path::Path::new("nested.npy")).unwrap_err().to_string();
-        assert!(err.contains("nested.npy") && err.contains(what), "{err}");
+        let err = parse_matrix(&bytes, std::path::Path::new("nested.npy")).unwrap_err();
+        assert!(format_error_containing(&err, "nested.npy", what), "{err}");
     }
+}
+
+/// A [`Error::Format`] for `file` whose problem starts with `start`.
+fn format_error(err: &Error, file: &str, start: &str) -> bool {
+    matches!(err, Error::Format { path, problem } if path.ends_with(file) && problem.starts_with(start))
+}
+
+/// A [`Error::Format`] for `file` whose problem mentions `what`.
+fn format_error_containing(err: &Error, file: &str, what: &str) -> bool {
+    matches!(err, Error::Format { path, problem } if path.ends_with(file) && problem.contains(what))
 }

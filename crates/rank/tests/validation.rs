@@ -3,7 +3,7 @@
 //! noise draw.
 
 use crate::common::*;
-use hessrank_core::{DiagPreconditioner, ParamLayout};
+use hessrank_core::{DiagPreconditioner, Error, ParamLayout};
 use hessrank_rank::langevin::{Langevin, TraceRecorder};
 use hessrank_rank::quadratic::{Points, Quadratic};
 use hessrank_rank::theory::DiscreteTheory;
@@ -90,7 +90,7 @@ fn paired_runs_isolate_the_difference_of_two_objectives_with_a_small_error() {
     assert!(d.stderr < 0.8 * (ra.stderr.powi(2) + rb.stderr.powi(2)).sqrt(), "pairing must shrink the error");
     // Runs with other settings are not paired.
     let (rc, _) = run(&a, 4, 1500, 1000, sigma2);
-    assert!(paired_difference(&ra, &rc).unwrap_err().to_string().contains("paired"));
+    assert!(matches!(paired_difference(&ra, &rc).unwrap_err(), Error::InvalidConfig { field: "paired runs", .. }));
 }
 
 #[test]

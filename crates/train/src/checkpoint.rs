@@ -76,7 +76,7 @@ pub fn save_module<M: Module>(model: &M, path: &Path) -> Result<()> {
 /// a mismatch of architecture or dtype.
 pub fn load_module<M: Module>(template: M, path: &Path) -> Result<M> {
     if !path.is_file() {
-        return Err(Error::format(path, "no model file (expected a burnpack written by `hessrank train`)"));
+        return Err(Error::format(path, "no model file (expected a burnpack written by training)"));
     }
     let record = burn::store::ModuleRecord::load(path)
         .map_err(|e| Error::format(path, format!("cannot read the model: {e}")))?
@@ -120,10 +120,7 @@ impl Checkpoint {
     pub fn manifest(dir: &Path) -> Result<Manifest> {
         let path = Self::manifest_path(dir);
         if !path.is_file() {
-            return Err(Error::format(
-                dir,
-                "not a checkpoint folder: no manifest.json (train one with `hessrank train`)",
-            ));
+            return Err(Error::format(dir, "not a checkpoint folder: no manifest.json"));
         }
         read_json(&path)
     }
@@ -136,11 +133,12 @@ impl Checkpoint {
         // An f64 minimum rounds to an f32 one; an f32 minimum is not one to f64 precision (its
         // gradient in f64 is of f32 rounding size, which Langevin dynamics would see as drift).
         if manifest.dtype == "F32" && run_dtype == "F64" {
-            return Err(Error::format(
-                dir,
-                "the checkpoint was trained in F32 and this run uses F64: θ₀ is a minimum only to f32 precision; \
-                 run with --dtype f32, or train again with --dtype f64",
-            ));
+            return Err(Error::SettingsMismatch {
+                path: dir.to_path_buf(),
+                field: "dtype",
+                saved: manifest.dtype.clone(),
+                given: run_dtype,
+            });
         }
         let model = load_module(template, &Self::model_path(dir))?;
         let layout = ParamLayout::of(&model);

@@ -95,7 +95,7 @@ impl TrainConfig {
 
     /// Checks every field, naming the first bad one.
     pub fn validate(&self) -> hessrank_core::Result<()> {
-        let positive = |name: &str, v: f64| {
+        let positive = |name: &'static str, v: f64| {
             if v.is_finite() && v > 0.0 { Ok(()) } else { Err(Error::config(name, v, "a finite number > 0")) }
         };
         positive("sgd.lr", self.sgd.lr)?;

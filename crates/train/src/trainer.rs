@@ -30,11 +30,8 @@ pub trait TrainObserver {
 
 impl TrainObserver for () {}
 
-fn interrupted(out: &Path) -> Error {
-    Error::Interrupted(format!(
-        "training stopped; run the same command again to resume from {}",
-        out.join("resume").display()
-    ))
+fn interrupted(out: &Path, phase: &'static str, iteration: usize, total: usize) -> Error {
+    Error::Interrupted { phase, iteration, total, resume: Some(out.join("resume")) }
 }
 
 /// A finished training: θ₀, G and the manifest (also written to the output folder).
@@ -156,17 +153,22 @@ where
             for batch in batches.epoch(epoch as u64, config.sgd.batch_size) {
                 let vg = value_and_grad(&batch, &model);
                 if !vg.loss.is_finite() {
-                    return Err(Error::Numerical(format!(
-                        "SGD diverged in epoch {epoch}: loss {} — lower sgd.lr (now {})",
-                        vg.loss, config.sgd.lr
-                    )));
+                    return Err(Error::Diverged {
+                        phase: "sgd",
+                        iteration: epoch,
+                        chain: None,
+                        loss: vg.loss,
+                        bound: f64::INFINITY,
+                        eta: config.sgd.lr,
+                        eta_mu_max: None,
+                    });
                 }
                 velocity = velocity.zip(&vg.grads, |v, g| v.mul_scalar(config.sgd.momentum).add(g));
                 model = map_trainable(model, |i, t| t.sub(velocity.tensors[i].clone().mul_scalar(config.sgd.lr)));
                 state.sgd_steps += 1;
                 last = vg.loss;
                 if !observer.step("sgd", epoch + 1, config.sgd.epochs, vg.loss, f64::NAN) {
-                    return Err(interrupted(out));
+                    return Err(interrupted(out, "sgd", epoch, config.sgd.epochs));
                 }
             }
             state.position = Position::Sgd { next_epoch: epoch + 1 };
@@ -195,10 +197,18 @@ where
             let vg = value_and_grad(full, &model);
             let gnorm = vg.grads.sq_norm().sqrt();
             if !observer.step("gd", step, config.gd.max_steps, vg.loss, gnorm) {
-                return Err(interrupted(out));
+                return Err(interrupted(out, "gd", step, config.gd.max_steps));
             }
             if !vg.loss.is_finite() {
-                return Err(Error::Numerical(format!("GD diverged at step {step}: loss {} — lower gd.lr", vg.loss)));
+                return Err(Error::Diverged {
+                    phase: "gd",
+                    iteration: step,
+                    chain: None,
+                    loss: vg.loss,
+                    bound: f64::INFINITY,
+                    eta: config.gd.lr,
+                    eta_mu_max: None,
+                });
             }
             if gnorm <= config.gd.tol {
                 break (vg.loss, gnorm, "tolerance");
@@ -250,7 +260,7 @@ where
                 },
             );
             if stopped {
-                return Err(interrupted(out));
+                return Err(interrupted(out, "lbfgs", 0, config.gd.lbfgs_steps));
             }
             current = unflatten_f64(current, &x)?;
             model = current;
@@ -281,7 +291,7 @@ where
         let gnorm = vg.grads.sq_norm().sqrt();
         last = (vg.loss, gnorm);
         if !observer.step("adam", step + 1, config.adam.steps, vg.loss, gnorm) {
-            return Err(interrupted(out));
+            return Err(interrupted(out, "adam", step, config.adam.steps));
         }
         copy = adam.step(copy, &vg.grads, &config.adam);
         if (step + 1).is_multiple_of(config.checkpoint_every) && step + 1 < config.adam.steps {

@@ -440,7 +440,7 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
     let mut sweep = Vec::new();
     for (i, &sigma2) in a.sigma2.iter().enumerate() {
         let config = config_at(sigma2);
-        config.validate().map_err(|e| anyhow::anyhow!(super::flag_names(&e.to_string())))?;
+        config.validate()?;
         let done = run_paired(ctx, &config, &objective, &frozen, &model, &precond, &dir, i, every, a.resume.is_some())?;
         let Some(p) = done else { return super::estimate::write_interrupted(&dir) };
         let theory = DiscreteTheory { mu: mu.clone(), eta, sigma2, scheme: a.scheme };

@@ -100,8 +100,8 @@ where
     let r = driver.run(objective, theta0, precond);
     bar.finish();
     let r = match r {
-        Err(hessrank_core::Error::Interrupted(msg)) => {
-            println!("interrupted: {msg}");
+        Err(e @ hessrank_core::Error::Interrupted { .. }) => {
+            println!("{}", crate::flags::describe(&e));
             return Ok(None);
         }
         r => r?,

@@ -56,7 +56,7 @@ pub fn run(ctx: &Ctx, a: Figure1Args) -> Result<()> {
         .with_scheme(a.scheme)
         .with_seed(ctx.seed)
         .with_check_step(false);
-    config.validate().map_err(|e| anyhow::anyhow!(super::flag_names(&e.to_string())))?;
+    config.validate()?;
     let dir = RunDir::create(&ctx.out, "figure1")?;
     dir.json("config.json", &serde_json::json!({"d": a.d, "depth": a.depth, "seed": ctx.seed, "langevin": config, "backend": ctx.backend.to_string()}))?;
     let mut bar = LangevinProgress::new("figure1", ctx.quiet, ctx.stop.clone());

@@ -109,19 +109,9 @@ impl LangevinArgs {
             .with_drift(self.drift)
             .with_seed(ctx.seed)
             .with_record_stride((self.iters / 2000).max(1));
-        c.validate().map_err(|e| anyhow::anyhow!("{}", flag_names(&e.to_string())))?;
+        c.validate()?;
         Ok(c)
     }
-}
-
-/// Rewrites configuration field names as the flags that set them.
-pub fn flag_names(msg: &str) -> String {
-    msg.replace("invalid k_avg", "invalid --avg")
-        .replace("invalid k_tot", "invalid --iters")
-        .replace("invalid sigma2", "invalid --sigma2")
-        .replace("invalid eta", "invalid --eta")
-        .replace("invalid chains", "invalid --chains")
-        .replace("invalid drift", "invalid --drift")
 }
 
 /// Prints a rank estimate in one line.

@@ -125,7 +125,7 @@ pub fn run(ctx: &Ctx, a: Table1Args) -> Result<()> {
         .with_scheme(a.scheme)
         .with_check_step(false)
         .with_record_stride((a.iters / 500).max(1));
-    base.validate().map_err(|e| anyhow::anyhow!(super::flag_names(&e.to_string())))?;
+    base.validate()?;
     let config_json = serde_json::json!({"dims": a.dims, "trials": a.trials, "protocol": a.protocol, "chains": a.chains, "depth": a.depth, "langevin": base, "us_vecs": a.us_vecs, "us_degree": a.us_degree, "us_rule": a.us_rule, "no_us": a.no_us, "seed": ctx.seed, "backend": ctx.backend.to_string(), "dtype": format!("{:?}", ctx.dtype)});
     let dir = match &a.resume {
         Some(d) => {
@@ -198,7 +198,7 @@ pub fn run(ctx: &Ctx, a: Table1Args) -> Result<()> {
             .run(&objective, &net, &g);
         bar.finish();
         let (r, stopped) = match r {
-            Err(hessrank_core::Error::Interrupted(msg)) => (None, msg),
+            Err(e @ hessrank_core::Error::Interrupted { .. }) => (None, e.to_string()),
             r => {
                 let r = r?;
                 let msg = format!("{} iterations done", r.iterations);

@@ -37,7 +37,7 @@ impl PopulationObjective {
             .to_data()
             .convert::<f64>()
             .try_into_vec::<f64>()
-            .map_err(|e| Error::Numerical(format!("Σx: {e:?}")))?;
+            .map_err(|e| Error::Encoding { what: "Σx as f64", message: format!("{e:?}") })?;
         let symmetric = (0..a).all(|i| (0..i).all(|j| values[i * a + j] == values[j * a + i]));
         Ok(Self { sigma_x, sigma_yx, constant, symmetric })
     }

@@ -122,6 +122,23 @@ pub struct LangevinConfig {
 }
 
 impl LangevinConfig {
+    /// The names of the fields, in order (a resumed run's settings are compared field by field).
+    pub const FIELDS: &'static [&'static str] = &[
+        "step",
+        "sigma2",
+        "k_tot",
+        "k_avg",
+        "chains",
+        "first_chain",
+        "scheme",
+        "seed",
+        "record_stride",
+        "divergence_factor",
+        "drift",
+        "power_iters",
+        "check_step",
+    ];
+
     /// Checks every field, naming the first bad one with its value and the allowed range.
     pub fn validate(&self) -> hessrank_core::Result<()> {
         match self.step {

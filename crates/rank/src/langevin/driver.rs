@@ -10,6 +10,7 @@ use super::run::LangevinRun;
 use super::state::LangevinState;
 use super::{LangevinConfig, RankEstimate};
 use hessrank_core::atomic::{read_json, write_json_atomic};
+use hessrank_core::error::first_difference;
 use hessrank_core::{DiagPreconditioner, Error, Objective, Result};
 use std::path::PathBuf;
 
@@ -141,11 +142,9 @@ impl<'o, C> Langevin<'o, C> {
         let saved = match &self.checkpoint {
             Some(c) if self.resume && c.path.is_file() => {
                 let saved: LangevinState = read_json(&c.path)?;
-                if serde_json::to_value(&saved.config).ok() != serde_json::to_value(&self.config).ok() {
-                    return Err(Error::format(
-                        &c.path,
-                        "the saved run used other settings; resume with the same settings (or start a new run)",
-                    ));
+                let [was, now] = [&saved.config, &self.config].map(|c| serde_json::to_value(c).unwrap_or_default());
+                if let Some((field, saved, given)) = first_difference(&was, &now, LangevinConfig::FIELDS) {
+                    return Err(Error::SettingsMismatch { path: c.path.clone(), field, saved, given });
                 }
                 Some(saved)
             }

@@ -60,10 +60,12 @@ pub fn merge(runs: &[MergeInput]) -> Result<RankEstimate> {
         }
         for ((field, expected), (_, found)) in want.iter().zip(identity(r)) {
             if *expected != found {
-                return Err(Error::format(
-                    &run.source,
-                    format!("{field} = {found} differs from {} in {}", expected, first.source.display()),
-                ));
+                return Err(Error::SettingsMismatch {
+                    path: run.source.clone(),
+                    field,
+                    saved: found,
+                    given: expected.clone(),
+                });
             }
         }
         for c in 0..r.config.chains as u64 {

@@ -13,6 +13,9 @@ use hessrank_core::{DiagPreconditioner, Error, Objective, ParamLayout, ParamTens
 use sha2::{Digest, Sha256};
 use std::time::Instant;
 
+/// The fewest averaging-window iterations an estimate with an error bar is made from.
+const MIN_WINDOW: usize = 4;
+
 /// Noise stream of the drift companion (it draws none, but keeps the layout uniform).
 pub(crate) const COMPANION_STREAM: u64 = u64::MAX - 1;
 
@@ -136,10 +139,7 @@ where
             (StepSize::Fixed(eta), None) => eta,
             (StepSize::Auto { c }, Some(mu)) if mu.is_finite() && mu > 0.0 => c / mu,
             (StepSize::Auto { .. }, mu) => {
-                return Err(Error::Numerical(format!(
-                    "automatic step: the largest eigenvalue of G^½HG^½ came out as {mu:?} — θ_0 is not near a \
-                     minimum; give a fixed η"
-                )));
+                return Err(Error::NoStepSize { mu_max: mu });
             }
         };
         let (a, b) = step_factors(precond, eta, config.sigma2);
@@ -247,13 +247,15 @@ where
             .collect();
         for (c, (&l, &l0)) in losses.iter().zip(&self.loss0).enumerate() {
             if !l.is_finite() || l - l0 > self.bound_excess {
-                return Err(Error::Numerical(format!(
-                    "Langevin dynamics diverged at iteration {k} (chain {c}): loss {l:.6e}, L(θ_0) = {l0:.6e}, \
-                     bound L(θ_0) + {:.3e}; η = {:.3e}{} — use a smaller η (η μ_max < 2) or a preconditioner",
-                    self.bound_excess,
-                    self.eta,
-                    self.mu_max.map(|m| format!(", η μ_max = {:.3}", self.eta * m)).unwrap_or_default()
-                )));
+                return Err(Error::Diverged {
+                    phase: "langevin",
+                    iteration: k,
+                    chain: Some(c),
+                    loss: l,
+                    bound: l0 + self.bound_excess,
+                    eta: self.eta,
+                    eta_mu_max: self.mu_max.map(|m| self.eta * m),
+                });
             }
         }
         if k >= self.config.k_tot - self.config.k_avg {
@@ -279,22 +281,17 @@ where
 
     /// The estimate from the iterations done (marked partial if fewer than K_tot).
     pub fn finish(&self) -> Result<RankEstimate> {
-        let window_start = self.config.k_tot - self.config.k_avg;
         let done = self.excess.first().map_or(0, Vec::len);
-        if done == 0 && self.k < self.config.k_tot {
-            return Err(Error::Interrupted(format!(
-                "stopped at iteration {} of {}, before the averaging window (from iteration {window_start}): no \
-                 estimate yet",
-                self.k, self.config.k_tot
-            )));
+        if done < MIN_WINDOW && self.k < self.config.k_tot {
+            return Err(Error::Interrupted {
+                phase: "langevin",
+                iteration: self.k,
+                total: self.config.k_tot,
+                resume: None,
+            });
         }
-        if done < 4 {
-            let what = format!(
-                "{done} iterations of the averaging window (from iteration {window_start}) done at iteration {} of \
-                 {}: too few for an estimate with an error bar (≥ 4)",
-                self.k, self.config.k_tot
-            );
-            return Err(if self.k < self.config.k_tot { Error::Interrupted(what) } else { Error::Numerical(what) });
+        if done < MIN_WINDOW {
+            return Err(Error::TooFewSamples { done, needed: MIN_WINDOW, iteration: self.k, k_tot: self.config.k_tot });
         }
         let scale = 4.0 / self.config.sigma2;
         let chain: Vec<ChainSummary> = self
