@@ -90,3 +90,22 @@ impl fmt::Display for Backend {
         f.write_str(ALL.iter().find(|(b, _, _)| b == self).map(|a| a.1).unwrap_or("?"))
     }
 }
+
+/// The f64 device the exact Hessian is computed on: the run's own when it is f64, else a CPU
+/// backend other than the run's (a device holds one dtype per process): flex, or ndarray when the
+/// run is on flex.
+pub fn f64_device(ctx: &crate::Ctx) -> anyhow::Result<burn::tensor::Device> {
+    if ctx.dtype == FloatDType::F64 {
+        return Ok(ctx.device.clone());
+    }
+    let other = [Backend::Flex, Backend::Ndarray].into_iter().find(|b| *b != ctx.backend && b.compiled_in());
+    let Some(b) = other else {
+        anyhow::bail!(
+            "the exact Hessian needs f64 and this {} run is f32 with no second CPU backend compiled in; \
+             run with --dtype f64",
+            ctx.backend
+        )
+    };
+    println!("exact Hessian in f64 on {b} (the Langevin chains run in {:?} on {})", ctx.dtype, ctx.backend);
+    b.device(FloatDType::F64)
+}

@@ -7,6 +7,7 @@
 mod backend;
 mod cmd;
 mod flags;
+mod output;
 mod plots;
 mod problem;
 mod progress;
@@ -98,12 +99,12 @@ pub struct Ctx {
     pub stop: Arc<AtomicBool>,
 }
 
-/// Small blocks from mimalloc, data buffers from glibc (see [`hessrank_core::memory::SplitAllocator`]).
+/// Small blocks from mimalloc, data buffers from glibc (see [`hessrank_alloc::SplitAllocator`]).
 #[global_allocator]
-static ALLOC: hessrank_core::memory::SplitAllocator = hessrank_core::memory::SplitAllocator;
+static ALLOC: hessrank_alloc::SplitAllocator = hessrank_alloc::SplitAllocator;
 
 fn main() {
-    hessrank_core::memory::retain_freed_memory();
+    hessrank_alloc::retain_freed_memory();
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
         eprintln!("error: {}", flags::describe_chain(&e));

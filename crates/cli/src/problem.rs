@@ -49,7 +49,8 @@ pub struct ImportArgs {
 
 impl ImportArgs {
     /// The load options: the user's renames first, then the architecture's own PyTorch layout.
-    fn options(&self, arch_renames: Vec<(String, String)>) -> WeightsOptions {
+    /// The weights options: the user's renames, then `arch_renames`.
+    pub fn options(&self, arch_renames: Vec<(String, String)>) -> WeightsOptions {
         WeightsOptions { allow_partial: self.allow_partial, ..Default::default() }
             .with_renames(self.renames.iter().cloned())
             .with_renames(arch_renames)
@@ -106,7 +107,7 @@ impl ClassifierData {
 
     /// The fixed cross-entropy objective on `device`.
     pub fn objective<M>(&self, device: &Device) -> Result<Classification<M>> {
-        let mnist = crate::cmd::dncnn::load_mnist(self.mnist.as_deref())?;
+        let mnist = hessrank_experiments::data::load_mnist(self.mnist.as_deref())?;
         Ok(Classification::mnist(&mnist, self.n_images, self.seed, device)?
             .with_label_smoothing(self.label_smoothing)?)
     }
@@ -158,7 +159,7 @@ fn classifier_batch<M>(
                 "data: no --data given, so the default batch: {} bundled MNIST digits, seed 0",
                 ClassifierData::DEFAULT_N
             );
-            Classification::mnist(&crate::cmd::dncnn::load_mnist(None)?, ClassifierData::DEFAULT_N, 0, device)?
+            Classification::mnist(&hessrank_experiments::data::load_mnist(None)?, ClassifierData::DEFAULT_N, 0, device)?
         }
     };
     let smoothing = import.label_smoothing.unwrap_or(0.0);
@@ -274,7 +275,7 @@ fn load_imported(arch: &str, weights: &Path, import: &ImportArgs, device: &Devic
                         "data: no --data given, so the default batch: {} bundled MNIST images, noise std {}, seed {}",
                         data.n_images, data.noise_std, data.seed
                     );
-                    NoisyMnist::new(&crate::cmd::dncnn::load_mnist(None)?, &data, device)?
+                    NoisyMnist::new(&hessrank_experiments::data::load_mnist(None)?, &data, device)?
                 }
             };
             let frozen = objective.frozen_at(&model);
@@ -452,7 +453,7 @@ pub fn load(dir: &Path, label_smoothing: Option<f64>, device: &Device) -> Result
             let data: NoisyMnistConfig = field(&manifest.data, "data", dir)?;
             let (model, precond, manifest) = Checkpoint::load(dir, cfg.init(device)?, &plain)?;
             let mnist_dir = manifest.data.get("mnist").and_then(|v| v.as_str()).map(std::path::PathBuf::from);
-            let mnist = crate::cmd::dncnn::load_mnist(mnist_dir.as_deref())?;
+            let mnist = hessrank_experiments::data::load_mnist(mnist_dir.as_deref())?;
             let objective = NoisyMnist::new(&mnist, &data, device)?;
             let frozen = objective.frozen_at(&model);
             Ok(Loaded::checkpoint(Problem::Dncnn { model, objective, frozen }, precond, manifest, dir))

@@ -118,3 +118,44 @@ impl TrainObserver for TrainProgress {
         !self.stop.load(Ordering::Relaxed)
     }
 }
+
+impl Drop for LangevinProgress {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Drop for TrainProgress {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// The CLI's observer of an experiment: milestones printed, a progress bar per run and per
+/// training, Ctrl-C as the stop request.
+pub struct CliObserver {
+    quiet: bool,
+    stop: Arc<AtomicBool>,
+}
+
+impl CliObserver {
+    /// Bars hidden when `quiet`; runs stop when `stop` is raised.
+    pub fn new(quiet: bool, stop: Arc<AtomicBool>) -> Self {
+        Self { quiet, stop }
+    }
+}
+
+impl hessrank_experiments::ExperimentObserver for CliObserver {
+    fn note(&mut self, line: &str) {
+        println!("{line}");
+    }
+
+    fn langevin(&mut self, label: &str) -> Box<dyn Observer + '_> {
+        let prefix = label.split(':').next().unwrap_or(label);
+        Box::new(LangevinProgress::new(prefix, self.quiet, self.stop.clone()))
+    }
+
+    fn training(&mut self) -> Box<dyn TrainObserver + '_> {
+        Box::new(TrainProgress::new(self.quiet, self.stop.clone()))
+    }
+}

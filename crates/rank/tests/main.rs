@@ -2,8 +2,6 @@
 //! so Burn and its backends are linked once per crate rather than once per file.
 
 mod common;
-mod ground_truth;
-mod langevin_linear;
 mod langevin_quadratic;
 mod matrix_rank;
 mod statistics;

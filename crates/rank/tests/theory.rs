@@ -51,6 +51,17 @@ fn theorem1_matches_the_integrated_covariance_for_non_commuting_g_and_sigma() {
     let sigma2 = 0.3;
     let ou2 = OuModel::new(&h, &g, &(g.clone().try_inverse().unwrap() * sigma2));
     assert!((ou2.limit(1e-10) - sigma2 / 4.0 * 4.0).abs() < 1e-12);
+    // Algorithm 1's form of Theorem 1 from the spectrum of G^½HG^½ alone, against the integrated
+    // covariance with Σ = σ²G⁻¹.
+    let g_diag: Vec<f64> = (0..n).map(|i| g[(i, i)]).collect();
+    let g_d = DMatrix::from_diagonal(&nalgebra::DVector::from_vec(g_diag.clone()));
+    let mu = mode_eigenvalues(&h, &g_diag);
+    let sigma_alg1 = g_d.clone().try_inverse().unwrap() * sigma2;
+    for t in [0.1, 2.0, 8.0] {
+        let brute = lyapunov_expected_loss(&h, &g_d, &sigma_alg1, t, 4000);
+        let spectral = algorithm1_expected_loss(&mu, sigma2, t);
+        assert!((brute - spectral).abs() < 1e-8 * brute.abs(), "t = {t}: {brute} vs {spectral}");
+    }
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! `hessrank estimate`: the rank of a checkpoint's Hessian by Algorithm 1.
 
-use super::sweep::{FrozenCheck, SweepRow, write_sweep};
+use super::sweep::{SweepRow, write_sweep};
 use super::{LangevinArgs, summary_line};
 use crate::progress::{LangevinProgress, TracePoint};
 use crate::run_dir::RunDir;
@@ -8,6 +8,7 @@ use crate::{Ctx, problem, with_problem};
 use anyhow::{Context, Result};
 use clap::Args;
 use hessrank_core::{DiagPreconditioner, Objective, ParamLayout};
+use hessrank_experiments::sweep::{FrozenCheck, relu_excess_meaning};
 use hessrank_rank::RankEstimate;
 use hessrank_rank::hessian::{FdHessian, dense_matrix};
 use hessrank_rank::langevin::{Checkpointing, Langevin};
@@ -106,7 +107,7 @@ where
         }
         r => r?,
     };
-    Ok(Some((r, bar.trace.points)))
+    Ok(Some((r, std::mem::take(&mut bar.trace.points))))
 }
 
 /// Writes an estimate's files: `result.json`, the window's per-chain excess traces
@@ -211,7 +212,7 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
     // The rank at every threshold from the trace alone (no exact spectrum for a general model).
     let curve = threshold_curve(&trace, r.eta, None, None);
     dir.json("threshold.json", &thin_log(&curve, 200))?;
-    super::dncnn::write_threshold_curve(&dir, &curve, None, "estimate")?;
+    crate::output::threshold::write_threshold_curve(&dir, &curve, None, "estimate")?;
     if sweep {
         write_sweep(&dir, &loaded.origin, &rows)?;
         dir.json("sigma2-sweep.json", &rows)?;
@@ -285,7 +286,7 @@ fn write_validation(dir: &RunDir, rows: &[SweepRow]) -> Result<()> {
                 row.sigma2,
                 d.value,
                 d.stderr,
-                super::sweep::relu_excess_meaning(d)
+                relu_excess_meaning(d)
             );
         }
         out.push(serde_json::json!({"sigma2": row.sigma2, "real": row.real, "frozen": f, "relu_excess": row.relu_excess, "theory": theory, "z_vs_theory": check.z, "agrees_within_2_5_se": check.agrees}));

@@ -62,9 +62,9 @@ pub struct LangevinArgs {
     /// Noise power σ²; a comma-separated list runs a sweep where the command supports one.
     #[arg(long, default_value = "1e-5", value_delimiter = ',', value_parser = parse_sigma2, allow_hyphen_values = true)]
     pub sigma2: Vec<f64>,
-    /// Total iterations K_tot.
-    #[arg(long, default_value_t = 2000)]
-    pub iters: usize,
+    /// Total iterations K_tot (default: 2,000; dncnn: 1,500).
+    #[arg(long)]
+    pub iters: Option<usize>,
     /// Iterations averaged at the end, K_avg.
     #[arg(long, default_value_t = 1000)]
     pub avg: usize,
@@ -80,9 +80,51 @@ pub struct LangevinArgs {
     #[arg(long, value_parser = parse_scheme, default_value = "lm")]
     pub scheme: Scheme,
     /// Drift correction by a noise-free companion chain: none, plain (subtract its loss) or cv
-    /// (also subtract the cross term ∇L(θ̄)ᵀ(θ − θ̄), far less noisy); `--drift` alone means cv.
-    #[arg(long, value_parser = parse_drift, default_value = "none", num_args = 0..=1, default_missing_value = "cv")]
-    pub drift: DriftCorrection,
+    /// (also subtract the cross term ∇L(θ̄)ᵀ(θ − θ̄), far less noisy); `--drift` alone means cv
+    /// (default: none; dncnn: cv).
+    #[arg(long, value_parser = parse_drift, num_args = 0..=1, default_missing_value = "cv")]
+    pub drift: Option<DriftCorrection>,
+}
+
+/// Saving and resuming long runs, shared by `estimate`, `dncnn` and `table1`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ResumeArgs {
+    /// Save the running Langevin state (langevin-state*.json in the run folder) every this many
+    /// iterations.
+    #[arg(long, default_value_t = 500)]
+    pub checkpoint_every: usize,
+    /// Continue the run saved in this results folder (same flags and seed), writing its results
+    /// there.
+    #[arg(long)]
+    pub resume: Option<std::path::PathBuf>,
+}
+
+/// The Ubaru–Saad baseline's settings, shared by `dncnn` and `table1` (degree × vectors is its
+/// matrix-vector budget; the paper: 50 × 300).
+#[derive(clap::Args, Debug, Clone)]
+pub struct UsArgs {
+    /// U&S probe vectors.
+    #[arg(long, default_value_t = 300)]
+    pub us_vecs: usize,
+    /// U&S polynomial degree.
+    #[arg(long, default_value_t = 50)]
+    pub us_degree: usize,
+    /// U&S threshold rule: published (Ubaru and Saad's code, the paper's baseline) or first-minimum.
+    #[arg(long, value_parser = parse_us_rule, default_value = "published")]
+    pub us_rule: hessrank_rank::baselines::GapRule,
+}
+
+impl UsArgs {
+    /// U&S's configuration with `seed`.
+    pub fn config(&self, seed: u64) -> hessrank_rank::baselines::UbaruSaadConfig {
+        hessrank_rank::baselines::UbaruSaadConfig {
+            gap_rule: self.us_rule,
+            degree: self.us_degree,
+            nvecs: self.us_vecs,
+            seed,
+            ..Default::default()
+        }
+    }
 }
 
 impl LangevinArgs {
@@ -96,19 +138,30 @@ impl LangevinArgs {
         self.config_at(ctx, self.sigma2[0])
     }
 
+    /// K_tot, or `default` where the flag is not given.
+    pub fn iters_or(&self, default: usize) -> usize {
+        self.iters.unwrap_or(default)
+    }
+
+    /// The drift correction, or `default` where the flag is not given.
+    pub fn drift_or(&self, default: DriftCorrection) -> DriftCorrection {
+        self.drift.unwrap_or(default)
+    }
+
     /// The configuration at one σ² of the sweep, validated (errors name the flag).
     pub fn config_at(&self, ctx: &Ctx, sigma2: f64) -> anyhow::Result<LangevinConfig> {
+        let iters = self.iters_or(2000);
         let c = LangevinConfig::new()
             .with_step(self.eta)
             .with_sigma2(sigma2)
-            .with_k_tot(self.iters)
+            .with_k_tot(iters)
             .with_k_avg(self.avg)
             .with_chains(self.chains)
             .with_scheme(self.scheme)
             .with_first_chain(self.first_chain)
-            .with_drift(self.drift)
+            .with_drift(self.drift_or(DriftCorrection::None))
             .with_seed(ctx.seed)
-            .with_record_stride((self.iters / 2000).max(1));
+            .with_record_stride((iters / 2000).max(1));
         c.validate()?;
         Ok(c)
     }

@@ -198,7 +198,7 @@ struct LinearTrain {
 
 /// Trains the DnCNN (used by `dncnn` too).
 pub fn train_dncnn(ctx: &Ctx, a: &DncnnTrain) -> Result<TrainOutcome<hessrank_models::DnCnn>> {
-    let mnist = super::dncnn::load_mnist(a.mnist.as_deref())?;
+    let mnist = hessrank_experiments::data::load_mnist(a.mnist.as_deref())?;
     let data = NoisyMnistConfig::new().with_n_images(a.n_images).with_noise_std(a.noise_std).with_seed(ctx.seed);
     let sampler = NoisyMnistSampler::new(&mnist, &data, &ctx.device)?;
     let full = NoisyMnist::new(&mnist, &data, &ctx.device)?;
@@ -206,7 +206,7 @@ pub fn train_dncnn(ctx: &Ctx, a: &DncnnTrain) -> Result<TrainOutcome<hessrank_mo
     let info = RunInfo {
         model_kind: "dncnn".into(),
         model_config: serde_json::to_value(&model_cfg)?,
-        data: super::dncnn::data_record(&data, a.mnist.as_deref()),
+        data: hessrank_experiments::data::data_record(&data, a.mnist.as_deref()),
     };
     let mut bar = TrainProgress::new(ctx.quiet, ctx.stop.clone());
     let out = train(&a.schedule.config(), &sampler, &full, model_cfg.init(&ctx.device)?, &a.dir, info, &mut bar);

@@ -69,6 +69,13 @@ impl OuModel {
     }
 }
 
+/// Theorem 1 in Algorithm 1's setting, Σ = σ²G⁻¹ (so ΣG = σ²I): E[f(θ_t)] = σ²/4 Σ_i (1 − e^{−2μ_i t})
+/// over the eigenvalues μ_i of G^½HG^½, from the spectrum alone (no dense matrices). Its limit is
+/// Proposition 1's σ²/4 · rank(H).
+pub fn algorithm1_expected_loss(mu: &[f64], sigma2: f64, t: f64) -> f64 {
+    sigma2 / 4.0 * mu.iter().map(|&m| -(-2.0 * m * t).exp_m1()).sum::<f64>()
+}
+
 /// Corollary 1 (H PD): lim E[f] = ¼ Tr(ΣG).
 pub fn cor1_pd_limit(g: &DMatrix<f64>, sigma: &DMatrix<f64>) -> f64 {
     0.25 * (sigma * g).trace()

@@ -9,7 +9,7 @@ mod continuous;
 mod discrete;
 
 pub use continuous::{
-    OuModel, cor1_pd_limit, cor3_best_preconditioner, eq14_initial_slope, prop3_sgd_beats_adam_like,
-    prop4_escape_time_bound,
+    OuModel, algorithm1_expected_loss, cor1_pd_limit, cor3_best_preconditioner, eq14_initial_slope,
+    prop3_sgd_beats_adam_like, prop4_escape_time_bound,
 };
 pub use discrete::{DiscreteTheory, mode_eigenvalues};

@@ -16,7 +16,7 @@ pub fn device() -> (Device, String) {
 }
 
 fn make_device() -> (Device, String) {
-    hessrank_core::memory::retain_freed_memory();
+    hessrank_alloc::retain_freed_memory();
     let backend = std::env::var("HESSRANK_BENCH_BACKEND").unwrap_or_else(|_| "flex".into());
     let dtype = std::env::var("HESSRANK_BENCH_DTYPE").unwrap_or_else(|_| "f32".into());
     let base = match backend.as_str() {

@@ -2,11 +2,11 @@
 //! `scripts/bench/compare-pytorch` (whose `ld_pytorch.py` times the same iteration in PyTorch).
 //!
 //! ```text
-//! cargo run --release -p hessrank-rank --example ld_timing -- linear 64 f64 [flex|ndarray|wgpu] [iters]
-//! cargo run --release -p hessrank-rank --example ld_timing -- dncnn 256 f32
-//! cargo run --release -p hessrank-rank --example ld_timing -- dncnn 256 f32 flex-burn
-//! cargo run --release -p hessrank-rank --example ld_timing -- gemm 256 f64
-//! cargo run --release -p hessrank-rank --example ld_timing -- gemm-blocked 256 f64
+//! cargo run --release -p hessrank-bench --example ld_timing -- linear 64 f64 [flex|ndarray|wgpu] [iters]
+//! cargo run --release -p hessrank-bench --example ld_timing -- dncnn 256 f32
+//! cargo run --release -p hessrank-bench --example ld_timing -- dncnn 256 f32 flex-burn
+//! cargo run --release -p hessrank-bench --example ld_timing -- gemm 256 f64
+//! cargo run --release -p hessrank-bench --example ld_timing -- gemm-blocked 256 f64
 //! ```
 //! `gemm` times one SIZE³ matrix product on the backend (plain device, no autodiff) and adds its
 //! rate in GFLOP/s: the ceiling the linear net's twelve products per iteration run against;
@@ -96,10 +96,10 @@ fn time_gemm(size: usize, device: &Device, iters: usize, blocked: bool) -> (f64,
 
 /// The allocator of the `hessrank` CLI, so the timings are what users run.
 #[global_allocator]
-static ALLOC: hessrank_core::memory::SplitAllocator = hessrank_core::memory::SplitAllocator;
+static ALLOC: hessrank_alloc::SplitAllocator = hessrank_alloc::SplitAllocator;
 
 fn main() {
-    hessrank_core::memory::retain_freed_memory();
+    hessrank_alloc::retain_freed_memory();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 3 {
         usage()

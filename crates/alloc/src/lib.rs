@@ -1,12 +1,15 @@
-//! Process-wide allocator tuning for long runs of full-batch steps.
+//! The hessrank binaries' memory setting, for long runs of full-batch steps: a global allocator
+//! that splits blocks by size, and glibc kept from unmapping freed buffers. Only binaries (the CLI,
+//! the benchmarks, the timing tool) depend on this crate; the libraries leave the allocator to
+//! their users.
+#![warn(missing_docs)]
 
 /// Makes glibc's allocator keep freed blocks up to 128 MiB in the heap instead of unmapping them.
 ///
-/// Every Langevin step of the DnCNN allocates the same few activation buffers (6.4 MB each at
-/// N = 256 in f32) and frees them again. glibc serves such sizes with `mmap` and returns them to
-/// the kernel on `free`, so each step paid fresh page faults and page zeroing for every buffer:
-/// this setting made the N = 256 step 25–30 % faster and the N = 1,024 step 25 % faster
-/// (`BENCHMARKS.md`). The cost is that the process keeps its peak heap until it exits. It only
+/// Every Langevin step of the DnCNN allocates the same few activation buffers (megabytes each)
+/// and frees them again. glibc serves such sizes with `mmap` and returns them to the kernel on
+/// `free`, so each step paid fresh page faults and page zeroing for every buffer (the gain is
+/// measured in `BENCHMARKS.md`). The cost is that the process keeps its peak heap until it exits. It only
 /// changes where memory comes from, never a computed number. A no-op off glibc (mimalloc and
 /// jemalloc for every block were tried instead, with no gain; [`SplitAllocator`] leaves these
 /// buffers to glibc). Call it once, first thing in `main`.
@@ -30,11 +33,10 @@ pub fn retain_freed_memory() {
 /// A step of the small linear nets is dominated by bookkeeping: autodiff's graph nodes and the
 /// dispatch layers' boxed tensors, a few hundred blocks of tens of bytes per step, several of
 /// them over-aligned, which glibc serves outside its thread cache (and then consolidates its fast
-/// bins). mimalloc serves those in a few instructions: the d = 8 step took 31 µs instead of 35.5
-/// (`BENCHMARKS.md`). For data buffers glibc with [`retain_freed_memory`] stays the better choice:
-/// mimalloc for every block made the DnCNN's N = 1,024 step 2.4× slower (it returned the large
-/// activation buffers to the kernel), and a split at 64 KiB still made the N = 64 and 256 steps
-/// 15–25 % slower; at [`SplitAllocator::SMALL`] they run as with glibc alone. The split is by the
+/// bins). mimalloc serves those in a few instructions. For data buffers glibc with
+/// [`retain_freed_memory`] stays the better choice: mimalloc for every block returned the large
+/// activation buffers to the kernel, and a higher split still slowed the DnCNN step; at
+/// [`SplitAllocator::SMALL`] it runs as with glibc alone (`BENCHMARKS.md` has the measurements). The split is by the
 /// layout's size, which `dealloc` and `realloc` receive unchanged, so every block is freed by the
 /// allocator that made it. It only changes where memory comes from, never a computed number.
 #[derive(Debug, Clone, Copy, Default)]

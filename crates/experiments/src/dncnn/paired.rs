@@ -1,0 +1,106 @@
+//! One σ²'s paired runs: Algorithm 1 on the real loss and on the frozen-activation objective with
+//! the same noise draws, each resumable on its own, each with its loss trace kept beside its state.
+
+use crate::observer::{ExperimentObserver, PersistentTrace};
+use hessrank_core::{DiagPreconditioner, Error, Objective, Result};
+use hessrank_models::{DnCnn, FrozenNoisyMnist, NoisyMnist};
+use hessrank_rank::langevin::{Checkpointing, Langevin, TracePoint};
+use hessrank_rank::validation::{PairedDifference, paired_difference};
+use hessrank_rank::{LangevinConfig, RankEstimate};
+use std::path::{Path, PathBuf};
+
+/// The real and the frozen run of one σ².
+#[derive(Debug, Clone)]
+pub struct Paired {
+    /// Algorithm 1 on the real loss.
+    pub real: RankEstimate,
+    /// Its recorded mean trace.
+    pub real_trace: Vec<TracePoint>,
+    /// The same chains on the frozen-activation objective (θ₀'s ReLU pattern fixed).
+    pub frozen: RankEstimate,
+    /// Its recorded mean trace.
+    pub frozen_trace: Vec<TracePoint>,
+    /// real − frozen, chain by chain: the loss the Hessian does not see.
+    pub relu_excess: PairedDifference,
+}
+
+/// The state files of the `i`-th σ² of a sweep (real, frozen).
+pub fn state_files(i: usize) -> (String, String) {
+    if i == 0 {
+        ("langevin-state.json".into(), "langevin-state-frozen.json".into())
+    } else {
+        (format!("langevin-state-s{i}.json"), format!("langevin-state-s{i}-frozen.json"))
+    }
+}
+
+/// Where the runs of one σ² keep their state.
+pub struct StateFiles<'a> {
+    /// The folder.
+    pub dir: &'a Path,
+    /// The σ²'s index in the sweep.
+    pub index: usize,
+    /// Save every this many iterations.
+    pub every: usize,
+    /// Continue saved runs.
+    pub resume: bool,
+}
+
+/// One resumable run with its trace; `None` when it was stopped before an estimate.
+fn one_run<O, C>(
+    config: &LangevinConfig,
+    objective: &O,
+    curvature: &C,
+    model: &DnCnn,
+    precond: &DiagPreconditioner,
+    state: PathBuf,
+    files: &StateFiles<'_>,
+    observer: &mut dyn ExperimentObserver,
+    label: &str,
+) -> Result<Option<(RankEstimate, Vec<TracePoint>)>>
+where
+    O: Objective<Model = DnCnn>,
+    C: Objective<Model = DnCnn>,
+{
+    let mut trace = PersistentTrace::new(state.with_extension("trace.json"), files.every, files.resume)?;
+    let r = {
+        let mut progress = observer.langevin(label);
+        Langevin::new(config)
+            .curvature(curvature)
+            .observe(&mut trace)
+            .observe(progress.as_mut())
+            .checkpoint(Checkpointing { path: state, every: files.every })
+            .resume(files.resume)
+            .run(objective, model, precond)
+    };
+    let points = trace.finish()?;
+    match r {
+        Err(Error::Interrupted { .. }) => Ok(None),
+        r => Ok(Some((r?, points))),
+    }
+}
+
+/// Runs the real and the frozen chains of `config`, or `None` when either was stopped before an
+/// estimate (its state is saved).
+#[allow(clippy::too_many_arguments)]
+pub fn run_paired(
+    config: &LangevinConfig,
+    objective: &NoisyMnist,
+    frozen: &FrozenNoisyMnist,
+    model: &DnCnn,
+    precond: &DiagPreconditioner,
+    files: &StateFiles<'_>,
+    observer: &mut dyn ExperimentObserver,
+) -> Result<Option<Paired>> {
+    let (real_state, frozen_state) = state_files(files.index);
+    let s2 = config.sigma2;
+    let label = format!("σ² = {s2:.1e}: real loss");
+    observer.note(&label);
+    let real = one_run(config, objective, frozen, model, precond, files.dir.join(real_state), files, observer, &label)?;
+    let Some((real, real_trace)) = real else { return Ok(None) };
+    let label = format!("σ² = {s2:.1e}: frozen-activation objective (same noise)");
+    observer.note(&label);
+    let fr = one_run(config, frozen, frozen, model, precond, files.dir.join(frozen_state), files, observer, &label)?;
+    let Some((frozen, frozen_trace)) = fr else { return Ok(None) };
+    let relu_excess = paired_difference(&real, &frozen)?;
+    Ok(Some(Paired { real, real_trace, frozen, frozen_trace, relu_excess }))
+}

@@ -1,0 +1,16 @@
+//! The paper's experiments as library functions: [`figure1`], [`table1`] and [`dncnn`].
+//!
+//! Each takes a typed spec, a device and an [`ExperimentObserver`], and returns a typed,
+//! serialisable report; front ends (the CLI) draw, write and print it. The experiments never print:
+//! milestones, progress bars and stop requests go through the observer.
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod data;
+pub mod dncnn;
+pub mod figure1;
+pub mod observer;
+pub mod sweep;
+pub mod table1;
+
+pub use observer::{ExperimentObserver, PersistentTrace, Quiet};

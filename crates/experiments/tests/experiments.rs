@@ -1,0 +1,95 @@
+//! The experiments as library calls: their theory columns against independent closed forms, their
+//! tables against their own trials, and a resumed sweep against a fresh one.
+
+use crate::common::*;
+use hessrank_core::Error;
+use hessrank_experiments::Quiet;
+use hessrank_experiments::figure1::{Figure1Spec, run as figure1};
+use hessrank_experiments::table1::{Protocol, Table1Spec, nrmse, run as table1};
+use hessrank_models::GlobalMinimum;
+use hessrank_rank::baselines::GapRule;
+use hessrank_rank::theory::OuModel;
+use hessrank_rank::{Scheme, StepSize};
+use nalgebra::DMatrix;
+
+/// Figure 1's Theorem 1 column (from the closed-form eigenvalues, zeros padded) equals the OU
+/// model built from the dense closed-form Hessian (matrix functions, not the spectral sum), and
+/// its Proposition 1 limit is σ²/4 · d².
+#[test]
+fn figure1_theory_columns_equal_the_dense_ou_model() {
+    let spec = Figure1Spec {
+        d: 3,
+        depth: 2,
+        eta: 1e-2,
+        sigma2: 1e-3,
+        iters: 400,
+        avg: 200,
+        scheme: Scheme::EulerMaruyama,
+        seed: 4,
+    };
+    let r = figure1(&spec, &f64_device(), &mut Quiet).unwrap();
+    let h = GlobalMinimum::random(3, 2, 4).unwrap().hessian().dense();
+    let n = h.nrows();
+    let ou = OuModel::new(&h, &DMatrix::identity(n, n), &(DMatrix::identity(n, n) * spec.sigma2));
+    assert_eq!(r.true_rank, 9);
+    assert!((r.prop1_limit - spec.sigma2 / 4.0 * 9.0).abs() < 1e-18);
+    assert!(r.trace.len() >= 100, "{} points", r.trace.len());
+    for p in &r.trace {
+        let want = ou.expected_loss(spec.eta * p.iteration as f64);
+        assert!(
+            (p.theorem1 - want).abs() <= 1e-10 * want.abs().max(1e-12),
+            "k = {}: {} vs {want}",
+            p.iteration,
+            p.theorem1
+        );
+    }
+    assert_eq!(r.estimate.config.k_tot, 400);
+}
+
+fn small_table(dir: &std::path::Path, trials: usize, resume: bool) -> Table1Spec {
+    Table1Spec {
+        dims: vec![3],
+        trials,
+        protocol: Protocol::Authors,
+        chains: 2,
+        depth: 2,
+        langevin: Table1Spec::langevin_config(StepSize::Fixed(2e-2), 1e-3, 600, 300, Scheme::LeimkuhlerMatthews)
+            .unwrap(),
+        us_vecs: 20,
+        us_degree: 10,
+        us_rule: GapRule::Published,
+        no_us: false,
+        seed: 7,
+        state_dir: dir.to_path_buf(),
+        checkpoint_every: 100,
+        resume,
+    }
+}
+
+/// Table 1's row is the statistics of its own trials; a resumed sweep reads the finished d back
+/// bitwise; a resume with other settings is refused, naming the field.
+#[test]
+fn table1_rows_summarise_their_trials_and_resume_bitwise() {
+    let dir = std::env::temp_dir().join(format!("hessrank-exp-table1-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let device = f64_device();
+    let first = table1(&small_table(&dir, 3, false), &device, &mut Quiet).unwrap();
+    assert!(!first.partial && first.table.len() == 1 && first.trials.len() == 3);
+    let row = &first.table[0];
+    let ours: Vec<f64> = first.trials.iter().map(|t| t.estimate).collect();
+    let us: Vec<f64> = first.trials.iter().map(|t| t.us_estimate).collect();
+    assert_eq!(row.true_rank, 9.0);
+    assert_eq!(row.nrmse.to_bits(), nrmse(&ours, 9.0).to_bits());
+    assert_eq!(row.us_nrmse.unwrap().to_bits(), nrmse(&us, 9.0).to_bits());
+    assert_eq!(row.mean.to_bits(), (ours.iter().sum::<f64>() / 3.0).to_bits());
+
+    let again = table1(&small_table(&dir, 3, true), &device, &mut Quiet).unwrap();
+    assert_eq!(serde_json::to_string(&again).unwrap(), serde_json::to_string(&first).unwrap());
+    let err = table1(&small_table(&dir, 4, true), &device, &mut Quiet).unwrap_err();
+    assert!(
+        matches!(&err, Error::SettingsMismatch { field: "trials", saved, given, .. } if saved == "3" && given == "4"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
