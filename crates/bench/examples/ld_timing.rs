@@ -11,8 +11,8 @@
 //! `gemm` times one SIZE³ matrix product on the backend (plain device, no autodiff) and adds its
 //! rate in GFLOP/s: the ceiling the linear net's twelve products per iteration run against;
 //! `gemm-blocked` times `hessrank_kernels::matmul`, the column-blocked product the net uses.
-//! `flex-burn` is Flex with hessrank-kernels turned off (Burn's own convolution and BatchNorm),
-//! for A/B runs of the DnCNN.
+//! `flex-burn` is Flex with the models on Burn's own operations (`Kernels::Burn`: convolution,
+//! BatchNorm and the linear net's products), for A/B runs.
 //! The iteration is Algorithm 1's (Leimkuhler–Matthews, G = I, one chain): the full-batch loss and
 //! gradient through Burn autodiff, the update and fresh Gaussian noise. Threads follow
 //! `RAYON_NUM_THREADS`. Criterion (`cargo bench`) gives the distributions; this prints medians for
@@ -22,6 +22,7 @@
 
 use burn::tensor::{Device, FloatDType};
 use hessrank_core::{DiagPreconditioner, Objective, ParamLayout};
+use hessrank_kernels::Kernels;
 use hessrank_models::{DnCnnConfig, GlobalMinimum, Mnist, NoisyMnist, NoisyMnistConfig};
 use hessrank_rank::langevin::LangevinRun;
 use hessrank_rank::{LangevinConfig, StepSize};
@@ -35,10 +36,7 @@ fn usage() -> ! {
 fn device(backend: &str, dtype: FloatDType) -> Device {
     let base = match backend {
         "flex" => Device::flex(),
-        "flex-burn" => {
-            hessrank_kernels::set_fast_kernels(false);
-            Device::flex()
-        }
+        "flex-burn" => Device::flex(),
         "ndarray" => Device::ndarray(),
         #[cfg(feature = "wgpu")]
         "wgpu" => Device::wgpu_options().init().unwrap_or_else(|e| panic!("no wgpu adapter: {e}")),
@@ -112,11 +110,12 @@ fn main() {
     };
     let backend = args.get(3).map(String::as_str).unwrap_or("flex");
     let device = device(backend, dtype);
+    let kernels = if backend == "flex-burn" { Kernels::Burn } else { Kernels::Fast };
     let (median, min, iters) = match args[0].as_str() {
         "linear" => {
             let iters = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(if size >= 128 { 100 } else { 300 });
             let min = GlobalMinimum::random(size, 5, 1).expect("minimum");
-            let (m, lo) = time_steps(&min.objective(&device), &min.net(&device), &device, iters);
+            let (m, lo) = time_steps(&min.objective(&device), &min.net(&device).with_kernels(kernels), &device, iters);
             (m, lo, iters)
         }
         "dncnn" => {
@@ -124,7 +123,7 @@ fn main() {
             let mnist = Mnist::bundled().expect("bundled MNIST");
             let objective =
                 NoisyMnist::new(&mnist, &NoisyMnistConfig::new().with_n_images(size), &device).expect("objective");
-            let net = DnCnnConfig::new().init(&device).expect("model");
+            let net = DnCnnConfig::new().init(&device).expect("model").with_kernels(kernels);
             let (m, lo) = time_steps(&objective, &net, &device, iters);
             (m, lo, iters)
         }

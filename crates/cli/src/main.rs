@@ -38,7 +38,7 @@ struct Cli {
     /// Seed of every random draw.
     #[arg(long, global = true, default_value_t = 0)]
     seed: u64,
-    /// CPU threads (sets RAYON_NUM_THREADS before any work).
+    /// CPU threads (the size of the global thread pool, set before any work).
     #[arg(long, global = true)]
     threads: Option<usize>,
     /// No progress bars.
@@ -115,8 +115,7 @@ fn main() {
 fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(t) = cli.threads {
         anyhow::ensure!(t >= 1, "--threads must be ≥ 1 (got {t})");
-        // SAFETY: set before any other thread exists.
-        unsafe { std::env::set_var("RAYON_NUM_THREADS", t.to_string()) };
+        rayon::ThreadPoolBuilder::new().num_threads(t).build_global()?;
     }
     let backend = cli.backend.unwrap_or_else(Backend::default_backend);
     let dtype = match cli.dtype {

@@ -478,7 +478,7 @@ fn an_interrupted_table1_sweep_resumes_to_bitwise_the_same_trials() {
         .arg(&dir)
         .assert()
         .failure()
-        .stderr(predicates::str::contains("other settings"));
+        .stderr(predicates::str::contains("the saved run has --trials 3, this run 2"));
 }
 
 #[cfg(feature = "wgpu")]

@@ -36,12 +36,7 @@ fn figure1_theory_columns_equal_the_dense_ou_model() {
     assert!(r.trace.len() >= 100, "{} points", r.trace.len());
     for p in &r.trace {
         let want = ou.expected_loss(spec.eta * p.iteration as f64);
-        assert!(
-            (p.theorem1 - want).abs() <= 1e-10 * want.abs().max(1e-12),
-            "k = {}: {} vs {want}",
-            p.iteration,
-            p.theorem1
-        );
+        assert!((p.theorem1 - want).abs() <= 1e-10 * r.prop1_limit, "k = {}: {} vs {want}", p.iteration, p.theorem1);
     }
     assert_eq!(r.estimate.config.k_tot, 400);
 }

@@ -18,26 +18,49 @@ pub mod direct;
 mod extension;
 #[cfg(feature = "flex")]
 pub mod matmul;
-#[cfg(feature = "flex")]
-#[doc(hidden)]
+#[cfg(all(feature = "flex", any(test, feature = "test-utils")))]
 pub mod parity_tests;
 
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::tensor::{DType, Tensor};
-use std::sync::atomic::{AtomicBool, Ordering};
 
-static FAST_KERNELS: AtomicBool = AtomicBool::new(true);
-
-/// Turns the fast path of [`conv2d`], [`batch_norm`], [`matmul`] and [`langevin_update`] on or off for the whole process (on by
-/// default). Benchmarks use this to time Burn's operations against these kernels in one binary.
-pub fn set_fast_kernels(enabled: bool) {
-    FAST_KERNELS.store(enabled, Ordering::Relaxed);
+/// Which implementation a model's layers run: hessrank's kernels where they apply (the default),
+/// or Burn's own operations everywhere (the reference, and the other side of an A/B timing). A
+/// model holds one (e.g. `DnCnn::with_kernels`), so two models in one process can differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Kernels {
+    /// [`conv2d`], [`batch_norm`] and [`matmul`]: the fast path where it applies, Burn elsewhere.
+    #[default]
+    Fast,
+    /// Burn's `Conv2d::forward`, `BatchNorm::forward` and `matmul` everywhere.
+    Burn,
 }
 
-/// Whether [`conv2d`] and [`batch_norm`] may take the fast path (see [`set_fast_kernels`]).
-pub fn fast_kernels_enabled() -> bool {
-    FAST_KERNELS.load(Ordering::Relaxed)
+impl Kernels {
+    /// `conv.forward(x)` under this policy.
+    pub fn conv2d(self, conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Kernels::Fast => conv2d(conv, x),
+            Kernels::Burn => conv.forward(x),
+        }
+    }
+
+    /// `bn.forward(x)` under this policy.
+    pub fn batch_norm(self, bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Kernels::Fast => batch_norm(bn, x),
+            Kernels::Burn => bn.forward(x),
+        }
+    }
+
+    /// `a.matmul(b)` under this policy.
+    pub fn matmul(self, a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
+        match self {
+            Kernels::Fast => matmul(a, b),
+            Kernels::Burn => a.matmul(b),
+        }
+    }
 }
 
 /// Whether `conv` is a 3×3, stride-1, dilation-1, ungrouped convolution with one pixel of zero
@@ -60,10 +83,10 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     conv.forward(x)
 }
 
-/// Whether [`conv2d`]`(conv, x)` runs the direct kernel: it is enabled, compiled in for `x`'s
-/// backend and dtype, and `conv` has the shape it computes.
+/// Whether [`conv2d`]`(conv, x)` runs the direct kernel: it is compiled in for `x`'s backend and
+/// dtype, and `conv` has the shape it computes.
 pub fn takes_direct_path(conv: &Conv2d, x: &Tensor<4>) -> bool {
-    fast_kernels_enabled() && is_same_3x3(conv) && fast_path_device(x)
+    is_same_3x3(conv) && fast_path_device(x)
 }
 
 /// `bn.forward(x)`, through the transpose-free kernel when it applies (see the crate docs).
@@ -88,10 +111,10 @@ pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     unreachable!("the fast path is only taken with the flex feature")
 }
 
-/// Whether [`batch_norm`]`(bn, x)` runs the fast kernel: enabled, compiled in for `x`'s backend
-/// and dtype, and `bn` in training mode on an autodiff device (batch statistics).
+/// Whether [`batch_norm`]`(bn, x)` runs the fast kernel: compiled in for `x`'s backend and dtype,
+/// and `bn` in training mode on an autodiff device (batch statistics).
 pub fn takes_fast_batch_norm(bn: &BatchNorm, x: &Tensor<4>) -> bool {
-    fast_kernels_enabled() && x.device().is_autodiff() && bn.training.is_enabled() && fast_path_device(x)
+    x.device().is_autodiff() && bn.training.is_enabled() && fast_path_device(x)
 }
 
 /// `a.matmul(b)` for matrices, through [`matmul::matmul`] when it applies: both on Flex in f32
@@ -115,11 +138,7 @@ pub fn takes_fast_matmul(a: &Tensor<2>, b: &Tensor<2>) -> bool {
         let ([m, k], [_, n]) = (a.dims(), b.dims());
         let size = m * n * k;
         let pays = size <= matmul::SMALL_MAX || (n > matmul::BLOCK && size >= 192 * 192 * 192);
-        fast_kernels_enabled()
-            && pays
-            && fast_path_device(a)
-            && b.dtype() == a.dtype()
-            && extension::is_flex(&b.device())
+        pays && fast_path_device(a) && b.dtype() == a.dtype() && extension::is_flex(&b.device())
     }
     #[cfg(not(feature = "flex"))]
     {
@@ -146,10 +165,10 @@ pub fn langevin_update(
     }
 }
 
-/// Whether [`langevin_update`] runs the fused kernel for `theta`: enabled, a plain (non-autodiff)
-/// tensor, and a backend and dtype the kernel is compiled for.
+/// Whether [`langevin_update`] runs the fused kernel for `theta`: a plain (non-autodiff) tensor, and
+/// a backend and dtype the kernel is compiled for.
 pub fn takes_fused_update(theta: &Tensor<1>) -> bool {
-    fast_kernels_enabled() && !theta.device().is_autodiff() && fast_path_device(theta)
+    !theta.device().is_autodiff() && fast_path_device(theta)
 }
 
 /// Whether `x` lives on a backend and dtype the direct kernel is compiled for.

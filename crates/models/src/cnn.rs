@@ -12,7 +12,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use hessrank_core::Error as CoreError;
 use hessrank_core::noise::SeededNoise;
 use hessrank_core::params::{ParamLayout, map_trainable};
-use hessrank_kernels::conv2d;
+use hessrank_kernels::Kernels;
 use rand_distr::{Distribution, Uniform};
 
 /// The channels of each convolution stage of a [`Cnn`], and its input and output sizes.
@@ -90,6 +90,7 @@ impl CnnConfig {
             head: LinearConfig::new(self.features(), self.classes).init(device),
             relu: Relu::new(),
             pool: AvgPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+            kernels: Kernels::default(),
         };
         let layout = ParamLayout::of(&net);
         let mut noise = SeededNoise::new(self.seed, 0);
@@ -128,16 +129,25 @@ pub struct Cnn {
     pub relu: Relu,
     /// The 2×2 average pooling after each activation.
     pub pool: AvgPool2d,
+    /// Which implementation the convolutions run (not a parameter).
+    #[module(skip)]
+    pub kernels: Kernels,
 }
 
 impl Cnn {
+    /// The same network running its convolutions on `kernels`.
+    pub fn with_kernels(mut self, kernels: Kernels) -> Self {
+        self.kernels = kernels;
+        self
+    }
+
     fn forward_with(&self, x: Tensor<2>, mut act: impl FnMut(usize, Tensor<4>) -> Tensor<4>) -> Tensor<2> {
         let [n, features] = x.dims();
         let side = (features as f64).sqrt().round() as usize;
         assert_eq!(side * side, features, "the CNN reads square single-channel images, got {features} features");
         let mut h = x.reshape([n, 1, side, side]);
         for (i, conv) in self.convs.iter().enumerate() {
-            h = self.pool.forward(act(i, conv2d(conv, h)));
+            h = self.pool.forward(act(i, self.kernels.conv2d(conv, h)));
         }
         let [_, c, a, b] = h.dims();
         self.head.forward(h.reshape([n, c * a * b]))

@@ -12,7 +12,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use hessrank_core::Error;
 use hessrank_core::noise::SeededNoise;
 use hessrank_core::params::{ParamLayout, map_trainable};
-use hessrank_kernels::{batch_norm, conv2d};
+use hessrank_kernels::Kernels;
 use rand_distr::{Distribution, Uniform};
 
 /// Configuration of a DnCNN.
@@ -70,6 +70,7 @@ impl DnCnnConfig {
             mid,
             last: conv(self.features, self.channels),
             relu: Relu::new(),
+            kernels: Kernels::default(),
         };
         // Burn's initialisers draw from the backend's global generator; redraw on the host from
         // `seed` so a configuration always gives the same network on every backend.
@@ -158,20 +159,30 @@ pub struct DnCnn {
     pub last: Conv2d,
     /// The activation.
     pub relu: Relu,
+    /// Which implementation the convolutions and BatchNorm run (not a parameter).
+    #[module(skip)]
+    pub kernels: Kernels,
 }
 
 impl DnCnn {
+    /// The same network running its layers on `kernels` (Burn's operations or hessrank's).
+    pub fn with_kernels(mut self, kernels: Kernels) -> Self {
+        self.kernels = kernels;
+        self
+    }
+
     /// The network with activation `act(i, pre_activation)` at the i-th ReLU.
     fn forward_with(&self, noisy: Tensor<4>, mut act: impl FnMut(usize, Tensor<4>) -> Tensor<4>) -> Tensor<4> {
-        let mut h = act(0, conv2d(&self.first, noisy.clone()));
+        let k = self.kernels;
+        let mut h = act(0, k.conv2d(&self.first, noisy.clone()));
         for (i, layer) in self.mid.iter().enumerate() {
-            h = conv2d(&layer.conv, h);
+            h = k.conv2d(&layer.conv, h);
             if let Some(bn) = &layer.bn {
-                h = batch_norm(bn, h);
+                h = k.batch_norm(bn, h);
             }
             h = act(i + 1, h);
         }
-        noisy.sub(conv2d(&self.last, h))
+        noisy.sub(k.conv2d(&self.last, h))
     }
 
     /// The predicted noise for `noisy` images [N, C, H, W].

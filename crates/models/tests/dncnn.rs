@@ -65,3 +65,25 @@ fn the_channels_feeding_batch_norm_are_exactly_the_scales_the_loss_ignores() {
     assert!((l - l0).abs() > 1e-3 * l0, "scaling first.weight[0] left the loss at {l}");
     assert!(DnCnnConfig::new().with_batch_norm(false).init(&device).unwrap().scale_invariant_groups().is_empty());
 }
+
+/// The kernel policy is the model's: two DnCNNs in one process, one on hessrank's kernels and one
+/// on Burn's operations, give the same loss and gradient to f64 rounding, and the fast one really
+/// takes the direct path.
+#[test]
+fn kernel_policy_is_per_model_and_both_give_the_same_numbers() {
+    use hessrank_kernels::{Kernels, takes_direct_path};
+    let device = f64_device();
+    let mnist = Mnist::bundled().unwrap();
+    let objective = NoisyMnist::new(&mnist, &NoisyMnistConfig::new().with_n_images(4), &device).unwrap();
+    let fast = DnCnnConfig::new().init(&device).unwrap();
+    let burn = fast.clone().with_kernels(Kernels::Burn);
+    assert_eq!((fast.kernels, burn.kernels), (Kernels::Fast, Kernels::Burn));
+    let x = objective.noisy.clone();
+    assert!(takes_direct_path(&fast.first, &x), "flex f64 takes the direct 3×3 path");
+    let (a, b) = (hessrank_core::value_and_grad(&objective, &fast), hessrank_core::value_and_grad(&objective, &burn));
+    assert!((a.loss - b.loss).abs() <= 1e-12 * a.loss.abs(), "{} vs {}", a.loss, b.loss);
+    let (ga, gb) = (a.grads.to_flat(), b.grads.to_flat());
+    let scale = gb.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let diff = ga.iter().zip(&gb).map(|(u, v)| (u - v).abs()).fold(0.0, f64::max);
+    assert!(diff <= 1e-12 * scale, "max |Δ∇L| = {diff:e} at scale {scale:e}");
+}

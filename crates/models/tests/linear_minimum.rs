@@ -66,6 +66,7 @@ fn gradient_and_loss_with_a_symmetric_sigma_x_match_the_closed_form() {
     let sigma_yx = random(d, d);
     let net = LinearNet {
         weights: weights.iter().map(|w| burn::module::Param::from_tensor(matrix_to_tensor(w, &device))).collect(),
+        kernels: Default::default(),
     };
     let objective =
         PopulationObjective::new(matrix_to_tensor(&sigma_x, &device), matrix_to_tensor(&sigma_yx, &device), 1.5)

@@ -5,6 +5,7 @@
 
 use super::train::Schedule;
 use super::{LangevinArgs, ResumeArgs, UsArgs};
+use crate::flags::describe;
 use crate::output::dncnn::{print, write};
 use crate::problem::ImportArgs;
 use crate::progress::CliObserver;
@@ -117,21 +118,22 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
         None => backend::f64_device(ctx)?,
     };
     let outcome = run_dncnn(&spec, &ctx.device, &exact_device, &mut CliObserver::new(ctx.quiet, ctx.stop.clone()));
-    let report = match outcome {
+    match outcome {
+        Ok(report) => {
+            write(&dir, &report)?;
+            print(&dir, &report);
+        }
+        Err(e @ Error::Interrupted { .. }) => {
+            println!("{}", describe(&e));
+            super::estimate::write_interrupted(&dir)?;
+        }
         Err(Error::Format { path, .. }) if spec.resume && path == a.dir => anyhow::bail!(
             "--resume {}: the checkpoint {} is missing or was trained for other data settings; resume with the --dir, \
              --n-images, --noise-std, --mnist and --seed of the original run (and without --retrain)",
             dir.path.display(),
             a.dir.display()
         ),
-        r => r?,
-    };
-    match report {
-        Some(report) => {
-            write(&dir, &report)?;
-            print(&dir, &report);
-        }
-        None => super::estimate::write_interrupted(&dir)?,
+        Err(e) => return Err(e.into()),
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! the same noise draws, each resumable on its own, each with its loss trace kept beside its state.
 
 use crate::observer::{ExperimentObserver, PersistentTrace};
-use hessrank_core::{DiagPreconditioner, Error, Objective, Result};
+use hessrank_core::{DiagPreconditioner, Objective, Result};
 use hessrank_models::{DnCnn, FrozenNoisyMnist, NoisyMnist};
 use hessrank_rank::langevin::{Checkpointing, Langevin, TracePoint};
 use hessrank_rank::validation::{PairedDifference, paired_difference};
@@ -45,7 +45,8 @@ pub struct StateFiles<'a> {
     pub resume: bool,
 }
 
-/// One resumable run with its trace; `None` when it was stopped before an estimate.
+/// One resumable run with its trace ([`hessrank_core::Error::Interrupted`] when it was stopped before an
+/// estimate; its state and trace are saved).
 fn one_run<O, C>(
     config: &LangevinConfig,
     objective: &O,
@@ -56,7 +57,7 @@ fn one_run<O, C>(
     files: &StateFiles<'_>,
     observer: &mut dyn ExperimentObserver,
     label: &str,
-) -> Result<Option<(RankEstimate, Vec<TracePoint>)>>
+) -> Result<(RankEstimate, Vec<TracePoint>)>
 where
     O: Objective<Model = DnCnn>,
     C: Objective<Model = DnCnn>,
@@ -73,14 +74,11 @@ where
             .run(objective, model, precond)
     };
     let points = trace.finish()?;
-    match r {
-        Err(Error::Interrupted { .. }) => Ok(None),
-        r => Ok(Some((r?, points))),
-    }
+    Ok((r?, points))
 }
 
-/// Runs the real and the frozen chains of `config`, or `None` when either was stopped before an
-/// estimate (its state is saved).
+/// Runs the real and the frozen chains of `config` ([`hessrank_core::Error::Interrupted`] when either was stopped
+/// before an estimate; its state is saved).
 #[allow(clippy::too_many_arguments)]
 pub fn run_paired(
     config: &LangevinConfig,
@@ -90,17 +88,17 @@ pub fn run_paired(
     precond: &DiagPreconditioner,
     files: &StateFiles<'_>,
     observer: &mut dyn ExperimentObserver,
-) -> Result<Option<Paired>> {
+) -> Result<Paired> {
     let (real_state, frozen_state) = state_files(files.index);
     let s2 = config.sigma2;
     let label = format!("σ² = {s2:.1e}: real loss");
     observer.note(&label);
-    let real = one_run(config, objective, frozen, model, precond, files.dir.join(real_state), files, observer, &label)?;
-    let Some((real, real_trace)) = real else { return Ok(None) };
+    let (real, real_trace) =
+        one_run(config, objective, frozen, model, precond, files.dir.join(real_state), files, observer, &label)?;
     let label = format!("σ² = {s2:.1e}: frozen-activation objective (same noise)");
     observer.note(&label);
-    let fr = one_run(config, frozen, frozen, model, precond, files.dir.join(frozen_state), files, observer, &label)?;
-    let Some((frozen, frozen_trace)) = fr else { return Ok(None) };
+    let (frozen, frozen_trace) =
+        one_run(config, frozen, frozen, model, precond, files.dir.join(frozen_state), files, observer, &label)?;
     let relu_excess = paired_difference(&real, &frozen)?;
-    Ok(Some(Paired { real, real_trace, frozen, frozen_trace, relu_excess }))
+    Ok(Paired { real, real_trace, frozen, frozen_trace, relu_excess })
 }

@@ -61,14 +61,14 @@ fn exact_hessian(
 }
 
 /// Runs the experiment: Algorithm 1 on `device`, the exact Hessian on `exact_device` (f64; the
-/// same device when the run is f64). `None` when a run was stopped before it had an estimate (its
-/// state is saved in `spec.state_dir`: run again with `resume`).
+/// same device when the run is f64). [`Error::Interrupted`] when a run was stopped before it had
+/// an estimate (its state is saved in `spec.state_dir`: run again with `resume`).
 pub fn run(
     spec: &DncnnSpec,
     device: &Device,
     exact_device: &Device,
     observer: &mut dyn ExperimentObserver,
-) -> Result<Option<DncnnReport>> {
+) -> Result<DncnnReport> {
     let t0 = Instant::now();
     check_resume(spec)?;
     let mnist = mnist_of(spec)?;
@@ -125,10 +125,7 @@ pub fn run(
         config.validate()?;
         let files =
             StateFiles { dir: &spec.state_dir, index, every: spec.checkpoint_every.max(1), resume: spec.resume };
-        let Some(p) = run_paired(&config, objective, &frozen, model, precond, &files, observer)? else {
-            return Ok(None);
-        };
-        runs.push(p);
+        runs.push(run_paired(&config, objective, &frozen, model, precond, &files, observer)?);
         theories.push(DiscreteTheory { mu: mu.clone(), eta, sigma2, scheme: spec.scheme });
     }
     let predicted: Vec<f64> = theories.iter().map(|t| t.expected_estimate(spec.iters, spec.avg)).collect();
@@ -151,7 +148,7 @@ pub fn run(
         .map(|(p, &pred)| SweepRow::of(&p.real, Some((&p.frozen, &p.relu_excess)), Some(pred)))
         .collect();
     let f = &p.frozen;
-    Ok(Some(DncnnReport {
+    Ok(DncnnReport {
         estimate: p.real.clone(),
         validation: Validation {
             frozen: FrozenValidation {
@@ -216,5 +213,5 @@ pub fn run(
         curves: [curve, frozen_curve],
         us,
         runs,
-    }))
+    })
 }

@@ -78,7 +78,7 @@ impl GlobalMinimum {
     /// The net with these weights on `device`.
     pub fn net(&self, device: &Device) -> LinearNet {
         let weights = self.weights.iter().map(|w| Param::from_tensor(matrix_to_tensor(w, device))).collect();
-        LinearNet { weights }
+        LinearNet { weights, kernels: hessrank_kernels::Kernels::default() }
     }
 
     /// The population objective with Σx, Σyx on `device` (constant term 0).

@@ -5,6 +5,7 @@ use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
 use hessrank_core::Error;
 use hessrank_core::noise::SeededNoise;
+use hessrank_kernels::Kernels;
 
 /// Configuration of a deep linear network.
 #[derive(Config, Debug)]
@@ -49,7 +50,7 @@ impl LinearNetConfig {
             .windows(2)
             .map(|w| Param::from_tensor(noise.normal_tensor([w[1], w[0]], device).mul_scalar(self.init_std)))
             .collect();
-        Ok(LinearNet { weights })
+        Ok(LinearNet { weights, kernels: Kernels::default() })
     }
 }
 
@@ -58,9 +59,18 @@ impl LinearNetConfig {
 pub struct LinearNet {
     /// W_1, …, W_M.
     pub weights: Vec<Param<Tensor<2>>>,
+    /// Which implementation the layer products run (not a parameter).
+    #[module(skip)]
+    pub kernels: Kernels,
 }
 
 impl LinearNet {
+    /// The same network running its layer products on `kernels`.
+    pub fn with_kernels(mut self, kernels: Kernels) -> Self {
+        self.kernels = kernels;
+        self
+    }
+
     /// Depth M.
     pub fn depth(&self) -> usize {
         self.weights.len()
@@ -71,7 +81,7 @@ impl LinearNet {
     pub fn product(&self) -> Tensor<2> {
         let mut a = self.weights[0].val();
         for w in &self.weights[1..] {
-            a = hessrank_kernels::matmul(w.val(), a);
+            a = self.kernels.matmul(w.val(), a);
         }
         a
     }
