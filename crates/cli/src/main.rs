@@ -11,6 +11,7 @@ mod output;
 mod plots;
 mod problem;
 mod progress;
+mod records;
 mod run_dir;
 
 use backend::Backend;

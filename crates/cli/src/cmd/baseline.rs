@@ -2,6 +2,7 @@
 //! Hessian (finite-difference products, or the dense matrix when it fits), or of a symmetric PSD
 //! matrix read from .npy or CSV (`--matrix`).
 
+use crate::records::BaselineResult;
 use crate::run_dir::RunDir;
 use crate::{Ctx, problem, with_problem};
 use anyhow::Result;
@@ -53,7 +54,15 @@ pub fn run(ctx: &Ctx, a: BaselineArgs) -> Result<()> {
         let us = UbaruSaad::estimate(op, &us_cfg);
         let top = lanczos_top_k(op, a.top_k, (2 * a.top_k + 20).min(op.dim()), ctx.seed);
         let tr = hutchinson(op, a.probes, ctx.seed);
-        serde_json::json!({ "ubaru_saad": us, "lanczos": top, "hutchinson": tr, "n_params": op.dim(), "gradient_evaluations": gradient_evaluations })
+        BaselineResult {
+            ubaru_saad: us,
+            lanczos: top,
+            hutchinson: tr,
+            n_params: op.dim(),
+            gradient_evaluations,
+            matrix: None,
+            model: None,
+        }
     };
     if let Some(file) = &a.matrix {
         let (n, s) = read_matrix(file)?;
@@ -72,7 +81,7 @@ pub fn run(ctx: &Ctx, a: BaselineArgs) -> Result<()> {
         }
         let op = DenseOperator::new(n, s).expect("read_matrix returns n² entries");
         let mut result = all(&op, 0);
-        result["matrix"] = serde_json::json!(file);
+        result.matrix = Some(file.clone());
         return report(&dir, &result);
     }
     let loaded = problem::load_source(&a.model, &a.import, &ctx.device)?;
@@ -90,21 +99,21 @@ pub fn run(ctx: &Ctx, a: BaselineArgs) -> Result<()> {
         all(op, fd.grad_evals())
     });
     let mut result = result;
-    result["model"] = serde_json::json!(loaded.origin);
+    result.model = Some(loaded.origin.clone());
     report(&dir, &result)
 }
 
 /// Writes `result.json` and prints the numbers.
-fn report(dir: &RunDir, result: &serde_json::Value) -> Result<()> {
+fn report(dir: &RunDir, result: &BaselineResult) -> Result<()> {
     dir.json("result.json", result)?;
     println!(
         "U&S rank {:.1} ± {:.1} (threshold {:.3e}); top eigenvalues {}; Hutchinson trace {:.4e} ± {:.1e}",
-        result["ubaru_saad"]["rank"].as_f64().unwrap_or(f64::NAN),
-        result["ubaru_saad"]["stderr"].as_f64().unwrap_or(f64::NAN),
-        result["ubaru_saad"]["threshold"].as_f64().unwrap_or(f64::NAN),
-        result["lanczos"]["eigenvalues"],
-        result["hutchinson"]["trace"].as_f64().unwrap_or(f64::NAN),
-        result["hutchinson"]["stderr"].as_f64().unwrap_or(f64::NAN),
+        result.ubaru_saad.rank,
+        result.ubaru_saad.stderr,
+        result.ubaru_saad.threshold,
+        serde_json::to_string(&result.lanczos.eigenvalues)?,
+        result.hutchinson.trace,
+        result.hutchinson.stderr,
     );
     println!("results in {}", dir.path.display());
     Ok(())

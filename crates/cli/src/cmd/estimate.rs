@@ -3,6 +3,7 @@
 use super::sweep::{SweepRow, write_sweep};
 use super::{LangevinArgs, summary_line};
 use crate::progress::{LangevinProgress, TracePoint};
+use crate::records::{BlockRow, EstimateConfig, Interrupted, Source, ValidationRow};
 use crate::run_dir::RunDir;
 use crate::{Ctx, problem, with_problem};
 use anyhow::{Context, Result};
@@ -128,7 +129,7 @@ pub const WINDOW_TRACES: &str = "window-traces.json";
 
 /// Writes the result of a run stopped before its averaging window: marked partial, no estimate.
 pub fn write_interrupted(dir: &RunDir) -> Result<()> {
-    dir.json("result.json", &serde_json::json!({"partial": true, "estimate": null}))?;
+    dir.json("result.json", &Interrupted { partial: true, estimate: None })?;
     println!("the state is saved: continue with --resume {}", dir.path.display());
     Ok(())
 }
@@ -148,7 +149,20 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
         }),
         every: a.checkpoint_every.max(1),
     };
-    dir.json("config.json", &serde_json::json!({"model": loaded.origin, "weights": a.import.weights, "data": a.import.data, "precond": a.precond.as_deref().unwrap_or(if loaded.precond.is_some() { "adam" } else { "identity" }), "langevin": configs[0], "sigma2": a.langevin.sigma2, "backend": ctx.backend.to_string(), "dtype": format!("{:?}", ctx.dtype), "seed": ctx.seed}))?;
+    let precond = a.precond.as_deref().unwrap_or(if loaded.precond.is_some() { "adam" } else { "identity" });
+    let source = Source { model: &loaded.origin, weights: &a.import.weights, data: &a.import.data };
+    dir.json(
+        "config.json",
+        &EstimateConfig {
+            source,
+            precond,
+            langevin: &configs[0],
+            sigma2: &a.langevin.sigma2,
+            backend: ctx.backend.to_string(),
+            dtype: format!("{:?}", ctx.dtype),
+            seed: ctx.seed,
+        },
+    )?;
     let has_frozen = !matches!(loaded.problem, problem::Problem::Linear { .. });
     if sweep && !has_frozen {
         println!("this model has no frozen-activation objective: the σ² sweep has the real estimates only");
@@ -289,7 +303,7 @@ fn write_validation(dir: &RunDir, rows: &[SweepRow]) -> Result<()> {
                 relu_excess_meaning(d)
             );
         }
-        out.push(serde_json::json!({"sigma2": row.sigma2, "real": row.real, "frozen": f, "relu_excess": row.relu_excess, "theory": theory, "z_vs_theory": check.z, "agrees_within_2_5_se": check.agrees}));
+        out.push(ValidationRow::of(row, f, theory, &check));
     }
     dir.json("validation.json", &out)?;
     println!("like-for-like check in validation.json");
@@ -334,7 +348,7 @@ fn per_layer(
                 return write_interrupted(dir);
             };
             println!("{block:<10} {n:>6} parameters: {r}");
-            rows.push(serde_json::json!({"block": block, "params": glob, "n_params": n, "result": r}));
+            rows.push(BlockRow { block, params: glob, n_params: n, result: r });
         }
         rows
     });
@@ -342,15 +356,9 @@ fn per_layer(
     dir.csv(
         "per-layer.csv",
         &["block_index", "n_params", "estimate", "stderr", "r_hat"],
-        rows.iter().enumerate().map(|(i, r)| {
-            vec![
-                i as f64,
-                r["n_params"].as_f64().unwrap_or(f64::NAN),
-                r["result"]["estimate"].as_f64().unwrap_or(f64::NAN),
-                r["result"]["stderr"].as_f64().unwrap_or(f64::NAN),
-                r["result"]["r_hat"].as_f64().unwrap_or(f64::NAN),
-            ]
-        }),
+        rows.iter()
+            .enumerate()
+            .map(|(i, r)| vec![i as f64, r.n_params as f64, r.result.estimate, r.result.stderr, r.result.r_hat]),
     )?;
     println!("per-block estimates in {} (per-layer.csv: blocks in the order of per-layer.json)", dir.path.display());
     Ok(())

@@ -3,6 +3,7 @@
 
 use super::{LangevinArgs, summary_line};
 use crate::Ctx;
+use crate::records::MatrixRankResult;
 use crate::run_dir::RunDir;
 use anyhow::Result;
 use clap::Args;
@@ -26,11 +27,11 @@ pub fn run(ctx: &Ctx, a: MatrixRankArgs) -> Result<()> {
     let (n, s) = read_matrix(&a.file)?;
     let dir = RunDir::create(&ctx.out, "matrix-rank")?;
     let r = matrix_rank(&s, n, &config, &ctx.device, &a.file.display().to_string())?;
-    dir.json("result.json", &serde_json::json!({"file": a.file, "n": n, "estimate": r}))?;
     println!("{}: {n}×{n}, {}", a.file.display(), summary_line(&r));
     for w in &r.warnings {
         eprintln!("warning: {w}");
     }
+    dir.json("result.json", &MatrixRankResult { file: &a.file, n, estimate: r })?;
     println!("results in {}", dir.path.display());
     Ok(())
 }

@@ -4,6 +4,7 @@
 use super::estimate::WINDOW_TRACES;
 use super::summary_line;
 use crate::Ctx;
+use crate::records::MergeConfig;
 use crate::run_dir::RunDir;
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -46,7 +47,7 @@ pub fn run(ctx: &Ctx, a: MergeArgs) -> Result<()> {
     let runs = a.dirs.iter().map(|d| read_run(d)).collect::<Result<Vec<_>>>()?;
     let merged = merge(&runs)?;
     let dir = RunDir::create(&ctx.out, "merge")?;
-    dir.json("config.json", &serde_json::json!({"merged": a.dirs}))?;
+    dir.json("config.json", &MergeConfig { merged: &a.dirs })?;
     dir.json("result.json", &merged)?;
     dir.json(WINDOW_TRACES, &merged.traces)?;
     println!("{} runs: {}", runs.len(), summary_line(&merged));

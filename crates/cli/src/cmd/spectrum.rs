@@ -2,6 +2,7 @@
 //! gradients, f64), its eigenvalues and the normalised cumulative energy curve.
 
 use crate::plots::{Series, VLine, line_chart};
+use crate::records::{Source, SpectrumConfig};
 use crate::run_dir::RunDir;
 use crate::{Ctx, problem, with_problem};
 use anyhow::{Result, ensure};
@@ -88,7 +89,10 @@ pub fn run(ctx: &Ctx, a: SpectrumArgs) -> Result<()> {
     dir.json("result.json", &spectrum)?;
     dir.json(
         "config.json",
-        &serde_json::json!({"model": loaded.origin, "weights": a.import.weights, "data": a.import.data, "n_params": n}),
+        &SpectrumConfig {
+            source: Source { model: &loaded.origin, weights: &a.import.weights, data: &a.import.data },
+            n_params: n,
+        },
     )?;
     write_spectrum(&dir, &spectrum, "energy.svg", "Normalised cumulative eigenvalue energy", &[])?;
     println!(

@@ -45,16 +45,21 @@ pub struct StateFiles<'a> {
     pub resume: bool,
 }
 
-/// One resumable run with its trace ([`hessrank_core::Error::Interrupted`] when it was stopped before an
-/// estimate; its state and trace are saved).
+/// What the real and the frozen run of one σ² share.
+struct Shared<'a> {
+    config: &'a LangevinConfig,
+    model: &'a DnCnn,
+    precond: &'a DiagPreconditioner,
+    files: &'a StateFiles<'a>,
+}
+
+/// One resumable run with its trace ([`hessrank_core::Error::Interrupted`] when it was stopped
+/// before an estimate; its state and trace are saved).
 fn one_run<O, C>(
-    config: &LangevinConfig,
+    shared: &Shared<'_>,
     objective: &O,
     curvature: &C,
-    model: &DnCnn,
-    precond: &DiagPreconditioner,
     state: PathBuf,
-    files: &StateFiles<'_>,
     observer: &mut dyn ExperimentObserver,
     label: &str,
 ) -> Result<(RankEstimate, Vec<TracePoint>)>
@@ -62,16 +67,17 @@ where
     O: Objective<Model = DnCnn>,
     C: Objective<Model = DnCnn>,
 {
+    let files = shared.files;
     let mut trace = PersistentTrace::new(state.with_extension("trace.json"), files.every, files.resume)?;
     let r = {
         let mut progress = observer.langevin(label);
-        Langevin::new(config)
+        Langevin::new(shared.config)
             .curvature(curvature)
             .observe(&mut trace)
             .observe(progress.as_mut())
             .checkpoint(Checkpointing { path: state, every: files.every })
             .resume(files.resume)
-            .run(objective, model, precond)
+            .run(objective, shared.model, shared.precond)
     };
     let points = trace.finish()?;
     Ok((r?, points))
@@ -79,7 +85,6 @@ where
 
 /// Runs the real and the frozen chains of `config` ([`hessrank_core::Error::Interrupted`] when either was stopped
 /// before an estimate; its state is saved).
-#[allow(clippy::too_many_arguments)]
 pub fn run_paired(
     config: &LangevinConfig,
     objective: &NoisyMnist,
@@ -93,12 +98,11 @@ pub fn run_paired(
     let s2 = config.sigma2;
     let label = format!("σ² = {s2:.1e}: real loss");
     observer.note(&label);
-    let (real, real_trace) =
-        one_run(config, objective, frozen, model, precond, files.dir.join(real_state), files, observer, &label)?;
+    let shared = Shared { config, model, precond, files };
+    let (real, real_trace) = one_run(&shared, objective, frozen, files.dir.join(real_state), observer, &label)?;
     let label = format!("σ² = {s2:.1e}: frozen-activation objective (same noise)");
     observer.note(&label);
-    let (frozen, frozen_trace) =
-        one_run(config, frozen, frozen, model, precond, files.dir.join(frozen_state), files, observer, &label)?;
+    let (frozen, frozen_trace) = one_run(&shared, frozen, frozen, files.dir.join(frozen_state), observer, &label)?;
     let relu_excess = paired_difference(&real, &frozen)?;
     Ok(Paired { real, real_trace, frozen, frozen_trace, relu_excess })
 }

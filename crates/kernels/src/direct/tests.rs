@@ -1,0 +1,120 @@
+//! The direct convolution against the definition, at ragged sizes.
+
+use super::*;
+
+/// Brute-force f64 reference: the definition of a zero-padded 3×3 cross-correlation.
+fn reference(g: Geometry, x: &[f64], w: &[f64], b: &[f64]) -> Vec<f64> {
+    let mut y = vec![0.0; g.n * g.c_out * g.h * g.w];
+    for n in 0..g.n {
+        for co in 0..g.c_out {
+            for r in 0..g.h {
+                for c in 0..g.w {
+                    let mut s = b[co];
+                    for ci in 0..g.c_in {
+                        for ky in 0..3 {
+                            for kx in 0..3 {
+                                let (yy, xx) = (r as isize + ky as isize - 1, c as isize + kx as isize - 1);
+                                if yy >= 0 && xx >= 0 && (yy as usize) < g.h && (xx as usize) < g.w {
+                                    s += w[((co * g.c_in + ci) * 3 + ky) * 3 + kx]
+                                        * x[((n * g.c_in + ci) * g.h + yy as usize) * g.w + xx as usize];
+                                }
+                            }
+                        }
+                    }
+                    y[((n * g.c_out + co) * g.h + r) * g.w + c] = s;
+                }
+            }
+        }
+    }
+    y
+}
+
+fn values(len: usize, seed: u64) -> Vec<f64> {
+    // A fixed, non-symmetric sequence in [-1, 1] (no RNG crate needed).
+    (0..len).map(|i| ((i as u64 * 2654435761 + seed * 97) % 1000) as f64 / 500.0 - 1.0).collect()
+}
+
+fn shapes() -> Vec<Geometry> {
+    let g = |n, c_in, c_out, h, w| Geometry { n, c_in, c_out, h, w };
+    // Every channel block size (8, 4, 2, 1 and mixes), odd and tiny images, a tile-crossing width.
+    vec![
+        g(3, 1, 8, 7, 5),
+        g(2, 8, 8, 6, 9),
+        g(1, 8, 1, 5, 5),
+        g(2, 3, 7, 1, 1),
+        g(11, 5, 13, 4, 30),
+        g(1, 2, 3, 28, 28),
+    ]
+}
+
+#[test]
+fn forward_matches_the_definition_in_f64() {
+    for g in shapes() {
+        let (x, w, b) = (values(g.n * g.c_in * g.h * g.w, 1), values(g.c_out * g.c_in * 9, 2), values(g.c_out, 3));
+        let want = reference(g, &x, &w, &b);
+        let got = conv3x3_forward(g, &x, &w, Some(&b));
+        let err = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(err < 1e-12, "{g:?}: max error {err}");
+    }
+}
+
+#[test]
+fn forward_in_f32_matches_f64_to_rounding() {
+    for g in shapes() {
+        let (x, w, b) = (values(g.n * g.c_in * g.h * g.w, 4), values(g.c_out * g.c_in * 9, 5), values(g.c_out, 6));
+        let want = reference(g, &x, &w, &b);
+        let f = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<_>>();
+        let got = conv3x3_forward(g, &f(&x), &f(&w), Some(&f(&b)));
+        let err = want.iter().zip(&got).map(|(a, &b)| (a - b as f64).abs()).fold(0.0, f64::max);
+        // 9·c_in products of magnitude ≤ 1, each rounded once: a few ulps of the sum's scale.
+        assert!(err < 1e-5 * (9 * g.c_in) as f64, "{g:?}: max error {err}");
+    }
+}
+
+/// The gradients of L = Σ y ⊙ r are exact in f64: ∂L/∂x, ∂L/∂w, ∂L/∂b by finite differences
+/// would only add noise, so compare with the adjoint identities computed by brute force.
+#[test]
+fn gradients_match_brute_force_adjoints() {
+    for g in shapes() {
+        let (x, w, r) = (
+            values(g.n * g.c_in * g.h * g.w, 7),
+            values(g.c_out * g.c_in * 9, 8),
+            values(g.n * g.c_out * g.h * g.w, 9),
+        );
+        let zero = vec![0.0; g.c_out];
+        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();
+        // L is linear in x and in w, so ∂L/∂x_i = L(e_i) and ∂L/∂w_j = L(with w = e_j).
+        let dx = conv3x3_input_grad(g, &r, &w);
+        for i in (0..x.len()).step_by(x.len().div_ceil(40)) {
+            let mut e = vec![0.0; x.len()];
+            e[i] = 1.0;
+            let want = dot(&reference(g, &e, &w, &zero), &r);
+            assert!((dx[i] - want).abs() < 1e-12, "{g:?}: dx[{i}] {} vs {want}", dx[i]);
+        }
+        let (dw, db) = conv3x3_weight_grad(g, &x, &r);
+        for j in 0..w.len() {
+            let mut e = vec![0.0; w.len()];
+            e[j] = 1.0;
+            let want = dot(&reference(g, &x, &e, &zero), &r);
+            assert!((dw[j] - want).abs() < 1e-11, "{g:?}: dw[{j}] {} vs {want}", dw[j]);
+        }
+        for co in 0..g.c_out {
+            let mut e = vec![0.0; g.c_out];
+            e[co] = 1.0;
+            let want = dot(&reference(g, &vec![0.0; x.len()], &vec![0.0; w.len()], &e), &r);
+            assert!((db[co] - want).abs() < 1e-12, "{g:?}: db[{co}] {} vs {want}", db[co]);
+        }
+    }
+}
+
+#[test]
+fn weight_gradient_does_not_depend_on_the_thread_count() {
+    let g = Geometry { n: 37, c_in: 8, c_out: 8, h: 9, w: 11 };
+    let x: Vec<f32> = values(g.n * g.c_in * g.h * g.w, 10).iter().map(|&v| v as f32).collect();
+    let dy: Vec<f32> = values(g.n * g.c_out * g.h * g.w, 11).iter().map(|&v| v as f32).collect();
+    let run = |threads| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+        pool.install(|| conv3x3_weight_grad(g, &x, &dy))
+    };
+    assert_eq!(run(1), run(3));
+}
