@@ -24,7 +24,8 @@ const ALL: [(Backend, &str, bool); 3] = [
 ];
 
 impl Backend {
-    /// The default: flex where compiled in (6× faster on the DnCNN), else ndarray, else wgpu.
+    /// The default: flex where compiled in (the faster CPU backend, `BENCHMARKS.md`), else ndarray,
+    /// else wgpu.
     pub fn default_backend() -> Self {
         [Backend::Flex, Backend::Ndarray, Backend::Wgpu]
             .into_iter()

@@ -28,6 +28,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("cnn", "--channels"),
     ("channels", "--channels"),
     ("checkpoint_every", "--checkpoint-every"),
+    ("validate", "--validate"),
     ("dims", "--dims"),
     ("trials", "--trials"),
     ("protocol", "--protocol"),
@@ -92,7 +93,7 @@ mod tests {
     fn invalid_config_names_the_flag() {
         let e = Error::config("k_avg", 0, "≥ 1");
         assert_eq!(describe(&e), "invalid --avg = 0: ≥ 1");
-        let e = Error::config("depth", 1, "≥ 2");
-        assert_eq!(describe(&e), "invalid depth = 1: ≥ 2");
+        let e = Error::config("kernel", 4, "an odd size");
+        assert_eq!(describe(&e), "invalid kernel = 4: an odd size");
     }
 }

@@ -1,9 +1,8 @@
 //! Progress bars for long runs (indicatif): iteration, current loss, running rank estimate, ETA.
 
-use hessrank_rank::langevin::{Iteration, Observer, StartInfo, TraceRecorder};
+use hessrank_rank::langevin::{Iteration, Observer, StartInfo};
 use hessrank_train::TrainObserver;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -13,17 +12,10 @@ fn style() -> ProgressStyle {
         .progress_chars("=> ")
 }
 
-pub use hessrank_rank::langevin::TracePoint;
-
-/// A bar for the Langevin run; also records the mean loss trace (a [`TraceRecorder`]) for plots
-/// and CSV.
+/// A bar for one Langevin run: iteration, mean loss and scaled excess, ETA; Ctrl-C stops the run.
 pub struct LangevinProgress {
     bar: ProgressBar,
-    /// The recorded trace.
-    pub trace: TraceRecorder,
     stop: Arc<AtomicBool>,
-    /// Where the trace is kept between resumes, how often it is saved, the last iteration saved.
-    persist: Option<(PathBuf, usize, usize)>,
 }
 
 impl LangevinProgress {
@@ -32,33 +24,7 @@ impl LangevinProgress {
         let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(1) };
         bar.set_style(style());
         bar.set_prefix(prefix.to_string());
-        Self { bar, trace: TraceRecorder::default(), stop, persist: None }
-    }
-
-    /// Keeps the trace in `path` (JSON, written atomically every `every` iterations and when the
-    /// run stops), so that the plots and CSV of a resumed run cover the whole run. With `resume`,
-    /// the trace saved there is loaded first; points at or after the iteration the run resumes
-    /// from are dropped as they come again.
-    pub fn persist_trace(mut self, path: PathBuf, every: usize, resume: bool) -> anyhow::Result<Self> {
-        if resume && path.is_file() {
-            self.trace.points = hessrank_core::atomic::read_json(&path)?;
-        }
-        self.persist = Some((path, every.max(1), 0));
-        Ok(self)
-    }
-
-    fn save_trace(&mut self, k: usize) {
-        if let Some((path, _, last)) = &mut self.persist {
-            *last = k;
-            if let Err(e) = hessrank_core::atomic::write_json_atomic(path, &self.trace.points) {
-                self.bar.suspend(|| eprintln!("warning: could not save the loss trace: {e}"));
-            }
-        }
-    }
-
-    /// Closes the bar.
-    pub fn finish(&self) {
-        self.bar.finish_and_clear();
+        Self { bar, stop }
     }
 }
 
@@ -68,18 +34,12 @@ impl Observer for LangevinProgress {
     }
 
     fn iteration(&mut self, it: &Iteration<'_>) -> bool {
-        let k = it.k;
-        self.trace.iteration(it);
-        let p = self.trace.points.last().copied().expect("just recorded");
-        self.bar.set_position(k as u64 + 1);
-        self.bar.set_message(format!("loss {:.6e}  4/σ²·excess {:.1}", p.mean_loss, p.mean_excess));
-        let go_on = !self.stop.load(Ordering::Relaxed);
-        if let Some((_, every, last)) = self.persist
-            && (!go_on || k >= last + every)
-        {
-            self.save_trace(k);
-        }
-        go_on
+        let n = it.losses.len() as f64;
+        let mean_loss = it.losses.iter().sum::<f64>() / n;
+        let mean_excess = it.excess.iter().sum::<f64>() / n;
+        self.bar.set_position(it.k as u64 + 1);
+        self.bar.set_message(format!("loss {mean_loss:.6e}  4/σ²·excess {mean_excess:.1}"));
+        !self.stop.load(Ordering::Relaxed)
     }
 }
 
@@ -96,11 +56,6 @@ impl TrainProgress {
         let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(1) };
         bar.set_style(style());
         Self { bar, phase: String::new(), stop }
-    }
-
-    /// Closes the bar.
-    pub fn finish(&self) {
-        self.bar.finish_and_clear();
     }
 }
 

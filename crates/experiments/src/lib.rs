@@ -10,6 +10,7 @@ pub mod data;
 pub mod dncnn;
 pub mod figure1;
 pub mod observer;
+pub mod paired;
 pub mod sweep;
 pub mod table1;
 

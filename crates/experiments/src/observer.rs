@@ -33,11 +33,11 @@ impl ExperimentObserver for Quiet {}
 
 /// A [`TraceRecorder`] kept in a JSON file beside a run's saved state, so that a resumed run's
 /// trace covers the whole run: loaded on resume, written atomically every `every` iterations and
-/// when the run stops.
+/// when the run stops (in memory only without a file).
 pub struct PersistentTrace {
     /// The recorded trace.
     pub trace: TraceRecorder,
-    path: PathBuf,
+    path: Option<PathBuf>,
     every: usize,
     last_saved: usize,
     /// The last write error, reported once by [`PersistentTrace::finish`].
@@ -45,12 +45,13 @@ pub struct PersistentTrace {
 }
 
 impl PersistentTrace {
-    /// A trace kept in `path`, saved every `every` iterations; with `resume`, the trace saved there
-    /// is loaded first (points the resumed run repeats are replaced as they come again).
-    pub fn new(path: PathBuf, every: usize, resume: bool) -> Result<Self> {
+    /// A trace kept in `path` (when given), saved every `every` iterations; with `resume`, the
+    /// trace saved there is loaded first (points the resumed run repeats are replaced as they come
+    /// again).
+    pub fn new(path: Option<PathBuf>, every: usize, resume: bool) -> Result<Self> {
         let mut trace = TraceRecorder::default();
-        if resume && path.is_file() {
-            trace.points = read_json(&path)?;
+        if let Some(p) = path.as_ref().filter(|p| resume && p.is_file()) {
+            trace.points = read_json(p)?;
         }
         Ok(Self { trace, path, every: every.max(1), last_saved: 0, error: None })
     }
@@ -66,7 +67,9 @@ impl PersistentTrace {
 
     fn save(&mut self, k: usize) {
         self.last_saved = k;
-        if let Err(e) = write_json_atomic(&self.path, &self.trace.points) {
+        if let Some(path) = &self.path
+            && let Err(e) = write_json_atomic(path, &self.trace.points)
+        {
             self.error.get_or_insert(e);
         }
     }

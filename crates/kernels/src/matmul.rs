@@ -2,8 +2,8 @@
 //! independent single-threaded `gemm` calls on Rayon's pool, tiny ones as plain loops.
 //!
 //! Flex hands a large product to the `gemm` crate with `Parallelism::Rayon`, which opens a parallel
-//! region per packing step and per depth block; on this project's 2-core machines each region is a
-//! thread wake-up, and a 256³ f64 product ran at 70 GFLOP/s on 2 threads against 54 on one. Here
+//! region per packing step and per depth block; on small machines each region is a thread
+//! wake-up, which cost much of the second thread's gain (`BENCHMARKS.md`). Here
 //! the output's columns are cut into blocks of [`BLOCK`] (a fixed split, so the numbers do not depend
 //! on the thread count) and each block is one `gemm` call on one thread: one parallel region per
 //! product. The `gemm` crate does the arithmetic; only the split is ours.
@@ -16,9 +16,9 @@ pub const BLOCK: usize = 128;
 /// The largest product, in multiply-adds m·n·k, computed by [`small_matmul`]'s loops instead of
 /// `gemm`. Below it the `gemm` crate's fixed cost dominates: every call allocates and frees an
 /// aligned scratch buffer (`dyn_stack::MemBuffer`, which also sends glibc through
-/// `malloc_consolidate`) and dispatches on the size, which at d = 8 cost more than the 512
-/// multiply-adds themselves. At d = 16 the loops made the linear net's step 20–25 % faster; at
-/// d = 32 they ran even with `gemm`, so the line is at 16³ (`BENCHMARKS.md`).
+/// `malloc_consolidate`) and dispatches on the size, which for the smallest linear nets cost more
+/// than the multiply-adds themselves. The line is where the loops stop winning (measured in
+/// `BENCHMARKS.md`).
 pub const SMALL_MAX: usize = 16 * 16 * 16;
 
 /// The element types the product is computed for.

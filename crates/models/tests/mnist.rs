@@ -45,7 +45,7 @@ fn idx_images(n: u32, body: usize) -> Vec<u8> {
 }
 
 fn format_error(err: &hessrank_core::Error, file: &str, problem_starts: &str) -> bool {
-    matches!(err, hessrank_core::Error::Format { path, problem } if path.ends_with(file) && problem.starts_with(problem_starts))
+    matches!(err, hessrank_core::Error::Format { path, problem } if path.to_string_lossy().ends_with(file) && problem.starts_with(problem_starts))
 }
 
 #[test]

@@ -218,7 +218,7 @@ fn merging_two_two_chain_runs_equals_one_four_chain_run() {
     let other = run(&base.clone().with_chains(2).with_seed(8).with_sigma2(2e-2), "other");
     let err = merge(&[a.clone(), other]).unwrap_err();
     assert!(
-        matches!(&err, Error::SettingsMismatch { path, field: "sigma2", saved, .. } if path.ends_with("other") && saved == "0.02"),
+        matches!(&err, Error::SettingsMismatch { path, field: "sigma2", saved, .. } if path.ends_with("other") && saved == "2e-2"),
         "{err}"
     );
     let other = run(&base.clone().with_chains(2).with_seed(8).with_k_avg(300), "short");

@@ -134,7 +134,7 @@ fn a_checkpoint_trained_in_f32_is_refused_in_f64_and_an_f64_one_loads_in_f32() {
     };
     assert!(
         matches!(&err, Error::SettingsMismatch { path, field: "dtype", saved, given }
-            if path.ends_with("dtype-f32") && saved == "F32" && given == "F64"),
+            if path.to_string_lossy().ends_with("dtype-f32") && saved == "F32" && given == "F64"),
         "{err}"
     );
     // f64 → f32 rounds: the parameters agree to f32 precision.

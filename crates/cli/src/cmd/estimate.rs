@@ -1,20 +1,21 @@
 //! `hessrank estimate`: the rank of a checkpoint's Hessian by Algorithm 1.
 
 use super::sweep::{SweepRow, write_sweep};
-use super::{LangevinArgs, summary_line};
-use crate::progress::{LangevinProgress, TracePoint};
+use super::{LangevinArgs, ResumeArgs, summary_line};
+use crate::flags::describe;
+use crate::progress::CliObserver;
 use crate::records::{BlockRow, EstimateConfig, Interrupted, Source, ValidationRow};
 use crate::run_dir::RunDir;
 use crate::{Ctx, problem, with_problem};
 use anyhow::{Context, Result};
 use clap::Args;
-use hessrank_core::{DiagPreconditioner, Objective, ParamLayout};
+use hessrank_core::{DiagPreconditioner, ParamLayout};
+use hessrank_experiments::paired::{PairedRun, StateFiles, exact_mode_eigenvalues, run_paired};
 use hessrank_experiments::sweep::{FrozenCheck, relu_excess_meaning};
 use hessrank_rank::RankEstimate;
-use hessrank_rank::hessian::{FdHessian, dense_matrix};
-use hessrank_rank::langevin::{Checkpointing, Langevin};
-use hessrank_rank::theory::{DiscreteTheory, mode_eigenvalues};
-use hessrank_rank::validation::{paired_difference, thin_log, threshold_curve};
+use hessrank_rank::langevin::TracePoint;
+use hessrank_rank::theory::DiscreteTheory;
+use hessrank_rank::validation::{thin_log, threshold_curve};
 use std::path::PathBuf;
 
 /// Arguments of `estimate`.
@@ -46,12 +47,9 @@ pub struct EstimateArgs {
     /// finite differences; up to 5,000 parameters). Writes validation.json.
     #[arg(long, conflicts_with = "per_layer")]
     pub validate: bool,
-    /// Save the run's state (langevin-state.json in the run folder) every this many iterations.
-    #[arg(long, default_value_t = 500)]
-    pub checkpoint_every: usize,
-    /// Continue the run saved in this results folder (same flags), writing its results there.
-    #[arg(long)]
-    pub resume: Option<PathBuf>,
+    /// Saving and resuming.
+    #[command(flatten)]
+    pub save: ResumeArgs,
 }
 
 /// The preconditioner named by `--precond` (`None`: Adam's where the model has it, else G = I).
@@ -74,41 +72,6 @@ pub fn choose_precond(
                 .with_context(|| format!("--precond {file}: expected adam, identity or a preconditioner file"))?,
         },
     })
-}
-
-/// Runs Algorithm 1 with a progress bar; returns the estimate and the mean loss trace, or `None`
-/// when Ctrl-C stopped the run before its averaging window (nothing to estimate yet). With
-/// checkpointing, the run's state and its trace are saved beside each other and resumed together.
-pub fn estimate_with_progress<O: Objective, C: Objective<Model = O::Model>>(
-    ctx: &Ctx,
-    config: &hessrank_rank::LangevinConfig,
-    objective: &O,
-    curvature: &C,
-    theta0: &O::Model,
-    precond: &DiagPreconditioner,
-    checkpointing: Option<(&Checkpointing, bool)>,
-) -> Result<Option<(RankEstimate, Vec<TracePoint>)>>
-where
-    O::Model: Clone,
-{
-    let mut bar = LangevinProgress::new("langevin", ctx.quiet, ctx.stop.clone());
-    if let Some((c, resume)) = checkpointing {
-        bar = bar.persist_trace(c.path.with_extension("trace.json"), c.every, resume)?;
-    }
-    let mut driver = Langevin::new(config).curvature(curvature).observe(&mut bar);
-    if let Some((c, resume)) = checkpointing {
-        driver = driver.checkpoint(c.clone()).resume(resume);
-    }
-    let r = driver.run(objective, theta0, precond);
-    bar.finish();
-    let r = match r {
-        Err(e @ hessrank_core::Error::Interrupted { .. }) => {
-            println!("{}", crate::flags::describe(&e));
-            return Ok(None);
-        }
-        r => r?,
-    };
-    Ok(Some((r, std::mem::take(&mut bar.trace.points))))
 }
 
 /// Writes an estimate's files: `result.json`, the window's per-chain excess traces
@@ -140,15 +103,7 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
     let configs: Vec<_> = a.langevin.sigma2.iter().map(|&s| a.langevin.config_at(ctx, s)).collect::<Result<_>>()?;
     let sweep = configs.len() > 1;
     let loaded = problem::load_source(&a.model, &a.import, &ctx.device)?;
-    let dir = RunDir::resume_or_create(a.resume.as_deref(), &ctx.out, "estimate", "langevin-state.json")?;
-    let state = |i: usize, tag: &str| Checkpointing {
-        path: dir.path.join(if i == 0 && tag.is_empty() {
-            "langevin-state.json".to_string()
-        } else {
-            format!("langevin-state-s{i}{tag}.json")
-        }),
-        every: a.checkpoint_every.max(1),
-    };
+    let dir = RunDir::resume_or_create(a.save.resume.as_deref(), &ctx.out, "estimate", "langevin-state.json")?;
     let precond = a.precond.as_deref().unwrap_or(if loaded.precond.is_some() { "adam" } else { "identity" });
     let source = Source { model: &loaded.origin, weights: &a.import.weights, data: &a.import.data };
     dir.json(
@@ -172,49 +127,40 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
         "--validate: the linear net has no ReLU pattern to freeze (figure1 and table1 check it against its closed form)"
     );
     let paired = has_frozen && (sweep || a.validate);
-    let exact_mu = if a.validate { Some(exact_mode_eigenvalues(ctx, &a, &loaded)?) } else { None };
+    let exact_mu = if a.validate { Some(validation_spectrum(ctx, &a, &loaded)?) } else { None };
     if a.per_layer {
         anyhow::ensure!(!sweep, "--per-layer runs one σ² (got {})", configs.len());
         return per_layer(ctx, &a, &loaded, &configs[0], &dir);
     }
     let mut rows = Vec::new();
     let mut first = None;
-    for (i, config) in configs.iter().enumerate() {
-        let resume = a.resume.is_some();
-        let done = with_problem!(&loaded.problem, |model, objective, curvature| {
+    let mut observer = CliObserver::new(ctx.quiet, ctx.stop.clone());
+    for (index, config) in configs.iter().enumerate() {
+        let files = StateFiles {
+            dir: Some(&dir.path),
+            index,
+            every: a.save.checkpoint_every.max(1),
+            resume: a.save.resume.is_some(),
+        };
+        let run = with_problem!(&loaded.problem, |model, objective, curvature| {
             let layout = ParamLayout::of(model);
             let g = choose_precond(a.precond.as_deref(), loaded.precond.clone(), &layout, ctx)?;
-            let g = restrict(g, &layout, &a.params, i == 0)?;
-            let real =
-                estimate_with_progress(ctx, config, objective, curvature, model, &g, Some((&state(i, ""), resume)))?;
-            match real {
-                Some(real) if paired => {
-                    let frozen = estimate_with_progress(
-                        ctx,
-                        config,
-                        curvature,
-                        curvature,
-                        model,
-                        &g,
-                        Some((&state(i, "-frozen"), resume)),
-                    )?;
-                    frozen.map(|f| (real, Some(f)))
-                }
-                Some(real) => Some((real, None)),
-                None => None,
-            }
+            let g = restrict(g, &layout, &a.params, index == 0)?;
+            run_paired(config, objective, curvature, model, &g, paired, files, &mut observer)
         });
-        let Some(((r, trace), frozen)) = done else { return write_interrupted(&dir) };
+        let PairedRun { real: r, trace, frozen } = match run {
+            Err(e @ hessrank_core::Error::Interrupted { .. }) => {
+                println!("{}", describe(&e));
+                return write_interrupted(&dir);
+            }
+            run => run?,
+        };
         if sweep || a.validate {
-            let paired = match &frozen {
-                Some((f, _)) => Some((f.clone(), paired_difference(&r, f)?)),
-                None => None,
-            };
             let theory = exact_mu.as_ref().map(|mu| {
                 DiscreteTheory { mu: mu.clone(), eta: r.eta, sigma2: config.sigma2, scheme: config.scheme }
                     .expected_estimate(config.k_tot, config.k_avg)
             });
-            rows.push(SweepRow::of(&r, paired.as_ref().map(|(f, d)| (f, d)), theory));
+            rows.push(SweepRow::of(&r, frozen.as_ref().map(|f| (&f.estimate, &f.relu_excess)), theory));
             println!("σ² = {:.1e}: {}", config.sigma2, summary_line(&r));
         }
         if first.is_none() {
@@ -255,28 +201,22 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
     Ok(())
 }
 
-/// The most parameters `--validate` forms the dense Hessian of.
-const VALIDATE_MAX_PARAMS: usize = 5_000;
-
 /// `--validate`: the eigenvalues μ of G^½HG^½ with H the exact Hessian of the frozen-activation
 /// objective at θ₀ (f64 central differences of gradients), G the run's (restricted by --params).
-fn exact_mode_eigenvalues(ctx: &Ctx, a: &EstimateArgs, loaded: &problem::Loaded) -> Result<Vec<f64>> {
+fn validation_spectrum(ctx: &Ctx, a: &EstimateArgs, loaded: &problem::Loaded) -> Result<Vec<f64>> {
     anyhow::ensure!(
         ctx.dtype == burn::tensor::FloatDType::F64,
         "--validate computes the exact Hessian in f64: run with --dtype f64 (the CPU default)"
     );
     with_problem!(&loaded.problem, |model, _objective, curvature| {
         let layout = ParamLayout::of(model);
-        let n = layout.numel();
-        anyhow::ensure!(
-            n <= VALIDATE_MAX_PARAMS,
-            "--validate: {n} parameters, but the dense Hessian is formed for at most {VALIDATE_MAX_PARAMS}"
-        );
         let g = choose_precond(a.precond.as_deref(), loaded.precond.clone(), &layout, ctx)?;
         let g = restrict(g, &layout, &a.params, false)?;
-        println!("--validate: the exact Hessian of the frozen-activation objective ({n} parameters, f64)");
-        let h = dense_matrix(&FdHessian::new(curvature, model));
-        Ok(mode_eigenvalues(&h, &g.to_flat()))
+        println!(
+            "--validate: the exact Hessian of the frozen-activation objective ({} parameters, f64)",
+            layout.numel()
+        );
+        Ok(exact_mode_eigenvalues(curvature, model, &g)?)
     })
 }
 
@@ -342,10 +282,14 @@ fn per_layer(
         for (block, glob) in layout.layer_blocks() {
             let keep = layout.select(std::slice::from_ref(&glob))?;
             let n: usize = layout.specs.iter().zip(&keep).filter(|(_, k)| **k).map(|(s, _)| s.numel()).sum();
-            let Some((r, _)) =
-                estimate_with_progress(ctx, config, objective, curvature, model, &g.restricted(&keep)?, None)?
-            else {
-                return write_interrupted(dir);
+            let g = g.restricted(&keep)?;
+            let mut observer = CliObserver::new(ctx.quiet, ctx.stop.clone());
+            let r = match run_paired(config, objective, curvature, model, &g, false, StateFiles::NONE, &mut observer) {
+                Err(e @ hessrank_core::Error::Interrupted { .. }) => {
+                    println!("{}", describe(&e));
+                    return write_interrupted(dir);
+                }
+                r => r?.real,
             };
             println!("{block:<10} {n:>6} parameters: {r}");
             rows.push(BlockRow { block, params: glob, n_params: n, result: r });

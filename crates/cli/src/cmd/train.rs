@@ -105,7 +105,7 @@ fn train_classifier<M: Classifier>(
     let info = RunInfo { model_kind: kind.into(), model_config: config, data: serde_json::to_value(data)? };
     let mut bar = TrainProgress::new(ctx.quiet, ctx.stop.clone());
     let out = train(&schedule.config(), &batches, &full, model, dir, info, &mut bar);
-    bar.finish();
+    drop(bar);
     Ok(out?)
 }
 
@@ -210,7 +210,7 @@ pub fn train_dncnn(ctx: &Ctx, a: &DncnnTrain) -> Result<TrainOutcome<hessrank_mo
     };
     let mut bar = TrainProgress::new(ctx.quiet, ctx.stop.clone());
     let out = train(&a.schedule.config(), &sampler, &full, model_cfg.init(&ctx.device)?, &a.dir, info, &mut bar);
-    bar.finish();
+    drop(bar);
     Ok(out?)
 }
 
@@ -275,7 +275,7 @@ pub fn run(ctx: &Ctx, a: TrainArgs) -> Result<()> {
             let mut bar = TrainProgress::new(ctx.quiet, ctx.stop.clone());
             let out =
                 train(&l.schedule.config(), &objective, &objective, cfg.init(&ctx.device)?, &l.dir, info, &mut bar);
-            bar.finish();
+            drop(bar);
             report(&l.dir, &out?);
         }
     }

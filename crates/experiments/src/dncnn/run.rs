@@ -2,13 +2,14 @@
 //! rank at every threshold and the checks.
 
 use super::checks::{bn_scale_drift, scale_drift_warning, spectrum_warnings};
-use super::paired::{StateFiles, run_paired, state_files};
+use super::paired::Paired;
 use super::theta0::{checkpoint_matches, mnist_of, model_on, theta0};
 use super::{
     DncnnReport, DncnnRunConfig, DncnnSpec, EnergyCaptured, FrozenValidation, SpectrumSummary, TheorySummary,
     Theta0Source, UsSummary, Validation,
 };
 use crate::observer::ExperimentObserver;
+use crate::paired::{StateFiles, run_paired, state_files};
 use crate::sweep::{FrozenCheck, SweepRow};
 use burn::tensor::Device;
 use hessrank_core::{DenseOperator, Error, ParamLayout, Result};
@@ -124,8 +125,8 @@ pub fn run(
         let config = config_at(sigma2);
         config.validate()?;
         let files =
-            StateFiles { dir: &spec.state_dir, index, every: spec.checkpoint_every.max(1), resume: spec.resume };
-        runs.push(run_paired(&config, objective, &frozen, model, precond, &files, observer)?);
+            StateFiles { dir: Some(&spec.state_dir), index, every: spec.checkpoint_every.max(1), resume: spec.resume };
+        runs.push(Paired::of(run_paired(&config, objective, &frozen, model, precond, true, files, observer)?));
         theories.push(DiscreteTheory { mu: mu.clone(), eta, sigma2, scheme: spec.scheme });
     }
     let predicted: Vec<f64> = theories.iter().map(|t| t.expected_estimate(spec.iters, spec.avg)).collect();
