@@ -125,7 +125,7 @@ pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
         }
         Err(e @ Error::Interrupted { .. }) => {
             println!("{}", describe(&e));
-            super::estimate::write_interrupted(&dir)?;
+            crate::output::write_interrupted(&dir)?;
         }
         Err(Error::Format { path, .. }) if spec.resume && path == a.dir => anyhow::bail!(
             "--resume {}: the checkpoint {} is missing or was trained for other data settings; resume with the --dir, \

@@ -1,10 +1,11 @@
 //! `hessrank estimate`: the rank of a checkpoint's Hessian by Algorithm 1.
 
-use super::sweep::{SweepRow, write_sweep};
 use super::{LangevinArgs, ResumeArgs, summary_line};
 use crate::flags::describe;
+use crate::output::sweep::{SweepRow, write_sweep};
+use crate::output::{WINDOW_TRACES, write_interrupted};
 use crate::progress::CliObserver;
-use crate::records::{BlockRow, EstimateConfig, Interrupted, Source, ValidationRow};
+use crate::records::{BlockRow, EstimateConfig, Source, ValidationRow};
 use crate::run_dir::RunDir;
 use crate::{Ctx, problem, with_problem};
 use anyhow::{Context, Result};
@@ -84,16 +85,6 @@ pub fn write_estimate(dir: &RunDir, r: &RankEstimate, trace: &[TracePoint]) -> R
         &["iteration", "mean_loss", "mean_scaled_excess", "companion_loss"],
         trace.iter().map(|p| vec![p.k as f64, p.mean_loss, p.mean_excess, p.companion.unwrap_or(f64::NAN)]),
     )?;
-    Ok(())
-}
-
-/// The file of an estimate's per-chain window traces.
-pub const WINDOW_TRACES: &str = "window-traces.json";
-
-/// Writes the result of a run stopped before its averaging window: marked partial, no estimate.
-pub fn write_interrupted(dir: &RunDir) -> Result<()> {
-    dir.json("result.json", &Interrupted { partial: true, estimate: None })?;
-    println!("the state is saved: continue with --resume {}", dir.path.display());
     Ok(())
 }
 

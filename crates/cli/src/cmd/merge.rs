@@ -1,9 +1,9 @@
 //! `hessrank merge DIR…`: pools the chains of `estimate` (or `dncnn`) runs that differ only in
 //! seed — how chains spread over machines are combined — into one estimate with R̂ and ESS.
 
-use super::estimate::WINDOW_TRACES;
 use super::summary_line;
 use crate::Ctx;
+use crate::output::WINDOW_TRACES;
 use crate::records::MergeConfig;
 use crate::run_dir::RunDir;
 use anyhow::{Context, Result, bail};

@@ -7,7 +7,6 @@ pub mod figure1;
 pub mod matrix_rank;
 pub mod merge;
 pub mod spectrum;
-pub mod sweep;
 pub mod table1;
 pub mod train;
 

@@ -1,7 +1,7 @@
 //! `hessrank spectrum`: the exact Hessian of a small checkpoint (finite differences of Burn
 //! gradients, f64), its eigenvalues and the normalised cumulative energy curve.
 
-use crate::plots::{Series, VLine, line_chart};
+use crate::output::spectrum::write_spectrum;
 use crate::records::{Source, SpectrumConfig};
 use crate::run_dir::RunDir;
 use crate::{Ctx, problem, with_problem};
@@ -9,7 +9,6 @@ use anyhow::{Result, ensure};
 use burn::tensor::FloatDType;
 use clap::Args;
 use hessrank_rank::hessian::{FdHessian, Spectrum, dense_matrix};
-use plotters::style::RGBColor;
 use std::path::PathBuf;
 
 /// Arguments of `spectrum`.
@@ -44,29 +43,6 @@ where
     );
     let h = dense_matrix(&FdHessian::new(objective, model));
     Ok((Spectrum::of(&h), h))
-}
-
-/// Writes `spectrum.csv` and the energy-curve plot `svg` (with reference lines `vlines`).
-pub fn write_spectrum(dir: &RunDir, spectrum: &Spectrum, svg: &str, title: &str, vlines: &[VLine]) -> Result<()> {
-    let energy = spectrum.energy_curve();
-    dir.csv(
-        "spectrum.csv",
-        &["index", "eigenvalue", "energy"],
-        spectrum.eigenvalues.iter().zip(&energy).enumerate().map(|(i, (l, e))| vec![(i + 1) as f64, *l, *e]),
-    )?;
-    line_chart(
-        &dir.path.join(svg),
-        title,
-        "j (eigenvalues in descending order)",
-        "Σ_{i≤j} λ_i / Tr H",
-        &[Series {
-            label: "Hessian spectrum".into(),
-            points: energy.iter().enumerate().map(|(i, e)| ((i + 1) as f64, *e)).collect(),
-            color: RGBColor(31, 119, 180),
-            dashed: false,
-        }],
-        vlines,
-    )
 }
 
 /// Runs `spectrum`.

@@ -2,13 +2,11 @@
 
 use crate::Ctx;
 use crate::problem::{ClassifierData, LinearData};
-use crate::progress::TrainProgress;
+use crate::progress::{CliObserver, TrainProgress};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use hessrank_models::classification::{Classification, ClassificationBatches, Classifier};
-use hessrank_models::{
-    CnnConfig, DnCnnConfig, GlobalMinimum, LinearNetConfig, MlpConfig, NoisyMnist, NoisyMnistConfig, NoisyMnistSampler,
-};
+use hessrank_models::{CnnConfig, GlobalMinimum, LinearNetConfig, MlpConfig, NoisyMnistConfig};
 use hessrank_train::{AdamPhase, GdPhase, PrecondScale, RunInfo, SgdPhase, TrainConfig, TrainOutcome, train};
 use std::path::PathBuf;
 
@@ -196,22 +194,22 @@ struct LinearTrain {
     schedule: Schedule,
 }
 
-/// Trains the DnCNN (used by `dncnn` too).
-pub fn train_dncnn(ctx: &Ctx, a: &DncnnTrain) -> Result<TrainOutcome<hessrank_models::DnCnn>> {
+/// Trains the DnCNN into `a.dir` (the library's training, the same as `dncnn` runs when it has no
+/// checkpoint).
+fn train_dncnn(ctx: &Ctx, a: &DncnnTrain) -> Result<TrainOutcome<hessrank_models::DnCnn>> {
     let mnist = hessrank_experiments::data::load_mnist(a.mnist.as_deref())?;
     let data = NoisyMnistConfig::new().with_n_images(a.n_images).with_noise_std(a.noise_std).with_seed(ctx.seed);
-    let sampler = NoisyMnistSampler::new(&mnist, &data, &ctx.device)?;
-    let full = NoisyMnist::new(&mnist, &data, &ctx.device)?;
-    let model_cfg = DnCnnConfig::new().with_seed(ctx.seed);
-    let info = RunInfo {
-        model_kind: "dncnn".into(),
-        model_config: serde_json::to_value(&model_cfg)?,
-        data: hessrank_experiments::data::data_record(&data, a.mnist.as_deref()),
-    };
-    let mut bar = TrainProgress::new(ctx.quiet, ctx.stop.clone());
-    let out = train(&a.schedule.config(), &sampler, &full, model_cfg.init(&ctx.device)?, &a.dir, info, &mut bar);
-    drop(bar);
-    Ok(out?)
+    let mut observer = CliObserver::new(ctx.quiet, ctx.stop.clone());
+    let schedule = a.schedule.config();
+    Ok(hessrank_experiments::dncnn::train_dncnn(
+        &data,
+        &mnist,
+        a.mnist.as_deref(),
+        &a.dir,
+        &schedule,
+        &ctx.device,
+        &mut observer,
+    )?)
 }
 
 fn report<M>(dir: &std::path::Path, out: &TrainOutcome<M>) {

@@ -1,18 +1,16 @@
 //! The DnCNN experiment's files and summary: `result.json`, `config.json`, the window traces,
 //! `trace.csv`, `threshold.*`, `sigma2-sweep.*`, `spectrum.csv`, Figure 3 and the validation plot.
 
+use super::WINDOW_TRACES;
+use super::spectrum::write_spectrum;
+use super::sweep::write_sweep;
 use super::threshold::write_threshold_curve;
-use crate::cmd::spectrum::write_spectrum;
-use crate::cmd::sweep::write_sweep;
 use crate::plots::{Series, VLine, line_chart};
 use crate::run_dir::RunDir;
 use anyhow::Result;
 use hessrank_experiments::dncnn::DncnnReport;
 use hessrank_experiments::sweep::relu_excess_meaning;
 use plotters::style::RGBColor;
-
-/// The file of an estimate's per-chain window traces (what `merge` pools).
-pub const WINDOW_TRACES: &str = "window-traces.json";
 
 /// Writes every file of the report into `dir`.
 pub fn write(dir: &RunDir, r: &DncnnReport) -> Result<()> {

@@ -11,6 +11,7 @@ mod theta0;
 pub use checks::{BnScaleDrift, NOT_A_MINIMUM_SHARE, SCALE_DRIFT_LIMIT, US_BLOWUP_LIMIT};
 pub use paired::Paired;
 pub use run::run;
+pub use theta0::train_dncnn;
 
 use hessrank_models::{NoisyMnistConfig, WeightsOptions};
 use hessrank_rank::baselines::{UbaruSaad, UbaruSaadConfig};

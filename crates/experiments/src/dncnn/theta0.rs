@@ -6,7 +6,7 @@ use crate::data::{data_record, load_mnist};
 use crate::observer::ExperimentObserver;
 use burn::tensor::Device;
 use hessrank_core::{DiagPreconditioner, Error, ParamLayout, Result, value_and_grad};
-use hessrank_models::{DnCnn, DnCnnConfig, Mnist, NoisyMnist, NoisyMnistSampler, load_weights};
+use hessrank_models::{DnCnn, DnCnnConfig, Mnist, NoisyMnist, NoisyMnistConfig, NoisyMnistSampler, load_weights};
 use hessrank_train::checkpoint::Checkpoint;
 use hessrank_train::{RunInfo, train};
 
@@ -93,7 +93,7 @@ pub fn theta0(
                     spec.data.n_images,
                     spec.data.noise_std
                 ));
-                let out = train_dncnn(spec, mnist, dir, schedule, device, observer)?;
+                let out = train_dncnn(&spec.data, mnist, spec.mnist.as_deref(), dir, schedule, device, observer)?;
                 (out.model, out.precond, out.manifest)
             };
             let objective = batch_on(spec, mnist, device)?;
@@ -110,22 +110,25 @@ pub fn theta0(
     }
 }
 
-/// Trains the DnCNN on `data` from MNIST into `dir` (SGD → GD → L-BFGS → Adam).
+/// Trains the DnCNN (initialised from `data.seed`) on the batch `data` draws from `mnist` (the
+/// standard release in `mnist_dir`, or the bundled digits) into the checkpoint folder `dir`: SGD →
+/// GD → L-BFGS → Adam, resumed from `dir` when a run there was interrupted.
 pub fn train_dncnn(
-    spec: &DncnnSpec,
+    data: &NoisyMnistConfig,
     mnist: &Mnist,
+    mnist_dir: Option<&std::path::Path>,
     dir: &std::path::Path,
     schedule: &hessrank_train::TrainConfig,
     device: &Device,
     observer: &mut dyn ExperimentObserver,
 ) -> Result<hessrank_train::TrainOutcome<DnCnn>> {
-    let sampler = NoisyMnistSampler::new(mnist, &spec.data, device)?;
-    let full = NoisyMnist::new(mnist, &spec.data, device)?;
-    let model_cfg = DnCnnConfig::new().with_seed(spec.seed);
+    let sampler = NoisyMnistSampler::new(mnist, data, device)?;
+    let full = NoisyMnist::new(mnist, data, device)?;
+    let model_cfg = DnCnnConfig::new().with_seed(data.seed);
     let info = RunInfo {
         model_kind: "dncnn".into(),
         model_config: serde_json::to_value(&model_cfg).unwrap_or_default(),
-        data: data_record(&spec.data, spec.mnist.as_deref()),
+        data: data_record(data, mnist_dir),
     };
     let mut progress = observer.training();
     train(schedule, &sampler, &full, model_cfg.init(device)?, dir, info, progress.as_mut())

@@ -1,5 +1,5 @@
 //! Pooling the chains of several runs that differ only in seed (or chain range): the way chains
-//! spread over machines are combined. Any scheduler runs `estimate --seed i`; merging checks that
+//! spread over machines are combined. Any scheduler runs the same estimate with seed i; merging checks that
 //! the runs started from the same θ₀ with the same G and settings, refuses a chain that appears
 //! twice, and recomputes the statistics (R̂, ESS, the between-chain interval) over all chains.
 
