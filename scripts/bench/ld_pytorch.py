@@ -2,13 +2,16 @@
 """The PyTorch side of scripts/bench/compare-pytorch: times the Langevin iteration that
 crates/rank/examples/ld_timing.rs times in hessrank, and prints one JSON line.
 
-    ld_pytorch.py linear SIZE f32|f64 THREADS [ITERS [DEVICE]]   deep linear net, depth 5, population loss
-    ld_pytorch.py dncnn SIZE f32|f64 THREADS [ITERS [DEVICE]]    753-parameter DnCNN on SIZE noisy images
-    ld_pytorch.py dgemm SIZE f64 THREADS                 SIZE^3 matrix product rate (GFLOP/s)
+    ld_pytorch.py linear SIZE f32|f64 THREADS [ITERS [DEVICE]] [--compile]   deep linear net, depth 5
+    ld_pytorch.py dncnn SIZE f32|f64 THREADS [ITERS [DEVICE]] [--compile]    753-parameter DnCNN, SIZE images
+    ld_pytorch.py dgemm SIZE f32|f64 THREADS                 SIZE^3 matrix product rate (GFLOP/s)
 
-The iteration is the paper authors' autograd formulation: loss, torch.autograd.grad, an
-in-place update θ ← θ − η∇L + √η σ (ξ_k + ξ_{k+1})/2 (Leimkuhler–Matthews, G = I), fresh
-Gaussian noise, and the scalar loss read back to the host (hessrank records it too).
+The iteration (eager, "pytorch") is the paper authors' autograd formulation: loss,
+torch.autograd.grad, an in-place update θ ← θ − η∇L + √η σ (ξ_k + ξ_{k+1})/2 (Leimkuhler–Matthews,
+G = I), fresh Gaussian noise, and the scalar loss read back to the host (hessrank records it too).
+With --compile ("torch.compile") the whole step is one compiled function: torch.compile(fullgraph=True)
+over torch.func.grad_and_value of a functional loss, with the update and the noise inside; the
+compilation happens in the untimed warm-up steps.
 """
 import json
 import math
@@ -48,7 +51,28 @@ def langevin(params, loss_fn, eta=1e-5, sigma2=1e-5):
     return step
 
 
-def linear(d, dtype, device):
+def langevin_compiled(params, loss_of, eta=1e-5, sigma2=1e-5):
+    """The same iteration as `langevin`, compiled whole: `loss_of(params)` is a pure function."""
+    b = 0.5 * math.sqrt(eta * sigma2)
+    value_and_grad = torch.func.grad_and_value(loss_of)
+
+    @torch.compile(fullgraph=True)
+    def update(ps, xi_prev):
+        grads, loss = value_and_grad(ps)
+        xi = [torch.randn_like(p) for p in ps]
+        new = [p - eta * g + b * (xp + x) for p, g, xp, x in zip(ps, grads, xi_prev, xi)]
+        return new, xi, loss
+
+    state = [[p.detach() for p in params], [torch.randn_like(p) for p in params]]
+
+    def step():
+        state[0], state[1], loss = update(state[0], state[1])
+        return loss.item()
+
+    return step
+
+
+def linear(d, dtype, device, compiled=False):
     torch.manual_seed(1)
     params = [
         (torch.eye(d, dtype=dtype) + 0.1 * torch.randn(d, d, dtype=dtype)).to(device).requires_grad_()
@@ -58,16 +82,18 @@ def linear(d, dtype, device):
     sx = x @ x.T / (2 * d)
     syx = torch.randn(d, d, dtype=dtype, device=device) @ sx
 
-    def loss():
-        a = params[0]
-        for w in params[1:]:
+    def loss_of(ps):
+        a = ps[0]
+        for w in ps[1:]:
             a = w @ a
         return ((a @ sx) * a).sum() - 2.0 * (a * syx).sum()
 
-    return langevin(params, loss)
+    if compiled:
+        return langevin_compiled(params, loss_of)
+    return langevin(params, lambda: loss_of(params))
 
 
-def dncnn(n, dtype, device):
+def dncnn(n, dtype, device, compiled=False):
     torch.manual_seed(1)
     net = torch.nn.Sequential(
         torch.nn.Conv2d(1, 8, 3, padding=1),
@@ -85,16 +111,32 @@ def dncnn(n, dtype, device):
     def loss():
         return ((noisy - net(noisy) - clean) ** 2).mean()
 
+    def loss_of(ps):
+        # The same network as `net`, written functionally (BatchNorm on batch statistics, as in
+        # training mode, without the running averages, which do not enter the loss).
+        w1, b1, w2, b2, gamma, beta, w3, b3 = ps
+        f = torch.nn.functional
+        h = f.relu(f.conv2d(noisy, w1, b1, padding=1))
+        h = f.batch_norm(f.conv2d(h, w2, b2, padding=1), None, None, gamma, beta, training=True, eps=1e-5)
+        h = f.relu(h)
+        return ((noisy - f.conv2d(h, w3, b3, padding=1) - clean) ** 2).mean()
+
+    if compiled:
+        with torch.no_grad():
+            assert torch.allclose(loss_of(params), loss()), "the functional DnCNN equals the module"
+        return langevin_compiled(params, loss_of)
     return langevin(params, loss)
 
 
 def main():
-    if len(sys.argv) < 5:
+    compiled = "--compile" in sys.argv
+    argv = [a for a in sys.argv if a != "--compile"]
+    if len(argv) < 5:
         sys.exit(__doc__)
-    model, size, dt, threads = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    model, size, dt, threads = argv[1], int(argv[2]), argv[3], int(argv[4])
     dtype = {"f32": torch.float32, "f64": torch.float64}[dt]
     torch.set_num_threads(threads)
-    out = {"impl": "pytorch", "model": model, "size": size, "dtype": dt, "threads": threads,
+    out = {"impl": "torch.compile" if compiled else "pytorch", "model": model, "size": size, "dtype": dt, "threads": threads,
            "torch": torch.__version__}
     if model == "dgemm":
         a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
@@ -102,10 +144,10 @@ def main():
         out.update(median_s=median, min_s=low, gflops=2 * size**3 / median / 1e9)
     else:
         default = {"linear": 100 if size >= 128 else 300, "dncnn": 10 if size >= 1024 else 30}[model]
-        iters = int(sys.argv[5]) if len(sys.argv) > 5 else default
-        device = sys.argv[6] if len(sys.argv) > 6 else "cpu"
+        iters = int(argv[5]) if len(argv) > 5 else default
+        device = argv[6] if len(argv) > 6 else "cpu"
         out["device"] = device
-        step = {"linear": linear, "dncnn": dncnn}[model](size, dtype, device)
+        step = {"linear": linear, "dncnn": dncnn}[model](size, dtype, device, compiled)
         median, low = time_steps(step, iters)
         out.update(iters=iters, median_s=median, min_s=low)
     print(json.dumps(out))
