@@ -4,6 +4,8 @@
 //! The backend is chosen here and only here, by cargo feature and `--backend`; every library crate
 //! takes a `&Device`. With no subcommand, runs the DnCNN experiment at a CPU-friendly size.
 
+#![forbid(unsafe_code)]
+
 mod backend;
 mod cmd;
 mod flags;

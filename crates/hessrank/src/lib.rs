@@ -18,6 +18,7 @@
 //! trace, spectral density), as PyHessian does. The pieces underneath are re-exported: [`core`],
 //! [`rank`], [`models`] and [`train`].
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod curvature;
 mod langevin;

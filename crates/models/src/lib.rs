@@ -3,6 +3,7 @@
 //! classifier, the real MNIST digits shipped in `datasets/mnist`, and the deterministic full-batch
 //! objectives over fixed data.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod classification;
 pub mod cnn;

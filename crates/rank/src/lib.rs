@@ -12,6 +12,7 @@
 //! Nothing here names a model or a backend: it works for any [`hessrank_core::Objective`] on any
 //! device.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod baselines;
 pub mod hessian;

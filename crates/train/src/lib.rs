@@ -3,6 +3,7 @@
 //! Hessian is measured), then Adam on a copy of θ₀ to obtain its second moment v̂, which becomes the
 //! fixed preconditioner G = s/(√v̂ + ε). Checkpoints are atomic and training resumes from the last one.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod adam;
 pub mod checkpoint;
