@@ -32,6 +32,9 @@ pub use langevin::Langevin;
 
 /// The vocabulary: objectives, parameter maps, preconditioners, operators, seeded noise, errors.
 pub use hessrank_core as core;
+/// The paper's experiments (Figure 1, Table 1, the DnCNN) as functions: a typed spec, a device and
+/// an observer in, a typed report out.
+pub use hessrank_experiments as experiments;
 /// The models hessrank ships: the deep linear net, the DnCNN, MNIST, weights from PyTorch.
 pub use hessrank_models as models;
 /// The estimator, the theory, exact Hessians and the baselines.
