@@ -13,7 +13,8 @@ XLA's CPU thread count is not settable per process: pin the process (taskset) to
 import json
 import math
 import sys
-import time
+
+from bench_timing import time_steps
 
 
 def main():
@@ -98,16 +99,9 @@ def main():
 
     default = {"linear": 100 if size >= 128 else 300, "dncnn": 10 if size >= 1024 else 30}[model]
     iters = int(sys.argv[4]) if len(sys.argv) > 4 else default
-    for _ in range(iters // 5 + 3):
-        step()
-    t = []
-    for _ in range(iters):
-        s = time.perf_counter()
-        step()
-        t.append(time.perf_counter() - s)
-    t.sort()
+    median, low = time_steps(step, iters)
     print(json.dumps({"impl": "jax", "model": model, "size": size, "dtype": dt, "jax": jax.__version__,
-                      "iters": iters, "median_s": t[len(t) // 2], "min_s": t[0]}))
+                      "iters": iters, "median_s": median, "min_s": low}))
 
 
 if __name__ == "__main__":

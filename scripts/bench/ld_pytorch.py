@@ -16,21 +16,10 @@ compilation happens in the untimed warm-up steps.
 import json
 import math
 import sys
-import time
 
 import torch
 
-
-def time_steps(step, iters):
-    for _ in range(iters // 5 + 3):
-        step()
-    t = []
-    for _ in range(iters):
-        s = time.perf_counter()
-        step()
-        t.append(time.perf_counter() - s)
-    t.sort()
-    return t[len(t) // 2], t[0]
+from bench_timing import time_steps
 
 
 def langevin(params, loss_fn, eta=1e-5, sigma2=1e-5):

@@ -9,26 +9,19 @@ use hessrank_rank::validation::{PairedDifference, paired_difference};
 use hessrank_rank::{LangevinConfig, RankEstimate};
 use std::path::{Path, PathBuf};
 
-/// The frozen half of a pair.
+/// The real and the frozen run of one σ², with the same noise.
 #[derive(Debug, Clone)]
-pub struct FrozenRun {
-    /// The same chains on the frozen-activation objective (θ₀'s ReLU pattern fixed).
-    pub estimate: RankEstimate,
-    /// Its recorded mean trace.
-    pub trace: Vec<TracePoint>,
-    /// real − frozen, chain by chain.
-    pub relu_excess: PairedDifference,
-}
-
-/// One σ²'s runs.
-#[derive(Debug, Clone)]
-pub struct PairedRun {
+pub struct Paired {
     /// Algorithm 1 on the real loss.
     pub real: RankEstimate,
     /// Its recorded mean trace.
-    pub trace: Vec<TracePoint>,
-    /// The frozen run, when asked for.
-    pub frozen: Option<FrozenRun>,
+    pub real_trace: Vec<TracePoint>,
+    /// The same chains on the frozen-activation objective (θ₀'s ReLU pattern fixed).
+    pub frozen: RankEstimate,
+    /// Its recorded mean trace.
+    pub frozen_trace: Vec<TracePoint>,
+    /// real − frozen, chain by chain: the loss the Hessian does not see.
+    pub relu_excess: PairedDifference,
 }
 
 /// The state files of the `i`-th σ² of a sweep (real, frozen).
@@ -84,10 +77,33 @@ where
     Ok((r?, points))
 }
 
-/// Runs Algorithm 1 with `config` on `objective` (η chosen on `curvature`'s curvature) and, when
-/// `paired`, the same chains on `curvature` itself, the frozen-activation objective.
-/// [`hessrank_core::Error::Interrupted`] when either was stopped before an estimate; its state is
-/// saved.
+/// Runs Algorithm 1 with `config` on `objective`, η chosen on `curvature`'s curvature, saving its
+/// state and trace as the real run of `files` ([`hessrank_core::Error::Interrupted`] when it was
+/// stopped before an estimate).
+#[allow(clippy::too_many_arguments)]
+pub fn run_real<O, C>(
+    config: &LangevinConfig,
+    objective: &O,
+    curvature: &C,
+    model: &O::Model,
+    precond: &DiagPreconditioner,
+    files: StateFiles<'_>,
+    observer: &mut dyn ExperimentObserver,
+    label: &str,
+) -> Result<(RankEstimate, Vec<TracePoint>)>
+where
+    O: Objective,
+    C: Objective<Model = O::Model>,
+    O::Model: Clone,
+{
+    let state = files.dir.map(|d| d.join(state_files(files.index).0));
+    let mut progress = observer.langevin(label);
+    one_run(config, (objective, curvature), (model, precond), state, files, progress.as_mut())
+}
+
+/// Runs [`run_real`] and then the same chains on `curvature` itself, the frozen-activation
+/// objective ([`hessrank_core::Error::Interrupted`] when either was stopped before an estimate;
+/// its state is saved).
 #[allow(clippy::too_many_arguments)]
 pub fn run_paired<O, C>(
     config: &LangevinConfig,
@@ -95,37 +111,27 @@ pub fn run_paired<O, C>(
     curvature: &C,
     model: &O::Model,
     precond: &DiagPreconditioner,
-    paired: bool,
     files: StateFiles<'_>,
     observer: &mut dyn ExperimentObserver,
-) -> Result<PairedRun>
+) -> Result<Paired>
 where
     O: Objective,
     C: Objective<Model = O::Model>,
     O::Model: Clone,
 {
-    let (real_state, frozen_state) = state_files(files.index);
-    let at = |f: String| files.dir.map(|d| d.join(f));
     let s2 = config.sigma2;
     let label = format!("σ² = {s2:.1e}: real loss");
-    if paired {
-        observer.note(&label);
-    }
-    let (real, trace) = {
-        let mut progress = observer.langevin(&label);
-        one_run(config, (objective, curvature), (model, precond), at(real_state), files, progress.as_mut())?
-    };
-    if !paired {
-        return Ok(PairedRun { real, trace, frozen: None });
-    }
+    observer.note(&label);
+    let (real, real_trace) = run_real(config, objective, curvature, model, precond, files, observer, &label)?;
     let label = format!("σ² = {s2:.1e}: frozen-activation objective (same noise)");
     observer.note(&label);
+    let frozen_state = files.dir.map(|d| d.join(state_files(files.index).1));
     let (frozen, frozen_trace) = {
         let mut progress = observer.langevin(&label);
-        one_run(config, (curvature, curvature), (model, precond), at(frozen_state), files, progress.as_mut())?
+        one_run(config, (curvature, curvature), (model, precond), frozen_state, files, progress.as_mut())?
     };
     let relu_excess = paired_difference(&real, &frozen)?;
-    Ok(PairedRun { real, trace, frozen: Some(FrozenRun { estimate: frozen, trace: frozen_trace, relu_excess }) })
+    Ok(Paired { real, real_trace, frozen, frozen_trace, relu_excess })
 }
 
 /// The most parameters [`exact_mode_eigenvalues`] forms the dense Hessian of (2n gradients, n²

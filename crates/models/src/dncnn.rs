@@ -93,6 +93,19 @@ impl DnCnnConfig {
     }
 }
 
+/// The default DnCNN on `device` with the weights in `file` (safetensors or PyTorch `.pt`), keys
+/// mapped by `options`' own renames first and then from a PyTorch `nn.Sequential`
+/// ([`DnCnnConfig::pytorch_sequential_renames`]), with the load's report.
+pub fn load_dncnn(
+    file: &std::path::Path,
+    options: &crate::WeightsOptions,
+    device: &Device,
+) -> hessrank_core::Result<(DnCnn, crate::WeightsReport)> {
+    let cfg = DnCnnConfig::new();
+    let options = options.clone().with_renames(cfg.pytorch_sequential_renames());
+    crate::load_weights(cfg.init(device)?, file, &options)
+}
+
 impl DnCnnConfig {
     /// The key renames that take a PyTorch `nn.Sequential` DnCNN's `state_dict` onto this
     /// network's module paths: `Conv2d, ReLU, [Conv2d, BatchNorm2d, ReLU] × (depth − 2), Conv2d`

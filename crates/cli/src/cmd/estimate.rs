@@ -11,7 +11,7 @@ use crate::{Ctx, problem, with_problem};
 use anyhow::{Context, Result};
 use clap::Args;
 use hessrank_core::{DiagPreconditioner, ParamLayout};
-use hessrank_experiments::paired::{PairedRun, StateFiles, exact_mode_eigenvalues, run_paired};
+use hessrank_experiments::paired::{StateFiles, exact_mode_eigenvalues, run_paired, run_real};
 use hessrank_experiments::sweep::{FrozenCheck, relu_excess_meaning};
 use hessrank_rank::RankEstimate;
 use hessrank_rank::langevin::TracePoint;
@@ -137,9 +137,16 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
             let layout = ParamLayout::of(model);
             let g = choose_precond(a.precond.as_deref(), loaded.precond.clone(), &layout, ctx)?;
             let g = restrict(g, &layout, &a.params, index == 0)?;
-            run_paired(config, objective, curvature, model, &g, paired, files, &mut observer)
+            // No `?` on the runs: an interruption is handled below, not returned.
+            if paired {
+                run_paired(config, objective, curvature, model, &g, files, &mut observer)
+                    .map(|p| (p.real, p.real_trace, Some((p.frozen, p.relu_excess))))
+            } else {
+                run_real(config, objective, curvature, model, &g, files, &mut observer, "langevin")
+                    .map(|(r, trace)| (r, trace, None))
+            }
         });
-        let PairedRun { real: r, trace, frozen } = match run {
+        let (r, trace, frozen) = match run {
             Err(e @ hessrank_core::Error::Interrupted { .. }) => {
                 println!("{}", describe(&e));
                 return write_interrupted(&dir);
@@ -151,7 +158,7 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
                 DiscreteTheory { mu: mu.clone(), eta: r.eta, sigma2: config.sigma2, scheme: config.scheme }
                     .expected_estimate(config.k_tot, config.k_avg)
             });
-            rows.push(SweepRow::of(&r, frozen.as_ref().map(|f| (&f.estimate, &f.relu_excess)), theory));
+            rows.push(SweepRow::of(&r, frozen.as_ref().map(|(f, d)| (f, d)), theory));
             println!("σ² = {:.1e}: {}", config.sigma2, summary_line(&r));
         }
         if first.is_none() {
@@ -275,12 +282,21 @@ fn per_layer(
             let n: usize = layout.specs.iter().zip(&keep).filter(|(_, k)| **k).map(|(s, _)| s.numel()).sum();
             let g = g.restricted(&keep)?;
             let mut observer = CliObserver::new(ctx.quiet, ctx.stop.clone());
-            let r = match run_paired(config, objective, curvature, model, &g, false, StateFiles::NONE, &mut observer) {
+            let r = match run_real(
+                config,
+                objective,
+                curvature,
+                model,
+                &g,
+                StateFiles::NONE,
+                &mut observer,
+                block.as_str(),
+            ) {
                 Err(e @ hessrank_core::Error::Interrupted { .. }) => {
                     println!("{}", describe(&e));
                     return write_interrupted(dir);
                 }
-                r => r?.real,
+                r => r?.0,
             };
             println!("{block:<10} {n:>6} parameters: {r}");
             rows.push(BlockRow { block, params: glob, n_params: n, result: r });

@@ -9,7 +9,7 @@ use crate::plots::{Series, VLine, line_chart};
 use crate::run_dir::RunDir;
 use anyhow::Result;
 use hessrank_experiments::dncnn::DncnnReport;
-use hessrank_experiments::sweep::relu_excess_meaning;
+use hessrank_experiments::sweep::{FrozenCheck, relu_excess_meaning};
 use plotters::style::RGBColor;
 
 /// Writes every file of the report into `dir`.
@@ -89,8 +89,7 @@ pub fn print(dir: &RunDir, r: &DncnnReport) {
         100.0 * r.energy_captured.ours,
         if real.partial { " (PARTIAL)" } else { "" }
     );
-    let verdict =
-        hessrank_experiments::sweep::FrozenCheck { z: frozen.z_vs_theory, agrees: frozen.agrees_within_2_5_se };
+    let verdict = FrozenCheck::of(frozen.estimate, frozen.stderr, predicted);
     println!(
         "  frozen-Hessian check                     {:.1} ± {:.1}  vs theory {predicted:.1}: {:+.1} SE, {}",
         frozen.estimate,

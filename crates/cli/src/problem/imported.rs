@@ -138,8 +138,7 @@ fn import_classifier<M: Classifier + ModuleSnapshot>(
 /// The DnCNN in `weights` (trained elsewhere: `--arch dncnn --weights`) on `device`, with the
 /// load report printed.
 pub fn import_dncnn(weights: &Path, import: &ImportArgs, device: &Device) -> Result<DnCnn> {
-    let cfg = DnCnnConfig::new();
-    let (model, report) = load_weights(cfg.init(device)?, weights, &import.options(cfg.pytorch_sequential_renames()))?;
+    let (model, report) = hessrank_models::load_dncnn(weights, &import.options(Vec::new()), device)?;
     println!("weights: {}", report.summary());
     Ok(model)
 }

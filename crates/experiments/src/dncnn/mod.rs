@@ -4,12 +4,10 @@
 //! exact spectrum of G^½HG^½, Ubaru–Saad, and the checks of every premise.
 
 mod checks;
-mod paired;
 mod run;
 mod theta0;
 
 pub use checks::{BnScaleDrift, NOT_A_MINIMUM_SHARE, SCALE_DRIFT_LIMIT, US_BLOWUP_LIMIT};
-pub use paired::Paired;
 pub use run::run;
 pub use theta0::train_dncnn;
 
@@ -23,6 +21,7 @@ use hessrank_train::TrainConfig;
 use serde::Serialize;
 use std::path::PathBuf;
 
+use crate::paired::Paired;
 use crate::sweep::SweepRow;
 
 /// Where θ₀ comes from.

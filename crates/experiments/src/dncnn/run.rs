@@ -2,7 +2,6 @@
 //! rank at every threshold and the checks.
 
 use super::checks::{bn_scale_drift, scale_drift_warning, spectrum_warnings};
-use super::paired::Paired;
 use super::theta0::{checkpoint_matches, mnist_of, model_on, theta0};
 use super::{
     DncnnReport, DncnnRunConfig, DncnnSpec, EnergyCaptured, FrozenValidation, SpectrumSummary, TheorySummary,
@@ -126,7 +125,7 @@ pub fn run(
         config.validate()?;
         let files =
             StateFiles { dir: Some(&spec.state_dir), index, every: spec.checkpoint_every.max(1), resume: spec.resume };
-        runs.push(Paired::of(run_paired(&config, objective, &frozen, model, precond, true, files, observer)?));
+        runs.push(run_paired(&config, objective, &frozen, model, precond, files, observer)?);
         theories.push(DiscreteTheory { mu: mu.clone(), eta, sigma2, scheme: spec.scheme });
     }
     let predicted: Vec<f64> = theories.iter().map(|t| t.expected_estimate(spec.iters, spec.avg)).collect();

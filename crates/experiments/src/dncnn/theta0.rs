@@ -6,7 +6,7 @@ use crate::data::{data_record, load_mnist};
 use crate::observer::ExperimentObserver;
 use burn::tensor::Device;
 use hessrank_core::{DiagPreconditioner, Error, ParamLayout, Result, value_and_grad};
-use hessrank_models::{DnCnn, DnCnnConfig, Mnist, NoisyMnist, NoisyMnistConfig, NoisyMnistSampler, load_weights};
+use hessrank_models::{DnCnn, DnCnnConfig, Mnist, NoisyMnist, NoisyMnistConfig, NoisyMnistSampler, load_dncnn};
 use hessrank_train::checkpoint::Checkpoint;
 use hessrank_train::{RunInfo, train};
 
@@ -35,10 +35,7 @@ pub fn checkpoint_matches(spec: &DncnnSpec, dir: &std::path::Path) -> bool {
 pub fn model_on(spec: &DncnnSpec, device: &Device, observer: &mut dyn ExperimentObserver) -> Result<DnCnn> {
     match &spec.theta0 {
         Theta0Source::Weights { file, options, .. } => {
-            let cfg = DnCnnConfig::new();
-            // The file's own renames first, then the PyTorch `nn.Sequential` key map.
-            let options = options.clone().with_renames(cfg.pytorch_sequential_renames());
-            let (model, report) = load_weights(cfg.init(device)?, file, &options)?;
+            let (model, report) = load_dncnn(file, options, device)?;
             observer.note(&format!("weights: {}", report.summary()));
             Ok(model)
         }
