@@ -12,7 +12,8 @@
 //! rate in GFLOP/s: the ceiling the linear net's twelve products per iteration run against;
 //! `gemm-blocked` times `hessrank_kernels::matmul`, the column-blocked product the net uses.
 //! `flex-burn` is Flex with the models on Burn's own operations (`Kernels::Burn`: convolution,
-//! BatchNorm and the linear net's products), for A/B runs.
+//! BatchNorm and the linear net's products), for A/B runs; `flex-avx2` is Flex with hessrank's
+//! kernels but the direct convolution capped at its AVX2 path (padded copies, no AVX-512 tiles).
 //! The iteration is Algorithm 1's (Leimkuhler–Matthews, G = I, one chain): the full-batch loss and
 //! gradient through Burn autodiff, the update and fresh Gaussian noise. Threads follow
 //! `RAYON_NUM_THREADS`. Criterion (`cargo bench`) gives the distributions; this prints medians for
@@ -29,7 +30,9 @@ use hessrank_rank::{LangevinConfig, StepSize};
 use std::time::Instant;
 
 fn usage() -> ! {
-    eprintln!("usage: ld_timing linear|dncnn|gemm|gemm-blocked SIZE f32|f64 [flex|flex-burn|ndarray|wgpu] [ITERS]");
+    eprintln!(
+        "usage: ld_timing linear|dncnn|gemm|gemm-blocked SIZE f32|f64 [flex|flex-burn|flex-avx2|ndarray|wgpu] [ITERS]"
+    );
     std::process::exit(2)
 }
 
@@ -37,11 +40,15 @@ fn device(backend: &str, dtype: FloatDType) -> Device {
     let base = match backend {
         "flex" => Device::flex(),
         "flex-burn" => Device::flex(),
+        "flex-avx2" => {
+            hessrank_kernels::direct::limit_path(hessrank_kernels::direct::Path::Avx2Fma);
+            Device::flex()
+        }
         "ndarray" => Device::ndarray(),
         #[cfg(feature = "wgpu")]
         "wgpu" => Device::wgpu_options().init().unwrap_or_else(|e| panic!("no wgpu adapter: {e}")),
         other => {
-            eprintln!("backend {other}: expected flex, flex-burn or ndarray (wgpu needs --features wgpu)");
+            eprintln!("backend {other}: expected flex, flex-burn, flex-avx2 or ndarray (wgpu needs --features wgpu)");
             usage()
         }
     };

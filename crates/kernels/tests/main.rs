@@ -1,6 +1,7 @@
 //! Integration tests of hessrank-kernels that need their own process (Flex at f32).
 
 use burn::tensor::{Device, FloatDType};
+use hessrank_kernels::direct::{self, Path};
 use hessrank_kernels::parity_tests::{
     BN_SHAPES, MATMUL_SHAPES, SHAPES, batch_norm_max_differences, check_langevin_update, flex_at,
     matmul_max_differences, max_differences,
@@ -37,6 +38,8 @@ fn fused_langevin_update_equals_burn_ops_in_f32() {
 #[test]
 fn direct_path_equals_burn_conv_in_f32() {
     let device = flex_f32();
+    let best = Path::best_supported();
+    let before = direct::calls(best);
     for (n, c_in, c_out, h, w) in SHAPES {
         let [dy, dx, dw, db] = max_differences(&device, n, c_in, c_out, h, w);
         let eps = f32::EPSILON as f64;
@@ -53,6 +56,10 @@ fn direct_path_equals_burn_conv_in_f32() {
             (n, c_in, c_out, h, w)
         );
     }
+    // The layer's forward, input gradient and weight gradient, per shape, ran on the CPU's
+    // fastest path (no other test of this process convolves).
+    let calls = direct::calls(best) - before;
+    assert_eq!(calls, 3 * SHAPES.len() as u64, "{best:?} ran {calls} convolutions");
 }
 
 /// f32 on Flex: the fast BatchNorm equals Burn's to f32 rounding (it sums in f64, Burn in f32,

@@ -2,18 +2,83 @@
 //!
 //! Written by hand because no maintained crate has a small-channel direct convolution: the
 //! im2col + GEMM route of general libraries spends most of its time packing when the channel
-//! counts are 1–16, as in the DnCNN. The layout trick: each input plane is zero-padded to
-//! (H+2)×(W+2) and flattened, so the output at flat position q = y·(W+2)+x reads the input at
-//! q + ky·(W+2) + kx for every tap — nine contiguous, shifted vectors. Outputs at the two padding
-//! columns of each row are computed and thrown away (2/(W+2) extra work), which keeps the inner
-//! loop free of bounds logic so the compiler vectorises it. A register tile holds `B` output
-//! channels × `L` positions; the vector width comes from the target features picked at run time.
+//! counts are 1–16, as in the DnCNN. Three paths compute the same definition ([`Path`]); each
+//! call takes the fastest the CPU supports:
+//! - [`Path::Avx512`] ([`avx512`]): hand-written register tiles over the unpadded planes, with
+//!   lane masks standing in for the zero padding.
+//! - [`Path::Avx2Fma`] and [`Path::Portable`]: the loops below, compiled with and without AVX2 +
+//!   FMA. Each input plane is zero-padded to (H+2)×(W+2) and flattened, so the output at flat
+//!   position q = y·(W+2)+x reads the input at q + ky·(W+2) + kx for every tap — nine contiguous,
+//!   shifted vectors. Outputs at the two padding columns of each row are computed and thrown away
+//!   (2/(W+2) extra work), which keeps the inner loop free of bounds logic so the compiler
+//!   vectorises it. A register tile holds `B` output channels × `L` positions.
 //!
 //! Results do not depend on the thread count: images are independent in the forward pass, and
 //! the weight gradient sums per-chunk partials in a fixed order.
 
 use rayon::prelude::*;
 use std::ops::{Add, Mul};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+
+/// Which implementation of the direct convolution runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Path {
+    /// Plain loops compiled for the baseline target (vectorised by LLVM where it can).
+    Portable = 0,
+    /// The same loops compiled for AVX2 and FMA, over zero-padded copies of the planes.
+    Avx2Fma = 1,
+    /// Hand-written AVX-512 tiles over the unpadded planes, with lane masks for the padding.
+    Avx512 = 2,
+}
+
+impl Path {
+    /// The fastest path this CPU supports.
+    pub fn best_supported() -> Path {
+        #[cfg(target_arch = "x86_64")]
+        if avx512::available() {
+            return Path::Avx512;
+        }
+        if has_avx2_fma() { Path::Avx2Fma } else { Path::Portable }
+    }
+
+    /// The path the convolutions take now: the best the CPU supports, capped by [`limit_path`].
+    pub fn current() -> Path {
+        let cap = match LIMIT.load(Ordering::Relaxed) {
+            0 => Path::Portable,
+            1 => Path::Avx2Fma,
+            _ => Path::Avx512,
+        };
+        Path::best_supported().min(cap)
+    }
+}
+
+/// The cap set by [`limit_path`] (a `Path` as u8).
+static LIMIT: AtomicU8 = AtomicU8::new(Path::Avx512 as u8);
+
+/// Calls of the three entry points per path, since the process started.
+static CALLS: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+
+/// Caps the path every later convolution in this process takes (for A/B timings and tests):
+/// the best the CPU supports, but no faster than `cap`. `limit_path(Path::Avx512)` lifts the cap.
+pub fn limit_path(cap: Path) {
+    LIMIT.store(cap as u8, Ordering::Relaxed);
+}
+
+/// How many convolutions (forward, input gradient or weight gradient) `path` has run since the
+/// process started: the evidence a test needs that the fast path was taken.
+pub fn calls(path: Path) -> u64 {
+    CALLS[path as usize].load(Ordering::Relaxed)
+}
+
+/// The path for this call, counted.
+fn take_path() -> Path {
+    let path = Path::current();
+    CALLS[path as usize].fetch_add(1, Ordering::Relaxed);
+    path
+}
 
 /// Accumulator elements per register tile (`B × L`), per element type: eight AVX2 registers.
 const TILE_ELEMS_F32: usize = 64;
@@ -232,6 +297,12 @@ macro_rules! for_channel_blocks {
 trait Kernels: Real {
     fn forward_image<const FUSED: bool>(g: &Geometry, xp: &[Self], wt: &[Self], bias: &[Self], out: &mut [Self]);
     fn weight_grad_image<const FUSED: bool>(g: &Geometry, xp: &[Self], dy: &[Self], dw: &mut [Self]);
+    /// The batch forward pass on the AVX-512 path (`wt` as [ci][k][co]).
+    #[cfg(target_arch = "x86_64")]
+    fn forward_avx512(g: Geometry, x: &[Self], wt: &[Self], bias: &[Self]) -> Vec<Self>;
+    /// The batch weight and bias gradients on the AVX-512 path.
+    #[cfg(target_arch = "x86_64")]
+    fn weight_grad_avx512(g: Geometry, x: &[Self], dy: &[Self]) -> (Vec<Self>, Vec<Self>);
 }
 
 macro_rules! impl_kernels {
@@ -252,6 +323,16 @@ macro_rules! impl_kernels {
             #[inline(always)]
             fn weight_grad_image<const FUSED: bool>(g: &Geometry, xp: &[$T], dy: &[$T], dw: &mut [$T]) {
                 for_channel_blocks!($T, g.c_out, |co0, B, L| weight_grad_block::<$T, B, L, FUSED>(g, xp, dy, co0, dw));
+            }
+
+            #[cfg(target_arch = "x86_64")]
+            fn forward_avx512(g: Geometry, x: &[$T], wt: &[$T], bias: &[$T]) -> Vec<$T> {
+                avx512::forward(g, x, wt, bias)
+            }
+
+            #[cfg(target_arch = "x86_64")]
+            fn weight_grad_avx512(g: Geometry, x: &[$T], dy: &[$T]) -> (Vec<$T>, Vec<$T>) {
+                avx512::weight_grad(g, x, dy)
             }
         }
     };
@@ -292,18 +373,18 @@ unsafe fn weight_grad_image_avx2<T: Kernels>(g: &Geometry, xp: &[T], dy: &[T], d
     T::weight_grad_image::<true>(g, xp, dy, dw)
 }
 
-fn forward_image<T: Kernels>(g: &Geometry, xp: &[T], wt: &[T], bias: &[T], out: &mut [T]) {
+fn forward_image<T: Kernels>(path: Path, g: &Geometry, xp: &[T], wt: &[T], bias: &[T], out: &mut [T]) {
     #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
+    if path >= Path::Avx2Fma {
         // SAFETY: the CPU was just checked for AVX2 and FMA.
         return unsafe { forward_image_avx2(g, xp, wt, bias, out) };
     }
     T::forward_image::<false>(g, xp, wt, bias, out)
 }
 
-fn weight_grad_image<T: Kernels>(g: &Geometry, xp: &[T], dy: &[T], dw: &mut [T]) {
+fn weight_grad_image<T: Kernels>(path: Path, g: &Geometry, xp: &[T], dy: &[T], dw: &mut [T]) {
     #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
+    if path >= Path::Avx2Fma {
         // SAFETY: the CPU was just checked for AVX2 and FMA.
         return unsafe { weight_grad_image_avx2(g, xp, dy, dw) };
     }
@@ -321,6 +402,11 @@ fn check_lengths<T>(g: &Geometry, x: &[T], weight: &[T]) {
 /// result is [n, c_out, h, w], all row-major. Images run in parallel on rayon's pool.
 #[allow(private_bounds)]
 pub fn conv3x3_forward<T: Kernels>(g: Geometry, x: &[T], weight: &[T], bias: Option<&[T]>) -> Vec<T> {
+    forward_on(take_path(), g, x, weight, bias)
+}
+
+/// [`conv3x3_forward`] on a given path (which the CPU must support).
+fn forward_on<T: Kernels>(path: Path, g: Geometry, x: &[T], weight: &[T], bias: Option<&[T]>) -> Vec<T> {
     check_lengths(&g, x, weight);
     // Weights as [ci][k][co]: the B output channels of one tap are contiguous.
     let mut wt = vec![T::default(); weight.len()];
@@ -333,6 +419,10 @@ pub fn conv3x3_forward<T: Kernels>(g: Geometry, x: &[T], weight: &[T], bias: Opt
     }
     let bias = bias.map_or_else(|| vec![T::default(); g.c_out], <[T]>::to_vec);
     assert_eq!(bias.len(), g.c_out, "bias of {g:?} has {} elements", bias.len());
+    #[cfg(target_arch = "x86_64")]
+    if path == Path::Avx512 {
+        return T::forward_avx512(g, x, &wt, &bias);
+    }
     let mut y = vec![T::default(); g.n * g.image_out()];
     if g.n == 0 || g.image_out() == 0 {
         return y;
@@ -342,7 +432,7 @@ pub fn conv3x3_forward<T: Kernels>(g: Geometry, x: &[T], weight: &[T], bias: Opt
         || (vec![T::default(); g.c_in * g.plane()], vec![T::default(); g.c_out * len]),
         |(xp, flat), (yi, xi)| {
             pad_planes(&g, g.c_in, xi, xp);
-            forward_image(&g, xp, &wt, &bias, flat);
+            forward_image(path, &g, xp, &wt, &bias, flat);
             for co in 0..g.c_out {
                 for r in 0..g.h {
                     yi[(co * g.h + r) * g.w..][..g.w].copy_from_slice(&flat[co * len + r * wp..][..g.w]);
@@ -357,6 +447,11 @@ pub fn conv3x3_forward<T: Kernels>(g: Geometry, x: &[T], weight: &[T], bias: Opt
 /// convolution from `c_out` to `c_in` channels with the kernel rotated by 180°.
 #[allow(private_bounds)]
 pub fn conv3x3_input_grad<T: Kernels>(g: Geometry, dy: &[T], weight: &[T]) -> Vec<T> {
+    input_grad_on(take_path(), g, dy, weight)
+}
+
+/// [`conv3x3_input_grad`] on a given path (which the CPU must support).
+fn input_grad_on<T: Kernels>(path: Path, g: Geometry, dy: &[T], weight: &[T]) -> Vec<T> {
     let back = Geometry { c_in: g.c_out, c_out: g.c_in, ..g };
     let mut rotated = vec![T::default(); weight.len()];
     for co in 0..g.c_out {
@@ -366,15 +461,24 @@ pub fn conv3x3_input_grad<T: Kernels>(g: Geometry, dy: &[T], weight: &[T]) -> Ve
             }
         }
     }
-    conv3x3_forward(back, dy, &rotated, None)
+    forward_on(path, back, dy, &rotated, None)
 }
 
 /// The weight and bias gradients of [`conv3x3_forward`]: `dweight` [c_out, c_in, 3, 3] and
 /// `dbias` [c_out], from the input `x` and the output gradient `dy`.
 #[allow(private_bounds)]
 pub fn conv3x3_weight_grad<T: Kernels>(g: Geometry, x: &[T], dy: &[T]) -> (Vec<T>, Vec<T>) {
+    weight_grad_on(take_path(), g, x, dy)
+}
+
+/// [`conv3x3_weight_grad`] on a given path (which the CPU must support).
+fn weight_grad_on<T: Kernels>(path: Path, g: Geometry, x: &[T], dy: &[T]) -> (Vec<T>, Vec<T>) {
     assert_eq!(x.len(), g.n * g.image_in(), "input of {g:?} has {} elements", x.len());
     assert_eq!(dy.len(), g.n * g.image_out(), "output gradient of {g:?} has {} elements", dy.len());
+    #[cfg(target_arch = "x86_64")]
+    if path == Path::Avx512 {
+        return T::weight_grad_avx512(g, x, dy);
+    }
     let nw = g.c_out * g.c_in * 9;
     let partials: Vec<(Vec<T>, Vec<T>)> = x
         .par_chunks(GRAD_CHUNK * g.image_in().max(1))
@@ -386,7 +490,7 @@ pub fn conv3x3_weight_grad<T: Kernels>(g: Geometry, x: &[T], dy: &[T]) -> (Vec<T
             for (xi, dyi) in xc.chunks(g.image_in()).zip(dyc.chunks(g.image_out())) {
                 pad_planes(&g, g.c_in, xi, &mut xp);
                 spread_planes(&g, g.c_out, dyi, &mut dflat);
-                weight_grad_image(&g, &xp, &dflat, &mut dw);
+                weight_grad_image(path, &g, &xp, &dflat, &mut dw);
                 for (co, b) in db.iter_mut().enumerate() {
                     *b = dyi[co * g.h * g.w..][..g.h * g.w].iter().fold(*b, |s, &v| s + v);
                 }

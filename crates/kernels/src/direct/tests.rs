@@ -34,6 +34,11 @@ fn values(len: usize, seed: u64) -> Vec<f64> {
     (0..len).map(|i| ((i as u64 * 2654435761 + seed * 97) % 1000) as f64 / 500.0 - 1.0).collect()
 }
 
+/// Every path this CPU supports: each is checked against the definition on its own.
+fn paths() -> Vec<Path> {
+    [Path::Portable, Path::Avx2Fma, Path::Avx512].into_iter().filter(|&p| p <= Path::best_supported()).collect()
+}
+
 fn shapes() -> Vec<Geometry> {
     let g = |n, c_in, c_out, h, w| Geometry { n, c_in, c_out, h, w };
     // Every channel block size (8, 4, 2, 1 and mixes), odd and tiny images, a tile-crossing width.
@@ -44,30 +49,34 @@ fn shapes() -> Vec<Geometry> {
         g(2, 3, 7, 1, 1),
         g(11, 5, 13, 4, 30),
         g(1, 2, 3, 28, 28),
+        // The DnCNN's layers on a plane that is not a whole number of vectors (f32 or f64).
+        g(3, 8, 8, 13, 11),
+        g(2, 1, 8, 17, 3),
+        g(2, 8, 1, 3, 17),
     ]
 }
 
 #[test]
 fn forward_matches_the_definition_in_f64() {
-    for g in shapes() {
+    for (path, g) in paths().into_iter().flat_map(|p| shapes().into_iter().map(move |g| (p, g))) {
         let (x, w, b) = (values(g.n * g.c_in * g.h * g.w, 1), values(g.c_out * g.c_in * 9, 2), values(g.c_out, 3));
         let want = reference(g, &x, &w, &b);
-        let got = conv3x3_forward(g, &x, &w, Some(&b));
+        let got = forward_on(path, g, &x, &w, Some(&b));
         let err = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-        assert!(err < 1e-12, "{g:?}: max error {err}");
+        assert!(err < 1e-12, "{path:?} {g:?}: max error {err}");
     }
 }
 
 #[test]
 fn forward_in_f32_matches_f64_to_rounding() {
-    for g in shapes() {
+    for (path, g) in paths().into_iter().flat_map(|p| shapes().into_iter().map(move |g| (p, g))) {
         let (x, w, b) = (values(g.n * g.c_in * g.h * g.w, 4), values(g.c_out * g.c_in * 9, 5), values(g.c_out, 6));
         let want = reference(g, &x, &w, &b);
         let f = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<_>>();
-        let got = conv3x3_forward(g, &f(&x), &f(&w), Some(&f(&b)));
+        let got = forward_on(path, g, &f(&x), &f(&w), Some(&f(&b)));
         let err = want.iter().zip(&got).map(|(a, &b)| (a - b as f64).abs()).fold(0.0, f64::max);
         // 9·c_in products of magnitude ≤ 1, each rounded once: a few ulps of the sum's scale.
-        assert!(err < 1e-5 * (9 * g.c_in) as f64, "{g:?}: max error {err}");
+        assert!(err < 1e-5 * (9 * g.c_in) as f64, "{path:?} {g:?}: max error {err}");
     }
 }
 
@@ -75,7 +84,7 @@ fn forward_in_f32_matches_f64_to_rounding() {
 /// would only add noise, so compare with the adjoint identities computed by brute force.
 #[test]
 fn gradients_match_brute_force_adjoints() {
-    for g in shapes() {
+    for (path, g) in paths().into_iter().flat_map(|p| shapes().into_iter().map(move |g| (p, g))) {
         let (x, w, r) = (
             values(g.n * g.c_in * g.h * g.w, 7),
             values(g.c_out * g.c_in * 9, 8),
@@ -84,37 +93,82 @@ fn gradients_match_brute_force_adjoints() {
         let zero = vec![0.0; g.c_out];
         let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();
         // L is linear in x and in w, so ∂L/∂x_i = L(e_i) and ∂L/∂w_j = L(with w = e_j).
-        let dx = conv3x3_input_grad(g, &r, &w);
+        let dx = input_grad_on(path, g, &r, &w);
         for i in (0..x.len()).step_by(x.len().div_ceil(40)) {
             let mut e = vec![0.0; x.len()];
             e[i] = 1.0;
             let want = dot(&reference(g, &e, &w, &zero), &r);
-            assert!((dx[i] - want).abs() < 1e-12, "{g:?}: dx[{i}] {} vs {want}", dx[i]);
+            assert!((dx[i] - want).abs() < 1e-12, "{path:?} {g:?}: dx[{i}] {} vs {want}", dx[i]);
         }
-        let (dw, db) = conv3x3_weight_grad(g, &x, &r);
+        let (dw, db) = weight_grad_on(path, g, &x, &r);
         for j in 0..w.len() {
             let mut e = vec![0.0; w.len()];
             e[j] = 1.0;
             let want = dot(&reference(g, &x, &e, &zero), &r);
-            assert!((dw[j] - want).abs() < 1e-11, "{g:?}: dw[{j}] {} vs {want}", dw[j]);
+            assert!((dw[j] - want).abs() < 1e-11, "{path:?} {g:?}: dw[{j}] {} vs {want}", dw[j]);
         }
         for co in 0..g.c_out {
             let mut e = vec![0.0; g.c_out];
             e[co] = 1.0;
             let want = dot(&reference(g, &vec![0.0; x.len()], &vec![0.0; w.len()], &e), &r);
-            assert!((db[co] - want).abs() < 1e-12, "{g:?}: db[{co}] {} vs {want}", db[co]);
+            assert!((db[co] - want).abs() < 1e-12, "{path:?} {g:?}: db[{co}] {} vs {want}", db[co]);
         }
     }
 }
 
+/// The f32 gradients on every path equal the f64 definition to f32 rounding.
 #[test]
-fn weight_gradient_does_not_depend_on_the_thread_count() {
+fn gradients_in_f32_match_f64_to_rounding() {
+    let f = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<_>>();
+    for (path, g) in paths().into_iter().flat_map(|p| shapes().into_iter().map(move |g| (p, g))) {
+        let (x, w, r) = (
+            values(g.n * g.c_in * g.h * g.w, 12),
+            values(g.c_out * g.c_in * 9, 13),
+            values(g.n * g.c_out * g.h * g.w, 14),
+        );
+        let (want_dx, (want_dw, want_db)) =
+            (input_grad_on(Path::Portable, g, &r, &w), weight_grad_on(Path::Portable, g, &x, &r));
+        let dx = input_grad_on(path, g, &f(&r), &f(&w));
+        let err = want_dx.iter().zip(&dx).map(|(a, &b)| (a - b as f64).abs()).fold(0.0, f64::max);
+        assert!(err < 1e-5 * (9 * g.c_out) as f64, "{path:?} {g:?}: |Δdx| {err}");
+        // Each weight's gradient sums n·h·w products of magnitude ≤ 1.
+        let scale = (g.n * g.h * g.w) as f64;
+        let (dw, db) = weight_grad_on(path, g, &f(&x), &f(&r));
+        let err = want_dw.iter().zip(&dw).map(|(a, &b)| (a - b as f64).abs()).fold(0.0, f64::max);
+        assert!(err < 1e-6 * scale, "{path:?} {g:?}: |Δdw| {err}");
+        let err = want_db.iter().zip(&db).map(|(a, &b)| (a - b as f64).abs()).fold(0.0, f64::max);
+        assert!(err < 1e-6 * scale, "{path:?} {g:?}: |Δdb| {err}");
+    }
+}
+
+/// The public entry points run on the fastest path the CPU has (AVX-512 where it exists): a
+/// fallback taken by mistake fails here, not only in the timings.
+#[test]
+fn the_entry_points_take_the_fastest_path_the_cpu_has() {
+    let best = Path::best_supported();
+    #[cfg(target_arch = "x86_64")]
+    assert_eq!(best == Path::Avx512, std::arch::is_x86_feature_detected!("avx512f"));
+    let g = Geometry { n: 2, c_in: 8, c_out: 8, h: 5, w: 7 };
+    let (x, w) = (values(g.n * g.c_in * g.h * g.w, 15), values(g.c_out * g.c_in * 9, 16));
+    let before = calls(best);
+    let y = conv3x3_forward(g, &x, &w, None);
+    let _ = conv3x3_input_grad(g, &y, &w);
+    let _ = conv3x3_weight_grad(g, &x, &y);
+    // Other tests run convolutions concurrently, on their own paths: at least these three.
+    assert!(calls(best) >= before + 3, "{best:?} ran {} of the 3 calls", calls(best) - before);
+}
+
+/// Both paths' weight gradients sum in an order fixed by the image chunks, not by the threads.
+#[test]
+fn weight_gradient_does_not_depend_on_the_thread_count_on_any_path() {
     let g = Geometry { n: 37, c_in: 8, c_out: 8, h: 9, w: 11 };
-    let x: Vec<f32> = values(g.n * g.c_in * g.h * g.w, 10).iter().map(|&v| v as f32).collect();
-    let dy: Vec<f32> = values(g.n * g.c_out * g.h * g.w, 11).iter().map(|&v| v as f32).collect();
-    let run = |threads| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
-        pool.install(|| conv3x3_weight_grad(g, &x, &dy))
-    };
-    assert_eq!(run(1), run(3));
+    let x: Vec<f32> = values(g.n * g.c_in * g.h * g.w, 17).iter().map(|&v| v as f32).collect();
+    let dy: Vec<f32> = values(g.n * g.c_out * g.h * g.w, 18).iter().map(|&v| v as f32).collect();
+    for path in paths() {
+        let run = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+            pool.install(|| weight_grad_on(path, g, &x, &dy))
+        };
+        assert_eq!(run(1), run(3), "{path:?}");
+    }
 }
