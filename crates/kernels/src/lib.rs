@@ -25,6 +25,16 @@ use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::tensor::{DType, Tensor};
 
+/// What follows a layer in the same pass over memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// Nothing: the layer's output as it is.
+    Identity,
+    /// max(output, 0): saves the separate pass over memory (and in the backward pass the
+    /// separate mask) a ReLU layer costs.
+    Relu,
+}
+
 /// Which implementation a model's layers run: hessrank's kernels where they apply (the default),
 /// or Burn's own operations everywhere (the reference, and the other side of an A/B timing). A
 /// model holds one (e.g. `DnCnn::with_kernels`), so two models in one process can differ.
@@ -46,11 +56,27 @@ impl Kernels {
         }
     }
 
+    /// `relu(conv.forward(x))` under this policy (one pass on the fast path).
+    pub fn conv2d_relu(self, conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Kernels::Fast => conv2d_relu(conv, x),
+            Kernels::Burn => burn::tensor::activation::relu(conv.forward(x)),
+        }
+    }
+
     /// `bn.forward(x)` under this policy.
     pub fn batch_norm(self, bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
         match self {
             Kernels::Fast => batch_norm(bn, x),
             Kernels::Burn => bn.forward(x),
+        }
+    }
+
+    /// `relu(bn.forward(x))` under this policy (one pass on the fast path).
+    pub fn batch_norm_relu(self, bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Kernels::Fast => batch_norm_relu(bn, x),
+            Kernels::Burn => burn::tensor::activation::relu(bn.forward(x)),
         }
     }
 
@@ -76,11 +102,26 @@ pub fn is_same_3x3(conv: &Conv2d) -> bool {
 
 /// `conv.forward(x)`, through the direct 3×3 kernel when it applies (see the crate docs).
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    conv2d_then(conv, x, Activation::Identity)
+}
+
+/// `relu(conv.forward(x))`: on the direct path the ReLU is applied before the store and its
+/// gradient masks the output gradient inside the convolution's backward pass.
+pub fn conv2d_relu(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    conv2d_then(conv, x, Activation::Relu)
+}
+
+/// `act(conv.forward(x))`, the activation fused into the direct kernel when it applies.
+pub(crate) fn conv2d_then(conv: &Conv2d, x: Tensor<4>, act: Activation) -> Tensor<4> {
     if takes_direct_path(conv, &x) {
         #[cfg(feature = "flex")]
-        return extension::conv3x3(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()));
+        return extension::conv3x3(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), act == Activation::Relu);
     }
-    conv.forward(x)
+    let y = conv.forward(x);
+    match act {
+        Activation::Identity => y,
+        Activation::Relu => burn::tensor::activation::relu(y),
+    }
 }
 
 /// Whether [`conv2d`]`(conv, x)` runs the direct kernel: it is compiled in for `x`'s backend and
@@ -91,13 +132,29 @@ pub fn takes_direct_path(conv: &Conv2d, x: &Tensor<4>) -> bool {
 
 /// `bn.forward(x)`, through the transpose-free kernel when it applies (see the crate docs).
 pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    batch_norm_then(bn, x, Activation::Identity)
+}
+
+/// `relu(bn.forward(x))`: on the fast path the ReLU is applied in the normalising pass and its
+/// gradient masks the output gradient inside BatchNorm's backward pass.
+pub fn batch_norm_relu(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    batch_norm_then(bn, x, Activation::Relu)
+}
+
+/// `act(bn.forward(x))`, the activation fused into the BatchNorm kernel when it applies.
+pub(crate) fn batch_norm_then(bn: &BatchNorm, x: Tensor<4>, act: Activation) -> Tensor<4> {
     if !takes_fast_batch_norm(bn, &x) {
-        return bn.forward(x);
+        let y = bn.forward(x);
+        return match act {
+            Activation::Identity => y,
+            Activation::Relu => burn::tensor::activation::relu(y),
+        };
     }
     #[cfg(feature = "flex")]
     {
         let device = x.device();
-        let (y, stats) = extension::batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon);
+        let (y, stats) =
+            extension::batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon, act == Activation::Relu);
         // The running statistics, updated as `BatchNorm::forward_train` does.
         let [mean, var] = [0, 1].map(|row| stats.clone().narrow(0, row, 1).flatten::<1>(0, 1));
         let running_mean = bn.running_mean.value_sync().to_device(&device);
@@ -186,25 +243,31 @@ fn fast_path_device<const D: usize>(x: &Tensor<D>) -> bool {
 
 #[cfg(all(test, feature = "flex"))]
 mod tests {
+    use crate::Activation;
     use crate::parity_tests::{
-        BN_SHAPES, MATMUL_SHAPES, SHAPES, batch_norm_max_differences, check_langevin_update, flex_at,
-        matmul_max_differences, max_differences,
+        BN_SHAPES, MATMUL_SHAPES, SHAPES, batch_norm_then_max_differences, check_langevin_update, flex_at,
+        matmul_max_differences, max_differences_with,
     };
     use burn::tensor::{Device, FloatDType};
 
-    /// f64 on Flex: the direct path equals Burn's convolution to 1e-12 (relative to each result's scale), gradients included.
+    /// f64 on Flex: the direct path equals Burn's convolution to 1e-12 (relative to each result's scale), gradients included,
+    /// alone and with the ReLU fused (with and without an input gradient), and so does BatchNorm (+ ReLU).
     /// (The f32 twin is an integration test: a device keeps one dtype per process.)
     #[test]
     fn direct_path_equals_burn_conv_in_f64() {
         let device = flex_f64().autodiff();
-        for (n, c_in, c_out, h, w) in SHAPES {
-            let d = max_differences(&device, n, c_in, c_out, h, w);
-            assert!(d.iter().all(|&e| e < 1e-12), "{:?}: |Δy|, |Δdx|, |Δdw|, |Δdb| = {d:?}", (n, c_in, c_out, h, w));
+        let cases = [(Activation::Identity, true), (Activation::Relu, true), (Activation::Relu, false)];
+        for (shape, (act, input_grad)) in SHAPES.into_iter().flat_map(|s| cases.map(|c| (s, c))) {
+            let d = max_differences_with(&device, shape, act, input_grad);
+            assert!(
+                d.iter().all(|&e| e < 1e-12),
+                "{shape:?} {act:?} dx {input_grad}: |Δy|, |Δdx|, |Δdw|, |Δdb| = {d:?}"
+            );
         }
-        // BatchNorm: output, gradients and running statistics.
-        for (n, c, h, w) in BN_SHAPES {
-            let d = batch_norm_max_differences(&device, n, c, h, w);
-            assert!(d.iter().all(|&e| e < 1e-12), "{:?}: |Δy|, |Δdx|, |Δdγ|, |Δdβ|, |Δμ|, |Δσ²| = {d:?}", (n, c, h, w));
+        // BatchNorm (and BatchNorm + ReLU): output, gradients and running statistics.
+        for (shape, act) in BN_SHAPES.into_iter().flat_map(|s| [(s, Activation::Identity), (s, Activation::Relu)]) {
+            let d = batch_norm_then_max_differences(&device, shape, act);
+            assert!(d.iter().all(|&e| e < 1e-12), "{shape:?} {act:?}: |Δy|, |Δdx|, |Δdγ|, |Δdβ|, |Δμ|, |Δσ²| = {d:?}");
         }
     }
 

@@ -1,10 +1,11 @@
 //! Shared checks of the fast path against Burn's operations: values, every gradient and (for
 //! BatchNorm) the running statistics.
 
-use crate::{batch_norm, conv2d, takes_direct_path, takes_fast_batch_norm};
+use crate::{Activation, batch_norm_then, conv2d_then, takes_direct_path, takes_fast_batch_norm};
 use burn::module::Param;
 use burn::nn::conv::Conv2dConfig;
 use burn::nn::{BatchNormConfig, PaddingConfig2d};
+use burn::tensor::activation::relu;
 use burn::tensor::{Device, Distribution, FloatDType, Tensor};
 
 /// Flex at `dtype`, plain (a device keeps one float type per process: the first test to call this
@@ -33,6 +34,16 @@ fn scaled_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f64 {
 /// with random γ, β and returns the largest differences (relative to the result's scale, see `scaled_diff`) of the output, of the gradients
 /// of Σ y ⊙ r with respect to x, γ and β, and of the running mean and variance afterwards.
 pub fn batch_norm_max_differences(device: &Device, n: usize, c: usize, h: usize, w: usize) -> [f64; 6] {
+    batch_norm_then_max_differences(device, (n, c, h, w), Activation::Identity)
+}
+
+/// [`batch_norm_max_differences`] of BatchNorm followed by `act`: the fast path's fused layer
+/// against Burn's `BatchNorm::forward` and then Burn's `relu`.
+pub fn batch_norm_then_max_differences(
+    device: &Device,
+    (n, c, h, w): (usize, usize, usize, usize),
+    act: Activation,
+) -> [f64; 6] {
     let x = Tensor::<4>::random([n, c, h, w], Distribution::Normal(0.5, 2.0), device).require_grad();
     let r = Tensor::<4>::random([n, c, h, w], Distribution::Normal(0.0, 1.0), device);
     let gamma = Tensor::<1>::random([c], Distribution::Uniform(0.5, 2.0), device);
@@ -42,7 +53,11 @@ pub fn batch_norm_max_differences(device: &Device, n: usize, c: usize, h: usize,
         bn.gamma = Param::from_tensor(gamma.clone());
         bn.beta = Param::from_tensor(beta.clone());
         assert!(takes_fast_batch_norm(&bn, &x), "the fast BatchNorm does not apply on {device:?}");
-        let y = if fast { batch_norm(&bn, x.clone()) } else { bn.forward(x.clone()) };
+        let y = match (fast, act) {
+            (true, act) => batch_norm_then(&bn, x.clone(), act),
+            (false, Activation::Identity) => bn.forward(x.clone()),
+            (false, Activation::Relu) => relu(bn.forward(x.clone())),
+        };
         let grads = (y.clone() * r.clone()).sum().backward();
         let dx = x.grad(&grads).expect("x gradient");
         let dg = bn.gamma.grad(&grads).expect("gamma gradient");
@@ -64,14 +79,31 @@ pub fn batch_norm_max_differences(device: &Device, n: usize, c: usize, h: usize,
 /// `Conv2d::forward` on one input, and returns the largest differences (relative to the result's scale, see `scaled_diff`) of the output and
 /// of the gradients of Σ y ⊙ r with respect to x, weight and bias.
 pub fn max_differences(device: &Device, n: usize, c_in: usize, c_out: usize, h: usize, w: usize) -> [f64; 4] {
+    max_differences_with(device, (n, c_in, c_out, h, w), Activation::Identity, true)
+}
+
+/// [`max_differences`] of the convolution followed by `act`, against Burn's `Conv2d::forward` and
+/// then Burn's `relu`; with `input_grad` false, x is a constant (as the network's input is: the
+/// ReLU mask then runs inside the weight gradient) and the x difference is reported as 0.
+pub fn max_differences_with(
+    device: &Device,
+    (n, c_in, c_out, h, w): (usize, usize, usize, usize, usize),
+    act: Activation,
+    input_grad: bool,
+) -> [f64; 4] {
     let conv = Conv2dConfig::new([c_in, c_out], [3, 3]).with_padding(PaddingConfig2d::Same).init(device);
-    let x = Tensor::<4>::random([n, c_in, h, w], Distribution::Normal(0.0, 1.0), device).require_grad();
+    let x = Tensor::<4>::random([n, c_in, h, w], Distribution::Normal(0.0, 1.0), device);
+    let x = if input_grad { x.require_grad() } else { x };
     let r = Tensor::<4>::random([n, c_out, h, w], Distribution::Normal(0.0, 1.0), device);
     assert!(takes_direct_path(&conv, &x), "the direct path does not apply on {device:?}");
     let run = |fast: bool| {
-        let y = if fast { conv2d(&conv, x.clone()) } else { conv.forward(x.clone()) };
+        let y = match (fast, act) {
+            (true, act) => conv2d_then(&conv, x.clone(), act),
+            (false, Activation::Identity) => conv.forward(x.clone()),
+            (false, Activation::Relu) => relu(conv.forward(x.clone())),
+        };
         let grads = (y.clone() * r.clone()).sum().backward();
-        let dx = x.grad(&grads).expect("x gradient");
+        let dx = if input_grad { x.grad(&grads).expect("x gradient") } else { x.clone().inner().zeros_like() };
         let dw = conv.weight.grad(&grads).expect("weight gradient");
         let db = conv.bias.as_ref().expect("bias").grad(&grads).expect("bias gradient");
         (y.inner(), dx, dw, db)

@@ -1,10 +1,11 @@
 //! Integration tests of hessrank-kernels that need their own process (Flex at f32).
 
 use burn::tensor::{Device, FloatDType};
+use hessrank_kernels::Activation;
 use hessrank_kernels::direct::{self, Path};
 use hessrank_kernels::parity_tests::{
-    BN_SHAPES, MATMUL_SHAPES, SHAPES, batch_norm_max_differences, check_langevin_update, flex_at,
-    matmul_max_differences, max_differences,
+    BN_SHAPES, MATMUL_SHAPES, SHAPES, batch_norm_then_max_differences, check_langevin_update, flex_at,
+    matmul_max_differences, max_differences_with,
 };
 
 /// Flex at f32 with autodiff (every test of this process runs at f32).
@@ -33,33 +34,36 @@ fn fused_langevin_update_equals_burn_ops_in_f32() {
     check_langevin_update(&device);
 }
 
-/// f32 on Flex: the direct path equals Burn's convolution to f32 rounding, gradients included.
-/// The bound scales with the number of summed products (9·c_in per output, n·h·w per weight).
+/// f32 on Flex: the direct path equals Burn's convolution to f32 rounding, gradients included,
+/// alone and with the ReLU fused (with and without an input gradient). The bound scales with the
+/// number of summed products (9·c_in per output, n·h·w per weight).
 #[test]
 fn direct_path_equals_burn_conv_in_f32() {
     let device = flex_f32();
     let best = Path::best_supported();
     let before = direct::calls(best);
-    for (n, c_in, c_out, h, w) in SHAPES {
-        let [dy, dx, dw, db] = max_differences(&device, n, c_in, c_out, h, w);
+    let cases = [(Activation::Identity, true), (Activation::Relu, true), (Activation::Relu, false)];
+    for ((n, c_in, c_out, h, w), (act, input_grad)) in SHAPES.into_iter().flat_map(|s| cases.map(|c| (s, c))) {
+        let [dy, dx, dw, db] = max_differences_with(&device, (n, c_in, c_out, h, w), act, input_grad);
         let eps = f32::EPSILON as f64;
         let terms = (9 * c_in.max(c_out)) as f64;
         let pixels = (n * h * w) as f64;
         assert!(
             dy < 8.0 * eps * terms && dx < 8.0 * eps * terms,
-            "{:?}: |Δy| {dy}, |Δdx| {dx}",
+            "{:?} {act:?}: |Δy| {dy}, |Δdx| {dx}",
             (n, c_in, c_out, h, w)
         );
         assert!(
             dw < 8.0 * eps * pixels && db < 8.0 * eps * pixels,
-            "{:?}: |Δdw| {dw}, |Δdb| {db}",
+            "{:?} {act:?} dx {input_grad}: |Δdw| {dw}, |Δdb| {db}",
             (n, c_in, c_out, h, w)
         );
     }
     // The layer's forward, input gradient and weight gradient, per shape, ran on the CPU's
-    // fastest path (no other test of this process convolves).
+    // fastest path (no other test of this process convolves): 3 + 3 + 2 calls (no input
+    // gradient in the last case).
     let calls = direct::calls(best) - before;
-    assert_eq!(calls, 3 * SHAPES.len() as u64, "{best:?} ran {calls} convolutions");
+    assert_eq!(calls, 8 * SHAPES.len() as u64, "{best:?} ran {calls} convolutions");
 }
 
 /// f32 on Flex: the fast BatchNorm equals Burn's to f32 rounding (it sums in f64, Burn in f32,
@@ -67,9 +71,13 @@ fn direct_path_equals_burn_conv_in_f32() {
 #[test]
 fn fast_batch_norm_equals_burn_in_f32() {
     let device = flex_f32();
-    for (n, c, h, w) in BN_SHAPES {
-        let d = batch_norm_max_differences(&device, n, c, h, w);
+    for ((n, c, h, w), act) in BN_SHAPES.into_iter().flat_map(|s| [(s, Activation::Identity), (s, Activation::Relu)]) {
+        let d = batch_norm_then_max_differences(&device, (n, c, h, w), act);
         let bound = 16.0 * f32::EPSILON as f64 * (n * h * w) as f64;
-        assert!(d.iter().all(|&e| e < bound), "{:?}: |Δy|, |Δdx|, |Δdγ|, |Δdβ|, |Δμ|, |Δσ²| = {d:?}", (n, c, h, w));
+        assert!(
+            d.iter().all(|&e| e < bound),
+            "{:?} {act:?}: |Δy|, |Δdx|, |Δdγ|, |Δdβ|, |Δμ|, |Δσ²| = {d:?}",
+            (n, c, h, w)
+        );
     }
 }

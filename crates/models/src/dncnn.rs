@@ -204,8 +204,20 @@ impl DnCnn {
     }
 
     /// The denoised images: noisy − residual(noisy).
+    ///
+    /// The same network as [`DnCnn::forward_with`] with ReLU activations, written out so that
+    /// each ReLU runs inside the layer before it (`Kernels::conv2d_relu`,
+    /// `Kernels::batch_norm_relu`: one pass over memory fewer each way on the fast path).
     pub fn forward(&self, noisy: Tensor<4>) -> Tensor<4> {
-        self.forward_with(noisy, |_, h| self.relu.forward(h))
+        let k = self.kernels;
+        let mut h = k.conv2d_relu(&self.first, noisy.clone());
+        for layer in &self.mid {
+            h = match &layer.bn {
+                Some(bn) => k.batch_norm_relu(bn, k.conv2d(&layer.conv, h)),
+                None => k.conv2d_relu(&layer.conv, h),
+            };
+        }
+        noisy.sub(k.conv2d(&self.last, h))
     }
 
     /// The 0/1 activation pattern of every ReLU at the current parameters (detached constants).

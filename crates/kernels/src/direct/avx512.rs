@@ -49,6 +49,10 @@ pub(super) trait Lanes: Copy + Send + Sync + Default + 'static {
     unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     /// `a + b`.
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    /// max(v, 0) per lane, 0 where v is not > 0 (as the portable path's `relu`).
+    unsafe fn relu(v: Self::V) -> Self::V;
+    /// `d` where `y` > 0, 0 elsewhere, per lane (the gradient through a ReLU with output `y`).
+    unsafe fn where_positive(y: Self::V, d: Self::V) -> Self::V;
     /// The sum of the lanes, in a fixed order.
     unsafe fn sum(v: Self::V) -> Self;
 }
@@ -79,6 +83,14 @@ impl Lanes for f32 {
     #[inline(always)]
     unsafe fn add(a: __m512, b: __m512) -> __m512 {
         unsafe { _mm512_add_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn relu(v: __m512) -> __m512 {
+        unsafe { _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, _mm512_setzero_ps()), v) }
+    }
+    #[inline(always)]
+    unsafe fn where_positive(y: __m512, d: __m512) -> __m512 {
+        unsafe { _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(y, _mm512_setzero_ps()), d) }
     }
     #[inline(always)]
     unsafe fn sum(v: __m512) -> f32 {
@@ -113,6 +125,14 @@ impl Lanes for f64 {
     #[inline(always)]
     unsafe fn add(a: __m512d, b: __m512d) -> __m512d {
         unsafe { _mm512_add_pd(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn relu(v: __m512d) -> __m512d {
+        unsafe { _mm512_maskz_mov_pd(_mm512_cmp_pd_mask::<_CMP_GT_OQ>(v, _mm512_setzero_pd()), v) }
+    }
+    #[inline(always)]
+    unsafe fn where_positive(y: __m512d, d: __m512d) -> __m512d {
+        unsafe { _mm512_maskz_mov_pd(_mm512_cmp_pd_mask::<_CMP_GT_OQ>(y, _mm512_setzero_pd()), d) }
     }
     #[inline(always)]
     unsafe fn sum(v: __m512d) -> f64 {
@@ -168,6 +188,8 @@ struct Layer<'a, T> {
     wt: &'a [T],
     /// One per output channel.
     bias: &'a [T],
+    /// Whether a ReLU follows (applied before the store).
+    relu: bool,
 }
 
 /// One forward tile: output channels `co0 .. co0 + B` at vectors `v0 .. v0 + P` of one image.
@@ -183,7 +205,7 @@ unsafe fn forward_tile<T: Lanes, const B: usize, const P: usize>(
     v0: usize,
     y: *mut T,
 ) {
-    let Layer { g, plan, wt, bias } = *layer;
+    let Layer { g, plan, wt, bias, relu } = *layer;
     unsafe {
         let masks: &[[u16; 9]; P] = plan.masks[v0..v0 + P].try_into().expect("tile masks");
         let mut acc = [[T::zero(); P]; B];
@@ -210,6 +232,7 @@ unsafe fn forward_tile<T: Lanes, const B: usize, const P: usize>(
         }
         for (o, row) in acc.iter().enumerate() {
             for (p, &v) in row.iter().enumerate() {
+                let v = if relu { T::relu(v) } else { v };
                 T::store_masked(y.add((co0 + o) * plan.hw + (v0 + p) * T::LANES), masks[p][CENTRE], v);
             }
         }
@@ -286,9 +309,9 @@ unsafe fn forward_image<T: Lanes>(layer: &Layer<'_, T>, x: *const T, y: *mut T) 
     for_channel_blocks!(layer.g.c_out, |co0, B, P| unsafe { forward_block::<T, B, P>(layer, x, co0, y) });
 }
 
-/// `y = conv(x, w) + bias` for a batch, images in parallel (see [`super::conv3x3_forward`]);
-/// `wt` is the weight as [ci][k][co].
-pub(super) fn forward<T: Lanes>(g: Geometry, x: &[T], wt: &[T], bias: &[T]) -> Vec<T> {
+/// `y = conv(x, w) + bias` for a batch, images in parallel (see [`super::conv3x3_forward`]),
+/// max(y, 0) when `relu`; `wt` is the weight as [ci][k][co].
+pub(super) fn forward<T: Lanes>(g: Geometry, x: &[T], wt: &[T], bias: &[T], relu: bool) -> Vec<T> {
     assert!(available(), "the AVX-512 convolution runs only where the CPU has AVX-512F");
     let (image_in, image_out) = (g.c_in * g.h * g.w, g.c_out * g.h * g.w);
     assert_eq!(x.len(), g.n * image_in, "input of {g:?}");
@@ -296,7 +319,7 @@ pub(super) fn forward<T: Lanes>(g: Geometry, x: &[T], wt: &[T], bias: &[T]) -> V
     let mut y = Vec::<T>::with_capacity(g.n * image_out);
     if g.n * image_out > 0 {
         let plan = Plan::new(g.h, g.w, T::LANES);
-        let layer = Layer { g: &g, plan: &plan, wt, bias };
+        let layer = Layer { g: &g, plan: &plan, wt, bias, relu };
         y.spare_capacity_mut()[..g.n * image_out]
             .par_chunks_mut(image_out)
             .zip(x.par_chunks(image_in.max(1)))
@@ -398,6 +421,24 @@ unsafe fn weight_grad_image<T: Lanes>(g: &Geometry, plan: &Plan, x: *const T, dy
     }
 }
 
+/// `out = dy` where `y` > 0 and 0 elsewhere over `c` planes (one image's output gradient through
+/// a ReLU, into a scratch buffer that stays in the cache for the weight gradient that reads it).
+///
+/// # Safety
+/// AVX-512F must be available; `y` and `dy` hold `c` planes of the plan's size, `out` room for them.
+#[target_feature(enable = "avx512f")]
+unsafe fn relu_masked_planes<T: Lanes>(plan: &Plan, c: usize, y: *const T, dy: *const T, out: *mut T) {
+    unsafe {
+        for ch in 0..c {
+            for (v, masks) in plan.masks.iter().enumerate() {
+                let at = ch * plan.hw + v * T::LANES;
+                let (yv, d) = (T::load_masked(masks[CENTRE], y.add(at)), T::load_masked(masks[CENTRE], dy.add(at)));
+                T::store_masked(out.add(at), masks[CENTRE], T::where_positive(yv, d));
+            }
+        }
+    }
+}
+
 /// The lane sums of the accumulators of one chunk of images.
 ///
 /// # Safety
@@ -410,21 +451,41 @@ unsafe fn lane_sums<T: Lanes>(acc: &[T::V]) -> Vec<T> {
 /// The weight and bias gradients `(dw [co][ci][k], db [co])` of a batch (see
 /// [`super::conv3x3_weight_grad`]): chunks of [`GRAD_CHUNK`] images in parallel, each summed in
 /// vector accumulators, the chunks' lane sums added in order (independent of the thread count).
-pub(super) fn weight_grad<T: Lanes + std::ops::Add<Output = T>>(g: Geometry, x: &[T], dy: &[T]) -> (Vec<T>, Vec<T>) {
+/// With a ReLU output `relu_output`, `dy` is first masked by it, one image at a time into a
+/// scratch buffer (no separate pass over the batch).
+pub(super) fn weight_grad<T: Lanes + std::ops::Add<Output = T>>(
+    g: Geometry,
+    x: &[T],
+    dy: &[T],
+    relu_output: Option<&[T]>,
+) -> (Vec<T>, Vec<T>) {
     assert!(available(), "the AVX-512 convolution runs only where the CPU has AVX-512F");
+    if let Some(y) = relu_output {
+        assert_eq!(y.len(), dy.len(), "ReLU output of {g:?}");
+    }
     let (image_in, image_out) = ((g.c_in * g.h * g.w).max(1), (g.c_out * g.h * g.w).max(1));
     let nw = g.c_out * g.c_in * 9;
     let plan = Plan::new(g.h, g.w, T::LANES);
     let partials: Vec<Vec<T>> = x
         .par_chunks(GRAD_CHUNK * image_in)
         .zip(dy.par_chunks(GRAD_CHUNK * image_out))
-        .map(|(xc, dyc)| {
+        .enumerate()
+        .map(|(chunk, (xc, dyc))| {
             // SAFETY: AVX-512F was checked above; each chunk holds whole images of c_in and
-            // c_out planes.
+            // c_out planes, and the ReLU output has dy's shape.
             unsafe {
                 let mut acc = vec![T::zero(); nw + g.c_out];
-                for (xi, dyi) in xc.chunks(image_in).zip(dyc.chunks(image_out)) {
-                    weight_grad_image(&g, &plan, xi.as_ptr(), dyi.as_ptr(), &mut acc);
+                let mut masked = Vec::<T>::with_capacity(if relu_output.is_some() { image_out } else { 0 });
+                for (i, (xi, dyi)) in xc.chunks(image_in).zip(dyc.chunks(image_out)).enumerate() {
+                    let dyi = match relu_output {
+                        Some(y) => {
+                            let yi = &y[(chunk * GRAD_CHUNK + i) * image_out..][..dyi.len()];
+                            relu_masked_planes(&plan, g.c_out, yi.as_ptr(), dyi.as_ptr(), masked.as_mut_ptr());
+                            masked.as_ptr()
+                        }
+                        None => dyi.as_ptr(),
+                    };
+                    weight_grad_image(&g, &plan, xi.as_ptr(), dyi, &mut acc);
                 }
                 lane_sums::<T>(&acc)
             }

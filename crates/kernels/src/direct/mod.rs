@@ -20,6 +20,8 @@ use rayon::prelude::*;
 use std::ops::{Add, Mul};
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
+pub use crate::Activation;
+
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 
@@ -87,7 +89,7 @@ const TILE_ELEMS_F32: usize = 64;
 const GRAD_CHUNK: usize = 8;
 
 /// A float type the kernels run on (f32 or f64).
-pub trait Real: Copy + Send + Sync + Default + PartialEq + Add<Output = Self> + Mul<Output = Self> + 'static {
+pub trait Real: Copy + Send + Sync + Default + PartialOrd + Add<Output = Self> + Mul<Output = Self> + 'static {
     /// Fused multiply-add `self · a + b`.
     fn fused_mul_add(self, a: Self, b: Self) -> Self;
 }
@@ -104,6 +106,32 @@ impl Real for f64 {
     fn fused_mul_add(self, a: Self, b: Self) -> Self {
         self.mul_add(a, b)
     }
+}
+
+/// max(v, 0), with Burn's `relu` convention (0 where v ≤ 0).
+#[inline(always)]
+fn relu<T: Real>(v: T) -> T {
+    if v > T::default() { v } else { T::default() }
+}
+
+/// Values per job of the parallel ReLU gradient (64 KiB of f64).
+const RELU_CHUNK: usize = 8192;
+
+/// The gradient through a ReLU from its output `y` and the gradient at its output `dy`: `dy`
+/// where y > 0, 0 elsewhere (Burn's `relu_backward`). Chunks run in parallel; each value is
+/// computed alone, so the split does not change a bit.
+#[allow(private_bounds)]
+pub fn relu_grad<T: Kernels>(y: &[T], dy: &[T]) -> Vec<T> {
+    assert_eq!(y.len(), dy.len(), "relu_grad: {} outputs, {} gradients", y.len(), dy.len());
+    let mut dx = vec![T::default(); dy.len()];
+    dx.par_chunks_mut(RELU_CHUNK).zip(y.par_chunks(RELU_CHUNK).zip(dy.par_chunks(RELU_CHUNK))).for_each(
+        |(o, (y, d))| {
+            for ((o, &y), &d) in o.iter_mut().zip(y).zip(d) {
+                *o = if y > T::default() { d } else { T::default() };
+            }
+        },
+    );
+    dx
 }
 
 /// `a · b + c`, fused when the caller runs with FMA enabled (`FUSED`), plain otherwise (a fused
@@ -297,12 +325,13 @@ macro_rules! for_channel_blocks {
 trait Kernels: Real {
     fn forward_image<const FUSED: bool>(g: &Geometry, xp: &[Self], wt: &[Self], bias: &[Self], out: &mut [Self]);
     fn weight_grad_image<const FUSED: bool>(g: &Geometry, xp: &[Self], dy: &[Self], dw: &mut [Self]);
-    /// The batch forward pass on the AVX-512 path (`wt` as [ci][k][co]).
+    /// The batch forward pass on the AVX-512 path (`wt` as [ci][k][co]), with a ReLU when `relu`.
     #[cfg(target_arch = "x86_64")]
-    fn forward_avx512(g: Geometry, x: &[Self], wt: &[Self], bias: &[Self]) -> Vec<Self>;
-    /// The batch weight and bias gradients on the AVX-512 path.
+    fn forward_avx512(g: Geometry, x: &[Self], wt: &[Self], bias: &[Self], relu: bool) -> Vec<Self>;
+    /// The batch weight and bias gradients on the AVX-512 path, `dy` masked by a ReLU output.
     #[cfg(target_arch = "x86_64")]
-    fn weight_grad_avx512(g: Geometry, x: &[Self], dy: &[Self]) -> (Vec<Self>, Vec<Self>);
+    fn weight_grad_avx512(g: Geometry, x: &[Self], dy: &[Self], relu_output: Option<&[Self]>)
+    -> (Vec<Self>, Vec<Self>);
 }
 
 macro_rules! impl_kernels {
@@ -326,13 +355,13 @@ macro_rules! impl_kernels {
             }
 
             #[cfg(target_arch = "x86_64")]
-            fn forward_avx512(g: Geometry, x: &[$T], wt: &[$T], bias: &[$T]) -> Vec<$T> {
-                avx512::forward(g, x, wt, bias)
+            fn forward_avx512(g: Geometry, x: &[$T], wt: &[$T], bias: &[$T], relu: bool) -> Vec<$T> {
+                avx512::forward(g, x, wt, bias, relu)
             }
 
             #[cfg(target_arch = "x86_64")]
-            fn weight_grad_avx512(g: Geometry, x: &[$T], dy: &[$T]) -> (Vec<$T>, Vec<$T>) {
-                avx512::weight_grad(g, x, dy)
+            fn weight_grad_avx512(g: Geometry, x: &[$T], dy: &[$T], relu_output: Option<&[$T]>) -> (Vec<$T>, Vec<$T>) {
+                avx512::weight_grad(g, x, dy, relu_output)
             }
         }
     };
@@ -402,11 +431,30 @@ fn check_lengths<T>(g: &Geometry, x: &[T], weight: &[T]) {
 /// result is [n, c_out, h, w], all row-major. Images run in parallel on rayon's pool.
 #[allow(private_bounds)]
 pub fn conv3x3_forward<T: Kernels>(g: Geometry, x: &[T], weight: &[T], bias: Option<&[T]>) -> Vec<T> {
-    forward_on(take_path(), g, x, weight, bias)
+    forward_on(take_path(), g, x, weight, bias, Activation::Identity)
 }
 
-/// [`conv3x3_forward`] on a given path (which the CPU must support).
-fn forward_on<T: Kernels>(path: Path, g: Geometry, x: &[T], weight: &[T], bias: Option<&[T]>) -> Vec<T> {
+/// [`conv3x3_forward`] followed by `act` in the same pass (a ReLU is applied before the store).
+#[allow(private_bounds)]
+pub fn conv3x3_forward_with<T: Kernels>(
+    g: Geometry,
+    x: &[T],
+    weight: &[T],
+    bias: Option<&[T]>,
+    act: Activation,
+) -> Vec<T> {
+    forward_on(take_path(), g, x, weight, bias, act)
+}
+
+/// [`conv3x3_forward_with`] on a given path (which the CPU must support).
+fn forward_on<T: Kernels>(
+    path: Path,
+    g: Geometry,
+    x: &[T],
+    weight: &[T],
+    bias: Option<&[T]>,
+    act: Activation,
+) -> Vec<T> {
     check_lengths(&g, x, weight);
     // Weights as [ci][k][co]: the B output channels of one tap are contiguous.
     let mut wt = vec![T::default(); weight.len()];
@@ -421,7 +469,7 @@ fn forward_on<T: Kernels>(path: Path, g: Geometry, x: &[T], weight: &[T], bias: 
     assert_eq!(bias.len(), g.c_out, "bias of {g:?} has {} elements", bias.len());
     #[cfg(target_arch = "x86_64")]
     if path == Path::Avx512 {
-        return T::forward_avx512(g, x, &wt, &bias);
+        return T::forward_avx512(g, x, &wt, &bias, act == Activation::Relu);
     }
     let mut y = vec![T::default(); g.n * g.image_out()];
     if g.n == 0 || g.image_out() == 0 {
@@ -435,7 +483,11 @@ fn forward_on<T: Kernels>(path: Path, g: Geometry, x: &[T], weight: &[T], bias: 
             forward_image(path, &g, xp, &wt, &bias, flat);
             for co in 0..g.c_out {
                 for r in 0..g.h {
-                    yi[(co * g.h + r) * g.w..][..g.w].copy_from_slice(&flat[co * len + r * wp..][..g.w]);
+                    let row = &mut yi[(co * g.h + r) * g.w..][..g.w];
+                    row.copy_from_slice(&flat[co * len + r * wp..][..g.w]);
+                    if act == Activation::Relu {
+                        row.iter_mut().for_each(|v| *v = relu(*v));
+                    }
                 }
             }
         },
@@ -461,7 +513,7 @@ fn input_grad_on<T: Kernels>(path: Path, g: Geometry, dy: &[T], weight: &[T]) ->
             }
         }
     }
-    forward_on(path, back, dy, &rotated, None)
+    forward_on(path, back, dy, &rotated, None, Activation::Identity)
 }
 
 /// The weight and bias gradients of [`conv3x3_forward`]: `dweight` [c_out, c_in, 3, 3] and
@@ -471,13 +523,34 @@ pub fn conv3x3_weight_grad<T: Kernels>(g: Geometry, x: &[T], dy: &[T]) -> (Vec<T
     weight_grad_on(take_path(), g, x, dy)
 }
 
+/// The weight and bias gradients of [`conv3x3_forward_with`] with a ReLU, from the input `x`, the
+/// gradient `dy` at the ReLU's output and the ReLU's output `y`: [`conv3x3_weight_grad`] of
+/// [`relu_grad`]`(y, dy)`. On the AVX-512 path the mask is applied one image at a time inside the
+/// kernel, without the separate pass over the batch.
+#[allow(private_bounds)]
+pub fn conv3x3_weight_grad_relu<T: Kernels>(g: Geometry, x: &[T], dy: &[T], y: &[T]) -> (Vec<T>, Vec<T>) {
+    weight_grad_relu_on(take_path(), g, x, dy, y)
+}
+
+/// [`conv3x3_weight_grad_relu`] on a given path (which the CPU must support).
+fn weight_grad_relu_on<T: Kernels>(path: Path, g: Geometry, x: &[T], dy: &[T], y: &[T]) -> (Vec<T>, Vec<T>) {
+    assert_eq!(y.len(), dy.len(), "ReLU output of {g:?} has {} elements, its gradient {}", y.len(), dy.len());
+    #[cfg(target_arch = "x86_64")]
+    if path == Path::Avx512 {
+        assert_eq!(x.len(), g.n * g.image_in(), "input of {g:?} has {} elements", x.len());
+        assert_eq!(dy.len(), g.n * g.image_out(), "output gradient of {g:?} has {} elements", dy.len());
+        return T::weight_grad_avx512(g, x, dy, Some(y));
+    }
+    weight_grad_on(path, g, x, &relu_grad(y, dy))
+}
+
 /// [`conv3x3_weight_grad`] on a given path (which the CPU must support).
 fn weight_grad_on<T: Kernels>(path: Path, g: Geometry, x: &[T], dy: &[T]) -> (Vec<T>, Vec<T>) {
     assert_eq!(x.len(), g.n * g.image_in(), "input of {g:?} has {} elements", x.len());
     assert_eq!(dy.len(), g.n * g.image_out(), "output gradient of {g:?} has {} elements", dy.len());
     #[cfg(target_arch = "x86_64")]
     if path == Path::Avx512 {
-        return T::weight_grad_avx512(g, x, dy);
+        return T::weight_grad_avx512(g, x, dy, None);
     }
     let nw = g.c_out * g.c_in * 9;
     let partials: Vec<(Vec<T>, Vec<T>)> = x

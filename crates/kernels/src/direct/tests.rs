@@ -61,9 +61,14 @@ fn forward_matches_the_definition_in_f64() {
     for (path, g) in paths().into_iter().flat_map(|p| shapes().into_iter().map(move |g| (p, g))) {
         let (x, w, b) = (values(g.n * g.c_in * g.h * g.w, 1), values(g.c_out * g.c_in * 9, 2), values(g.c_out, 3));
         let want = reference(g, &x, &w, &b);
-        let got = forward_on(path, g, &x, &w, Some(&b));
+        let got = forward_on(path, g, &x, &w, Some(&b), Activation::Identity);
         let err = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
         assert!(err < 1e-12, "{path:?} {g:?}: max error {err}");
+        // With the ReLU applied in the same pass: max(y, 0) of the definition.
+        let got = forward_on(path, g, &x, &w, Some(&b), Activation::Relu);
+        let err = want.iter().zip(&got).map(|(a, b)| (a.max(0.0) - b).abs()).fold(0.0, f64::max);
+        assert!(err < 1e-12, "{path:?} {g:?} + ReLU: max error {err}");
+        assert!(got.iter().all(|&v| v >= 0.0), "{path:?} {g:?}: a negative value after the ReLU");
     }
 }
 
@@ -73,7 +78,7 @@ fn forward_in_f32_matches_f64_to_rounding() {
         let (x, w, b) = (values(g.n * g.c_in * g.h * g.w, 4), values(g.c_out * g.c_in * 9, 5), values(g.c_out, 6));
         let want = reference(g, &x, &w, &b);
         let f = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<_>>();
-        let got = forward_on(path, g, &f(&x), &f(&w), Some(&f(&b)));
+        let got = forward_on(path, g, &f(&x), &f(&w), Some(&f(&b)), Activation::Identity);
         let err = want.iter().zip(&got).map(|(a, &b)| (a - b as f64).abs()).fold(0.0, f64::max);
         // 9·c_in products of magnitude ≤ 1, each rounded once: a few ulps of the sum's scale.
         assert!(err < 1e-5 * (9 * g.c_in) as f64, "{path:?} {g:?}: max error {err}");
@@ -170,5 +175,31 @@ fn weight_gradient_does_not_depend_on_the_thread_count_on_any_path() {
             pool.install(|| weight_grad_on(path, g, &x, &dy))
         };
         assert_eq!(run(1), run(3), "{path:?}");
+    }
+}
+
+/// The ReLU gradient is the output gradient where the output is positive, 0 elsewhere (zero
+/// outputs included, as Burn's `relu_backward`), across chunk boundaries.
+#[test]
+fn relu_gradient_masks_by_the_output() {
+    let n = 3 * RELU_CHUNK + 5;
+    let y: Vec<f64> = (0..n).map(|i| [1.5, 0.0, -2.0, 1e-300][i % 4]).collect();
+    let dy = values(n, 19);
+    let dx = relu_grad(&y, &dy);
+    for i in 0..n {
+        assert_eq!(dx[i], if y[i] > 0.0 { dy[i] } else { 0.0 }, "at {i}");
+    }
+}
+
+/// The weight gradient through a ReLU equals the plain weight gradient of the masked output
+/// gradient, bitwise, on every path (the AVX-512 path masks inside the kernel).
+#[test]
+fn weight_gradient_through_a_relu_is_that_of_the_masked_gradient() {
+    for (path, g) in paths().into_iter().flat_map(|p| shapes().into_iter().map(move |g| (p, g))) {
+        let (x, w, b) = (values(g.n * g.c_in * g.h * g.w, 20), values(g.c_out * g.c_in * 9, 21), values(g.c_out, 22));
+        let y = forward_on(path, g, &x, &w, Some(&b), Activation::Relu);
+        let dy = values(y.len(), 23);
+        let want = weight_grad_on(path, g, &x, &relu_grad(&y, &dy));
+        assert_eq!(weight_grad_relu_on(path, g, &x, &dy, &y), want, "{path:?} {g:?}");
     }
 }

@@ -3,7 +3,7 @@
 //! kernel with the weights rotated; its weight and bias gradients come from
 //! [`crate::direct::conv3x3_weight_grad`]; BatchNorm's from [`crate::batch_norm::batch_norm_backward`]).
 
-use crate::batch_norm::{self, Planes};
+use crate::batch_norm::{self, Activation, Planes};
 use crate::direct::{self, Geometry};
 use crate::matmul::{self, Strided};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -17,22 +17,32 @@ use burn::tensor::{DType, Device, Element, Shape, Tensor, TensorData};
 /// The operations of the fast path, per backend.
 #[backend_extension(Flex, Autodiff)]
 pub trait KernelBackend: Backend {
-    /// `conv(x, weight) + bias`: x [n, c_in, h, w], weight [c_out, c_in, 3, 3], bias [c_out].
-    fn conv3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `conv(x, weight) + bias`, and max(·, 0) of it when `relu`: x [n, c_in, h, w], weight
+    /// [c_out, c_in, 3, 3], bias [c_out].
+    fn conv3x3(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        relu: bool,
+    ) -> FloatTensor<Self>;
     /// The input gradient [n, c_in, h, w] from the output gradient `dy` [n, c_out, h, w].
     fn conv3x3_input_grad(dy: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self>;
     /// The weight gradient [c_out, c_in, 3, 3] and the bias gradient [c_out], packed as
     /// [c_out, c_in·9 + 1] (the bias in the last column).
     fn conv3x3_param_grad(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self>;
-    /// BatchNorm with the batch's statistics: x [n, c, h, w], gamma and beta [c], `stats` the
-    /// [2, c] result of [`KernelBackend::bn_stats`] on x (a constant of the graph: the backward
-    /// pass accounts for the statistics' dependence on x).
+    /// [`KernelBackend::conv3x3_param_grad`] of a convolution followed by a ReLU: `dy` is the
+    /// gradient at the ReLU's output `y`, masked where y ≤ 0 inside the kernel.
+    fn conv3x3_relu_param_grad(x: FloatTensor<Self>, dy: FloatTensor<Self>, y: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// BatchNorm with the batch's statistics, and max(·, 0) of it when `relu`: x [n, c, h, w],
+    /// gamma and beta [c], `stats` the [2, c] result of [`KernelBackend::bn_stats`] on x (a
+    /// constant of the graph: the backward pass accounts for the statistics' dependence on x).
     fn bn_train(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         stats: FloatTensor<Self>,
         epsilon: f64,
+        relu: bool,
     ) -> FloatTensor<Self>;
     /// The batch mean and biased variance of each channel of x, packed as [2, c].
     fn bn_stats(x: FloatTensor<Self>) -> FloatTensor<Self>;
@@ -45,6 +55,18 @@ pub trait KernelBackend: Backend {
         dy: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self>;
+    /// [`KernelBackend::bn_train_grad`] of BatchNorm followed by a ReLU, whose output `y` masks
+    /// the output gradient (it flows where y > 0).
+    fn bn_relu_train_grad(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        y: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self>;
+    /// The gradient through a ReLU: `dy` where the ReLU's output `y` is positive, 0 elsewhere.
+    fn relu_grad(y: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self>;
     /// The product a·b of an [m, k] and a [k, n] matrix (either may be a strided view, such as
     /// a transpose), computed in fixed column blocks ([`crate::matmul`]).
     fn matmul2d(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self>;
@@ -64,11 +86,11 @@ pub(crate) fn is_flex(device: &Device) -> bool {
     matches!(device.as_dispatch().clone().inner(), DispatchDevice::Flex(_))
 }
 
-/// The direct convolution on tensors (see [`crate::conv2d`]).
-pub(crate) fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
+/// The direct convolution on tensors, with a ReLU after it when `relu` (see [`crate::conv2d`]).
+pub(crate) fn conv3x3(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, relu: bool) -> Tensor<4> {
     let c_out = weight.dims()[0];
     let bias = bias.unwrap_or_else(|| Tensor::zeros([c_out], &weight.device()));
-    let y = <Dispatch as KernelBackend>::conv3x3(x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch());
+    let y = <Dispatch as KernelBackend>::conv3x3(x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch(), relu);
     Tensor::from_dispatch(y)
 }
 
@@ -79,6 +101,7 @@ pub(crate) fn batch_norm_train(
     gamma: Tensor<1>,
     beta: Tensor<1>,
     epsilon: f64,
+    relu: bool,
 ) -> (Tensor<4>, Tensor<2>) {
     let stats: Tensor<2> =
         Tensor::from_dispatch(<Dispatch as KernelBackend>::bn_stats(x.clone().detach().into_dispatch()));
@@ -88,6 +111,7 @@ pub(crate) fn batch_norm_train(
         beta.into_dispatch(),
         stats.clone().into_dispatch(),
         epsilon,
+        relu,
     );
     (Tensor::from_dispatch(y), stats)
 }
@@ -147,10 +171,16 @@ macro_rules! by_dtype {
 }
 
 impl KernelBackend for Flex {
-    fn conv3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+    fn conv3x3(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        relu: bool,
+    ) -> FloatTensor<Self> {
         let g = geometry(&x.shape(), &weight.shape());
+        let act = if relu { Activation::Relu } else { Activation::Identity };
         by_dtype!(x.dtype(), E => {
-            let y = direct::conv3x3_forward::<E>(g, &slice(&x), &slice(&weight), Some(&slice(&bias)));
+            let y = direct::conv3x3_forward_with::<E>(g, &slice(&x), &slice(&weight), Some(&slice(&bias)), act);
             flex(y, [g.n, g.c_out, g.h, g.w])
         })
     }
@@ -163,16 +193,11 @@ impl KernelBackend for Flex {
     }
 
     fn conv3x3_param_grad(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self> {
-        let [n, c_in, h, w] = x.shape().dims::<4>();
-        let c_out = dy.shape().dims::<4>()[1];
-        let g = Geometry { n, c_in, c_out, h, w };
-        by_dtype!(x.dtype(), E => {
-            let (dw, db) = direct::conv3x3_weight_grad::<E>(g, &slice(&x), &slice(&dy));
-            let packed: Vec<E> = (0..c_out)
-                .flat_map(|co| dw[co * c_in * 9..(co + 1) * c_in * 9].iter().copied().chain([db[co]]))
-                .collect();
-            flex(packed, [c_out, c_in * 9 + 1])
-        })
+        param_grad(x, dy, None)
+    }
+
+    fn conv3x3_relu_param_grad(x: FloatTensor<Self>, dy: FloatTensor<Self>, y: FloatTensor<Self>) -> FloatTensor<Self> {
+        param_grad(x, dy, Some(y))
     }
 
     fn bn_train(
@@ -181,11 +206,13 @@ impl KernelBackend for Flex {
         beta: FloatTensor<Self>,
         stats: FloatTensor<Self>,
         epsilon: f64,
+        relu: bool,
     ) -> FloatTensor<Self> {
         let (p, shape) = (planes(&x.shape()), x.shape());
+        let act = if relu { Activation::Relu } else { Activation::Identity };
         by_dtype!(x.dtype(), E => {
             let (mean, var) = stats_f64::<E>(&stats, p.c);
-            let y = batch_norm::batch_norm_forward::<E>(p, &slice(&x), &slice(&gamma), &slice(&beta), (&mean, &var), epsilon);
+            let y = batch_norm::batch_norm_forward::<E>(p, &slice(&x), &slice(&gamma), &slice(&beta), (&mean, &var), epsilon, act);
             flex(y, shape)
         })
     }
@@ -205,16 +232,24 @@ impl KernelBackend for Flex {
         dy: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self> {
-        let p = planes(&x.shape());
-        by_dtype!(x.dtype(), E => {
-            let (mean, var) = stats_f64::<E>(&stats, p.c);
-            let (mut dx, dgamma, dbeta) =
-                batch_norm::batch_norm_backward::<E>(p, &slice(&x), &slice(&gamma), (&mean, &var), &slice(&dy), epsilon);
-            let n = dx.len();
-            dx.extend(dgamma);
-            dx.extend(dbeta);
-            flex(dx, [n + 2 * p.c])
-        })
+        bn_grad(x, gamma, stats, dy, None, epsilon)
+    }
+
+    fn bn_relu_train_grad(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        y: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        bn_grad(x, gamma, stats, dy, Some(y), epsilon)
+    }
+
+    fn relu_grad(y: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self> {
+        let shape = dy.shape();
+        assert_eq!(y.shape(), shape, "relu_grad: output and gradient shapes differ");
+        by_dtype!(dy.dtype(), E => flex(direct::relu_grad::<E>(&slice(&y), &slice(&dy)), shape))
     }
 
     fn matmul2d(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -251,6 +286,51 @@ impl KernelBackend for Flex {
             out
         })
     }
+}
+
+/// The packed [c_out, c_in·9 + 1] weight and bias gradients of [`KernelBackend::conv3x3_param_grad`],
+/// with `dy` masked by a following ReLU's output when there is one.
+fn param_grad(
+    x: FloatTensor<Flex>,
+    dy: FloatTensor<Flex>,
+    relu_output: Option<FloatTensor<Flex>>,
+) -> FloatTensor<Flex> {
+    let [n, c_in, h, w] = x.shape().dims::<4>();
+    let c_out = dy.shape().dims::<4>()[1];
+    let g = Geometry { n, c_in, c_out, h, w };
+    by_dtype!(x.dtype(), E => {
+        let (dw, db) = match &relu_output {
+            Some(y) => direct::conv3x3_weight_grad_relu::<E>(g, &slice(&x), &slice(&dy), &slice(y)),
+            None => direct::conv3x3_weight_grad::<E>(g, &slice(&x), &slice(&dy)),
+        };
+        let packed: Vec<E> = (0..c_out)
+            .flat_map(|co| dw[co * c_in * 9..(co + 1) * c_in * 9].iter().copied().chain([db[co]]))
+            .collect();
+        flex(packed, [c_out, c_in * 9 + 1])
+    })
+}
+
+/// The packed BatchNorm gradients [dx, dγ, dβ] of [`KernelBackend::bn_train_grad`], the output
+/// gradient masked by a following ReLU's output `relu_output` when there is one.
+fn bn_grad(
+    x: FloatTensor<Flex>,
+    gamma: FloatTensor<Flex>,
+    stats: FloatTensor<Flex>,
+    dy: FloatTensor<Flex>,
+    relu_output: Option<FloatTensor<Flex>>,
+    epsilon: f64,
+) -> FloatTensor<Flex> {
+    let p = planes(&x.shape());
+    by_dtype!(x.dtype(), E => {
+        let (mean, var) = stats_f64::<E>(&stats, p.c);
+        let y = relu_output.as_ref().map(slice::<E>);
+        let (mut dx, dgamma, dbeta) =
+            batch_norm::batch_norm_backward::<E>(p, &slice(&x), &slice(&gamma), (&mean, &var), &slice(&dy), epsilon, y.as_deref());
+        let n = dx.len();
+        dx.extend(dgamma);
+        dx.extend(dbeta);
+        flex(dx, [n + 2 * p.c])
+    })
 }
 
 /// `t` itself when its 2-D strides are non-negative (any transpose or slice of a matrix),
