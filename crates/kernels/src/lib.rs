@@ -9,6 +9,8 @@
 //! a BatchNorm in training mode on an autodiff device over [n, c, h, w]); otherwise they call Burn.
 //! Both paths give the same numbers to rounding (the tests check f64 to 1e-12 and f32 to its
 //! rounding), and [`batch_norm`] updates the running statistics exactly as Burn does.
+//! [`conv2d_relu`] and [`batch_norm_relu`] are the same layers with the ReLU that follows them
+//! fused in (applied before the store; its mask applied inside the layer's backward pass).
 
 #![warn(missing_docs)]
 
