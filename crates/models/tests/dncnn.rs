@@ -80,7 +80,14 @@ fn kernel_policy_is_per_model_and_both_give_the_same_numbers() {
     assert_eq!((fast.kernels, burn.kernels), (Kernels::Fast, Kernels::Burn));
     let x = objective.noisy.clone();
     assert!(takes_direct_path(&fast.first, &x), "flex f64 takes the direct 3×3 path");
-    let (a, b) = (hessrank_core::value_and_grad(&objective, &fast), hessrank_core::value_and_grad(&objective, &burn));
+    let best = hessrank_kernels::direct::Path::best_supported();
+    let before = hessrank_kernels::direct::calls(best);
+    let a = hessrank_core::value_and_grad(&objective, &fast);
+    // 3 forward convolutions, 2 input gradients, 3 weight gradients, all on the CPU's fastest
+    // path (other tests may convolve at the same time: at least these 8).
+    let calls = hessrank_kernels::direct::calls(best) - before;
+    assert!(calls >= 8, "{best:?} ran {calls} of the step's 8 convolutions");
+    let b = hessrank_core::value_and_grad(&objective, &burn);
     assert!((a.loss - b.loss).abs() <= 1e-12 * a.loss.abs(), "{} vs {}", a.loss, b.loss);
     let (ga, gb) = (a.grads.to_flat(), b.grads.to_flat());
     let scale = gb.iter().fold(0.0f64, |m, v| m.max(v.abs()));
