@@ -420,7 +420,14 @@ fn weight_grad_image<T: Kernels>(path: Path, g: &Geometry, xp: &[T], dy: &[T], d
     T::weight_grad_image::<false>(g, xp, dy, dw)
 }
 
+/// Every kernel needs at least one input and one output channel (a plane of either is split into
+/// per-image chunks of that size).
+fn check_channels(g: &Geometry) {
+    assert!(g.c_in > 0 && g.c_out > 0, "conv3x3 of {g:?}: a convolution needs input and output channels");
+}
+
 fn check_lengths<T>(g: &Geometry, x: &[T], weight: &[T]) {
+    check_channels(g);
     assert_eq!(x.len(), g.n * g.image_in(), "input of {g:?} has {} elements", x.len());
     assert_eq!(weight.len(), g.c_out * g.c_in * 9, "3×3 weight of {g:?} has {} elements", weight.len());
 }
@@ -546,6 +553,7 @@ fn weight_grad_relu_on<T: Kernels>(path: Path, g: Geometry, x: &[T], dy: &[T], y
 
 /// [`conv3x3_weight_grad`] on a given path (which the CPU must support).
 fn weight_grad_on<T: Kernels>(path: Path, g: Geometry, x: &[T], dy: &[T]) -> (Vec<T>, Vec<T>) {
+    check_channels(&g);
     assert_eq!(x.len(), g.n * g.image_in(), "input of {g:?} has {} elements", x.len());
     assert_eq!(dy.len(), g.n * g.image_out(), "output gradient of {g:?} has {} elements", dy.len());
     #[cfg(target_arch = "x86_64")]

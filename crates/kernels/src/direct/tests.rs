@@ -203,3 +203,20 @@ fn weight_gradient_through_a_relu_is_that_of_the_masked_gradient() {
         assert_eq!(weight_grad_relu_on(path, g, &x, &dy, &y), want, "{path:?} {g:?}");
     }
 }
+
+/// A convolution without input channels is refused with its shape named, on every path (the
+/// AVX-512 path would otherwise leave its output unwritten).
+#[test]
+fn no_input_channels_is_a_clear_error() {
+    for path in paths() {
+        let g = Geometry { n: 2, c_in: 0, c_out: 3, h: 4, w: 4 };
+        let err = std::panic::catch_unwind(|| forward_on::<f64>(path, g, &[], &[], None, Activation::Identity))
+            .expect_err("no input channels");
+        let message = err.downcast_ref::<String>().map(String::as_str).unwrap_or_default();
+        assert!(
+            message.contains("c_in: 0") && message.contains("needs input and output channels"),
+            "{path:?}: {message}"
+        );
+        assert!(std::panic::catch_unwind(|| weight_grad_on::<f64>(path, g, &[], &[0.0; 96])).is_err(), "{path:?}");
+    }
+}
