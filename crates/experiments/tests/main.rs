@@ -6,4 +6,5 @@
 mod common;
 mod experiments;
 mod ground_truth;
+mod langevin_dncnn;
 mod langevin_linear;
