@@ -37,6 +37,23 @@ pub enum Activation {
     Relu,
 }
 
+impl Activation {
+    /// The activation applied with Burn's operations (the reference, and the path for layers the
+    /// kernels do not compute).
+    pub fn apply(self, y: Tensor<4>) -> Tensor<4> {
+        match self {
+            Activation::Identity => y,
+            Activation::Relu => burn::tensor::activation::relu(y),
+        }
+    }
+
+    /// [`Activation::Relu`] when `relu`, else [`Activation::Identity`] (the backend extension's
+    /// operations take a flag).
+    pub(crate) fn relu_if(relu: bool) -> Activation {
+        if relu { Activation::Relu } else { Activation::Identity }
+    }
+}
+
 /// Which implementation a model's layers run: hessrank's kernels where they apply (the default),
 /// or Burn's own operations everywhere (the reference, and the other side of an A/B timing). A
 /// model holds one (e.g. `DnCnn::with_kernels`), so two models in one process can differ.
@@ -62,7 +79,7 @@ impl Kernels {
     pub fn conv2d_relu(self, conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         match self {
             Kernels::Fast => conv2d_relu(conv, x),
-            Kernels::Burn => burn::tensor::activation::relu(conv.forward(x)),
+            Kernels::Burn => Activation::Relu.apply(conv.forward(x)),
         }
     }
 
@@ -78,7 +95,7 @@ impl Kernels {
     pub fn batch_norm_relu(self, bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
         match self {
             Kernels::Fast => batch_norm_relu(bn, x),
-            Kernels::Burn => burn::tensor::activation::relu(bn.forward(x)),
+            Kernels::Burn => Activation::Relu.apply(bn.forward(x)),
         }
     }
 
@@ -119,11 +136,7 @@ pub(crate) fn conv2d_then(conv: &Conv2d, x: Tensor<4>, act: Activation) -> Tenso
         #[cfg(feature = "flex")]
         return extension::conv3x3(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), act == Activation::Relu);
     }
-    let y = conv.forward(x);
-    match act {
-        Activation::Identity => y,
-        Activation::Relu => burn::tensor::activation::relu(y),
-    }
+    act.apply(conv.forward(x))
 }
 
 /// Whether [`conv2d`]`(conv, x)` runs the direct kernel: it is compiled in for `x`'s backend and
@@ -146,11 +159,7 @@ pub fn batch_norm_relu(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
 /// `act(bn.forward(x))`, the activation fused into the BatchNorm kernel when it applies.
 pub(crate) fn batch_norm_then(bn: &BatchNorm, x: Tensor<4>, act: Activation) -> Tensor<4> {
     if !takes_fast_batch_norm(bn, &x) {
-        let y = bn.forward(x);
-        return match act {
-            Activation::Identity => y,
-            Activation::Relu => burn::tensor::activation::relu(y),
-        };
+        return act.apply(bn.forward(x));
     }
     #[cfg(feature = "flex")]
     {

@@ -5,7 +5,6 @@ use crate::{Activation, batch_norm_then, conv2d_then, takes_direct_path, takes_f
 use burn::module::Param;
 use burn::nn::conv::Conv2dConfig;
 use burn::nn::{BatchNormConfig, PaddingConfig2d};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Distribution, FloatDType, Tensor};
 
 /// Flex at `dtype`, plain (a device keeps one float type per process: the first test to call this
@@ -53,11 +52,7 @@ pub fn batch_norm_then_max_differences(
         bn.gamma = Param::from_tensor(gamma.clone());
         bn.beta = Param::from_tensor(beta.clone());
         assert!(takes_fast_batch_norm(&bn, &x), "the fast BatchNorm does not apply on {device:?}");
-        let y = match (fast, act) {
-            (true, act) => batch_norm_then(&bn, x.clone(), act),
-            (false, Activation::Identity) => bn.forward(x.clone()),
-            (false, Activation::Relu) => relu(bn.forward(x.clone())),
-        };
+        let y = if fast { batch_norm_then(&bn, x.clone(), act) } else { act.apply(bn.forward(x.clone())) };
         let grads = (y.clone() * r.clone()).sum().backward();
         let dx = x.grad(&grads).expect("x gradient");
         let dg = bn.gamma.grad(&grads).expect("gamma gradient");
@@ -97,11 +92,7 @@ pub fn max_differences_with(
     let r = Tensor::<4>::random([n, c_out, h, w], Distribution::Normal(0.0, 1.0), device);
     assert!(takes_direct_path(&conv, &x), "the direct path does not apply on {device:?}");
     let run = |fast: bool| {
-        let y = match (fast, act) {
-            (true, act) => conv2d_then(&conv, x.clone(), act),
-            (false, Activation::Identity) => conv.forward(x.clone()),
-            (false, Activation::Relu) => relu(conv.forward(x.clone())),
-        };
+        let y = if fast { conv2d_then(&conv, x.clone(), act) } else { act.apply(conv.forward(x.clone())) };
         let grads = (y.clone() * r.clone()).sum().backward();
         let dx = if input_grad { x.grad(&grads).expect("x gradient") } else { x.clone().inner().zeros_like() };
         let dw = conv.weight.grad(&grads).expect("weight gradient");

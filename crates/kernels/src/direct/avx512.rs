@@ -49,8 +49,6 @@ pub(super) trait Lanes: Copy + Send + Sync + Default + 'static {
     unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     /// `a + b`.
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
-    /// max(v, 0) per lane, 0 where v is not > 0 (as the portable path's `relu`).
-    unsafe fn relu(v: Self::V) -> Self::V;
     /// `d` where `y` > 0, 0 elsewhere, per lane (the gradient through a ReLU with output `y`).
     unsafe fn where_positive(y: Self::V, d: Self::V) -> Self::V;
     /// The sum of the lanes, in a fixed order.
@@ -83,10 +81,6 @@ impl Lanes for f32 {
     #[inline(always)]
     unsafe fn add(a: __m512, b: __m512) -> __m512 {
         unsafe { _mm512_add_ps(a, b) }
-    }
-    #[inline(always)]
-    unsafe fn relu(v: __m512) -> __m512 {
-        unsafe { _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, _mm512_setzero_ps()), v) }
     }
     #[inline(always)]
     unsafe fn where_positive(y: __m512, d: __m512) -> __m512 {
@@ -125,10 +119,6 @@ impl Lanes for f64 {
     #[inline(always)]
     unsafe fn add(a: __m512d, b: __m512d) -> __m512d {
         unsafe { _mm512_add_pd(a, b) }
-    }
-    #[inline(always)]
-    unsafe fn relu(v: __m512d) -> __m512d {
-        unsafe { _mm512_maskz_mov_pd(_mm512_cmp_pd_mask::<_CMP_GT_OQ>(v, _mm512_setzero_pd()), v) }
     }
     #[inline(always)]
     unsafe fn where_positive(y: __m512d, d: __m512d) -> __m512d {
@@ -232,7 +222,8 @@ unsafe fn forward_tile<T: Lanes, const B: usize, const P: usize>(
         }
         for (o, row) in acc.iter().enumerate() {
             for (p, &v) in row.iter().enumerate() {
-                let v = if relu { T::relu(v) } else { v };
+                // ReLU: v where v > 0, else 0 (as the portable path's `relu`).
+                let v = if relu { T::where_positive(v, v) } else { v };
                 T::store_masked(y.add((co0 + o) * plan.hw + (v0 + p) * T::LANES), masks[p][CENTRE], v);
             }
         }

@@ -178,7 +178,7 @@ impl KernelBackend for Flex {
         relu: bool,
     ) -> FloatTensor<Self> {
         let g = geometry(&x.shape(), &weight.shape());
-        let act = if relu { Activation::Relu } else { Activation::Identity };
+        let act = Activation::relu_if(relu);
         by_dtype!(x.dtype(), E => {
             let y = direct::conv3x3_forward_with::<E>(g, &slice(&x), &slice(&weight), Some(&slice(&bias)), act);
             flex(y, [g.n, g.c_out, g.h, g.w])
@@ -209,7 +209,7 @@ impl KernelBackend for Flex {
         relu: bool,
     ) -> FloatTensor<Self> {
         let (p, shape) = (planes(&x.shape()), x.shape());
-        let act = if relu { Activation::Relu } else { Activation::Identity };
+        let act = Activation::relu_if(relu);
         by_dtype!(x.dtype(), E => {
             let (mean, var) = stats_f64::<E>(&stats, p.c);
             let y = batch_norm::batch_norm_forward::<E>(p, &slice(&x), &slice(&gamma), &slice(&beta), (&mean, &var), epsilon, act);
