@@ -115,17 +115,22 @@ impl LaneNormals {
 
             let i = _mm512_and_si512(w, low_byte);
             let u = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(_mm512_srli_epi64::<12>(w), exponent)), three);
+            // SAFETY: `i` is masked to its low byte (0..=255) and X has 257 entries, so both gathers
+            // (at i and i + 1) stay inside X.
             let (x_i, x_next) =
                 unsafe { (_mm512_i64gather_pd::<8>(i, X.as_ptr()), _mm512_i64gather_pd::<8>(i, X.as_ptr().add(1))) };
             let x = _mm512_mul_pd(u, x_i);
             let missed = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(_mm512_abs_pd(x), x_next);
             if block.len() == LANES {
+                // SAFETY: the block holds LANES f64s, the 8 lanes stored.
                 unsafe { _mm512_storeu_pd(block.as_mut_ptr(), x) };
             } else {
+                // SAFETY: `values` holds LANES f64s, the 8 lanes stored.
                 unsafe { _mm512_storeu_pd(values.as_mut_ptr(), x) };
                 block.copy_from_slice(&values[..block.len()]);
             }
             if missed != 0 {
+                // SAFETY: `words` holds LANES u64s, the 64 bytes stored.
                 unsafe { _mm512_storeu_si512(words.as_mut_ptr().cast(), w) };
                 for (lane, slot) in block.iter_mut().enumerate() {
                     if missed & (1 << lane) != 0 {
@@ -135,6 +140,7 @@ impl LaneNormals {
             }
         }
         for (row, v) in self.s.iter_mut().zip([s0, s1, s2, s3]) {
+            // SAFETY: each state row holds LANES u64s, the 64 bytes stored.
             unsafe { _mm512_storeu_si512(row.as_mut_ptr().cast(), v) };
         }
     }

@@ -38,6 +38,8 @@ impl Widen for f32 {
     const STEP: usize = 16;
     #[inline(always)]
     unsafe fn load_pair(p: *const f32, q: *const f32, mask_by: Option<*const f32>, n: usize) -> [[__m512d; 2]; 2] {
+        // SAFETY: AVX-512F is enabled in the caller and `n` values are readable at `p`, `q` and
+        // `mask_by` (this function's contract); the load mask covers only the first `n` lanes.
         unsafe {
             let m = first(n);
             let a = _mm512_maskz_loadu_ps(m, p);
@@ -60,6 +62,8 @@ impl Widen for f64 {
     const STEP: usize = 8;
     #[inline(always)]
     unsafe fn load_pair(p: *const f64, q: *const f64, mask_by: Option<*const f64>, n: usize) -> [[__m512d; 2]; 2] {
+        // SAFETY: AVX-512F is enabled in the caller and `n` values are readable at `p`, `q` and
+        // `mask_by` (this function's contract); the load masks cover only the first `n` lanes.
         unsafe {
             let m = first(n.min(F64_LANES)) as u8;
             let a = _mm512_maskz_loadu_pd(m, p);
@@ -80,6 +84,8 @@ impl Widen for f64 {
 /// AVX-512F; `ds` and `ys` as long as `xs`.
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn grad_sums<T: Widen>(xs: &[T], ds: &[T], ys: Option<&[T]>, mu: f64) -> (f64, f64) {
+    // SAFETY: AVX-512F is enabled on this function; every load takes at most the values left in
+    // `xs`, and `ds`, `ys` are as long as `xs` (this function's contract).
     unsafe {
         let mu = _mm512_set1_pd(mu);
         let (mut sg, mut sxg) = ([_mm512_setzero_pd(); 2], [_mm512_setzero_pd(); 2]);
@@ -101,6 +107,7 @@ pub(super) unsafe fn grad_sums<T: Widen>(xs: &[T], ds: &[T], ys: Option<&[T]>, m
 /// AVX-512F.
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn moments<T: Widen>(xs: &[T]) -> (f64, f64) {
+    // SAFETY: AVX-512F is enabled on this function; every load takes at most the values left in `xs`.
     unsafe {
         let mut s = [_mm512_setzero_pd(); 2];
         for i in (0..xs.len()).step_by(T::STEP) {

@@ -15,119 +15,16 @@
 //!   weight's vector accumulator lives across the whole plane and the images of a chunk, and is
 //!   reduced to a scalar once per chunk.
 //!
-//! Written with `std::arch` intrinsics by hand because LLVM does not vectorise the masked,
-//! shifted reads on its own, and no maintained crate has a small-channel direct convolution.
+//! Written with `std::arch` intrinsics by hand: LLVM does not vectorise the masked, shifted reads.
 
+use super::lanes::Lanes;
 use super::{GRAD_CHUNK, Geometry};
 use rayon::prelude::*;
-use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
 /// Whether this CPU runs the AVX-512 path (checked once; the answer is cached by std).
 pub(super) fn available() -> bool {
     std::arch::is_x86_feature_detected!("avx512f")
-}
-
-/// An element type with an AVX-512 vector: 16 f32 or 8 f64 lanes.
-///
-/// Every method is an `unsafe` wrapper of one intrinsic, inlined into the kernels that carry
-/// `#[target_feature(enable = "avx512f")]`; callers must have checked [`available`].
-pub(super) trait Lanes: Copy + Send + Sync + Default + 'static {
-    /// The vector type.
-    type V: Copy + Send + Sync;
-    /// Lanes per vector.
-    const LANES: usize;
-    /// All lanes zero.
-    unsafe fn zero() -> Self::V;
-    /// All lanes `x`.
-    unsafe fn splat(x: Self) -> Self::V;
-    /// The lanes of `mask` from `p`, zeros elsewhere; masked lanes are not read.
-    unsafe fn load_masked(mask: u16, p: *const Self) -> Self::V;
-    /// Stores the lanes of `mask` to `p`; masked lanes are not written.
-    unsafe fn store_masked(p: *mut Self, mask: u16, v: Self::V);
-    /// `a · b + c`, fused.
-    unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
-    /// `a + b`.
-    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
-    /// `d` where `y` > 0, 0 elsewhere, per lane (the gradient through a ReLU with output `y`).
-    unsafe fn where_positive(y: Self::V, d: Self::V) -> Self::V;
-    /// The sum of the lanes, in a fixed order.
-    unsafe fn sum(v: Self::V) -> Self;
-}
-
-impl Lanes for f32 {
-    type V = __m512;
-    const LANES: usize = 16;
-    #[inline(always)]
-    unsafe fn zero() -> __m512 {
-        unsafe { _mm512_setzero_ps() }
-    }
-    #[inline(always)]
-    unsafe fn splat(x: f32) -> __m512 {
-        unsafe { _mm512_set1_ps(x) }
-    }
-    #[inline(always)]
-    unsafe fn load_masked(mask: u16, p: *const f32) -> __m512 {
-        unsafe { _mm512_maskz_loadu_ps(mask, p) }
-    }
-    #[inline(always)]
-    unsafe fn store_masked(p: *mut f32, mask: u16, v: __m512) {
-        unsafe { _mm512_mask_storeu_ps(p, mask, v) }
-    }
-    #[inline(always)]
-    unsafe fn fmadd(a: __m512, b: __m512, c: __m512) -> __m512 {
-        unsafe { _mm512_fmadd_ps(a, b, c) }
-    }
-    #[inline(always)]
-    unsafe fn add(a: __m512, b: __m512) -> __m512 {
-        unsafe { _mm512_add_ps(a, b) }
-    }
-    #[inline(always)]
-    unsafe fn where_positive(y: __m512, d: __m512) -> __m512 {
-        unsafe { _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(y, _mm512_setzero_ps()), d) }
-    }
-    #[inline(always)]
-    unsafe fn sum(v: __m512) -> f32 {
-        unsafe { _mm512_reduce_add_ps(v) }
-    }
-}
-
-impl Lanes for f64 {
-    type V = __m512d;
-    const LANES: usize = 8;
-    #[inline(always)]
-    unsafe fn zero() -> __m512d {
-        unsafe { _mm512_setzero_pd() }
-    }
-    #[inline(always)]
-    unsafe fn splat(x: f64) -> __m512d {
-        unsafe { _mm512_set1_pd(x) }
-    }
-    #[inline(always)]
-    unsafe fn load_masked(mask: u16, p: *const f64) -> __m512d {
-        // The plan builds 8-lane masks for f64: the high byte is zero.
-        unsafe { _mm512_maskz_loadu_pd(mask as u8, p) }
-    }
-    #[inline(always)]
-    unsafe fn store_masked(p: *mut f64, mask: u16, v: __m512d) {
-        unsafe { _mm512_mask_storeu_pd(p, mask as u8, v) }
-    }
-    #[inline(always)]
-    unsafe fn fmadd(a: __m512d, b: __m512d, c: __m512d) -> __m512d {
-        unsafe { _mm512_fmadd_pd(a, b, c) }
-    }
-    #[inline(always)]
-    unsafe fn add(a: __m512d, b: __m512d) -> __m512d {
-        unsafe { _mm512_add_pd(a, b) }
-    }
-    #[inline(always)]
-    unsafe fn where_positive(y: __m512d, d: __m512d) -> __m512d {
-        unsafe { _mm512_maskz_mov_pd(_mm512_cmp_pd_mask::<_CMP_GT_OQ>(y, _mm512_setzero_pd()), d) }
-    }
-    #[inline(always)]
-    unsafe fn sum(v: __m512d) -> f64 {
-        unsafe { _mm512_reduce_add_pd(v) }
-    }
 }
 
 /// Tap k = 4 (the centre) reads every pixel: its mask is the lanes inside the plane.
@@ -196,6 +93,8 @@ unsafe fn forward_tile<T: Lanes, const B: usize, const P: usize>(
     y: *mut T,
 ) {
     let Layer { g, plan, wt, bias, relu } = *layer;
+    // SAFETY: AVX-512F is available and `x`/`y` hold the planes this tile reads and writes (this
+    // function's contract); every access goes through the plan's lane masks, which stay inside a plane.
     unsafe {
         let masks: &[[u16; 9]; P] = plan.masks[v0..v0 + P].try_into().expect("tile masks");
         let mut acc = [[T::zero(); P]; B];
@@ -244,6 +143,7 @@ unsafe fn forward_block<T: Lanes, const B: usize, const P: usize>(
 ) {
     let nv = layer.plan.vectors();
     let whole = nv - nv % P;
+    // SAFETY: as `forward_tile`, which every tile of this block calls with the same planes.
     unsafe {
         for v0 in (0..whole).step_by(P) {
             forward_tile::<T, B, P>(layer, x, co0, v0, y);
@@ -297,6 +197,8 @@ macro_rules! for_channel_blocks {
 /// As [`forward_tile`].
 #[target_feature(enable = "avx512f")]
 unsafe fn forward_image<T: Lanes>(layer: &Layer<'_, T>, x: *const T, y: *mut T) {
+    // SAFETY: AVX-512F is enabled on this function and the planes are this function's contract;
+    // the channel blocks partition 0..c_out, so every block writes inside `y`.
     for_channel_blocks!(layer.g.c_out, |co0, B, P| unsafe { forward_block::<T, B, P>(layer, x, co0, y) });
 }
 
@@ -341,6 +243,8 @@ unsafe fn weight_grad_block<T: Lanes, const B: usize>(
     co0: usize,
     acc: &mut [T::V],
 ) {
+    // SAFETY: AVX-512F is available and `x`/`dy` hold the planes read (this function's contract);
+    // loads go through the plan's lane masks, and `acc` is a slice (bounds-checked).
     unsafe {
         for ci in 0..g.c_in {
             let plane = x.add(ci * plan.hw);
@@ -378,6 +282,8 @@ unsafe fn weight_grad_block<T: Lanes, const B: usize>(
 #[target_feature(enable = "avx512f")]
 unsafe fn weight_grad_image<T: Lanes>(g: &Geometry, plan: &Plan, x: *const T, dy: *const T, acc: &mut [T::V]) {
     let nw = g.c_out * g.c_in * 9;
+    // SAFETY: AVX-512F is enabled on this function; the planes are its contract, passed on to
+    // `weight_grad_block` for channel blocks that partition 0..c_out.
     unsafe {
         let mut co0 = 0;
         while co0 < g.c_out {
@@ -419,6 +325,8 @@ unsafe fn weight_grad_image<T: Lanes>(g: &Geometry, plan: &Plan, x: *const T, dy
 /// AVX-512F must be available; `y` and `dy` hold `c` planes of the plan's size, `out` room for them.
 #[target_feature(enable = "avx512f")]
 unsafe fn relu_masked_planes<T: Lanes>(plan: &Plan, c: usize, y: *const T, dy: *const T, out: *mut T) {
+    // SAFETY: AVX-512F is enabled on this function; `y`, `dy` and `out` hold `c` planes (its
+    // contract) and every access goes through a lane mask inside the plane.
     unsafe {
         for ch in 0..c {
             for (v, masks) in plan.masks.iter().enumerate() {
@@ -436,6 +344,7 @@ unsafe fn relu_masked_planes<T: Lanes>(plan: &Plan, c: usize, y: *const T, dy: *
 /// AVX-512F must be available.
 #[target_feature(enable = "avx512f")]
 unsafe fn lane_sums<T: Lanes>(acc: &[T::V]) -> Vec<T> {
+    // SAFETY: AVX-512F is enabled on this function; a lane sum touches registers only.
     acc.iter().map(|&v| unsafe { T::sum(v) }).collect()
 }
 

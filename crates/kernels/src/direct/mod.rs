@@ -24,6 +24,12 @@ pub use crate::Activation;
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod lanes;
+mod portable;
+
+pub use portable::ConvElement;
+use portable::{forward_image, has_avx2_fma, pad_planes, spread_planes, weight_grad_image};
 
 /// Which implementation of the direct convolution runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -120,8 +126,7 @@ const RELU_CHUNK: usize = 8192;
 /// The gradient through a ReLU from its output `y` and the gradient at its output `dy`: `dy`
 /// where y > 0, 0 elsewhere (Burn's `relu_backward`). Chunks run in parallel; each value is
 /// computed alone, so the split does not change a bit.
-#[allow(private_bounds)]
-pub fn relu_grad<T: Kernels>(y: &[T], dy: &[T]) -> Vec<T> {
+pub fn relu_grad<T: ConvElement>(y: &[T], dy: &[T]) -> Vec<T> {
     assert_eq!(y.len(), dy.len(), "relu_grad: {} outputs, {} gradients", y.len(), dy.len());
     let mut dx = vec![T::default(); dy.len()];
     dx.par_chunks_mut(RELU_CHUNK).zip(y.par_chunks(RELU_CHUNK).zip(dy.par_chunks(RELU_CHUNK))).for_each(
@@ -132,13 +137,6 @@ pub fn relu_grad<T: Kernels>(y: &[T], dy: &[T]) -> Vec<T> {
         },
     );
     dx
-}
-
-/// `a · b + c`, fused when the caller runs with FMA enabled (`FUSED`), plain otherwise (a fused
-/// multiply-add without hardware support is a slow library call).
-#[inline(always)]
-fn madd<T: Real, const FUSED: bool>(a: T, b: T, c: T) -> T {
-    if FUSED { a.fused_mul_add(b, c) } else { a * b + c }
 }
 
 /// The shape of one convolution: `n` images of `c_in` channels, `h × w` pixels, to `c_out` channels.
@@ -186,240 +184,6 @@ impl Geometry {
     }
 }
 
-/// Copies `c` planes of `h × w` from `src` into zero-padded planes of stride `g.plane()`, with the
-/// image at row 1, column 1 of each (the 3×3 "same" halo).
-fn pad_planes<T: Real>(g: &Geometry, c: usize, src: &[T], dst: &mut [T]) {
-    let (plane, wp) = (g.plane(), g.wp());
-    dst[..c * plane].fill(T::default());
-    for ch in 0..c {
-        for y in 0..g.h {
-            let s = &src[(ch * g.h + y) * g.w..][..g.w];
-            dst[ch * plane + (y + 1) * wp + 1..][..g.w].copy_from_slice(s);
-        }
-    }
-}
-
-/// Copies `c` planes of `h × w` from `src` into planes of stride `g.len()` with row stride `w + 2`
-/// (the output layout of the flat kernel), zeros in the two padding columns and the tail.
-fn spread_planes<T: Real>(g: &Geometry, c: usize, src: &[T], dst: &mut [T]) {
-    let (len, wp) = (g.len(), g.wp());
-    dst[..c * len].fill(T::default());
-    for ch in 0..c {
-        for y in 0..g.h {
-            dst[ch * len + y * wp..][..g.w].copy_from_slice(&src[(ch * g.h + y) * g.w..][..g.w]);
-        }
-    }
-}
-
-/// Forward pass of one image, output channels `co0 .. co0 + B`: `out_flat[o][q]` for every tile.
-#[inline(always)]
-fn forward_block<T: Real, const B: usize, const L: usize, const FUSED: bool>(
-    g: &Geometry,
-    xp: &[T],
-    wt: &[T],
-    bias: &[T],
-    co0: usize,
-    out_flat: &mut [T],
-) {
-    let (plane, len) = (g.plane(), g.len());
-    let bias: &[T; B] = bias[co0..co0 + B].try_into().expect("bias block");
-    for q0 in (0..len).step_by(L) {
-        let mut acc = [[T::default(); L]; B];
-        for o in 0..B {
-            acc[o] = [bias[o]; L];
-        }
-        for ci in 0..g.c_in {
-            let xs = &xp[ci * plane..(ci + 1) * plane];
-            for k in 0..9 {
-                let v: &[T; L] = xs[q0 + g.offset(k)..][..L].try_into().expect("tile");
-                let wk: &[T; B] = wt[(ci * 9 + k) * g.c_out + co0..][..B].try_into().expect("weights");
-                for o in 0..B {
-                    for l in 0..L {
-                        acc[o][l] = madd::<T, FUSED>(wk[o], v[l], acc[o][l]);
-                    }
-                }
-            }
-        }
-        for o in 0..B {
-            out_flat[o * len + q0..][..L].copy_from_slice(&acc[o]);
-        }
-    }
-}
-
-/// Weight gradient of one image, output channels `co0 .. co0 + B`, added into `dw` ([co][ci][k]).
-#[inline(always)]
-fn weight_grad_block<T: Real, const B: usize, const L: usize, const FUSED: bool>(
-    g: &Geometry,
-    xp: &[T],
-    dy: &[T],
-    co0: usize,
-    dw: &mut [T],
-) {
-    let (plane, len) = (g.plane(), g.len());
-    for ci in 0..g.c_in {
-        let xs = &xp[ci * plane..(ci + 1) * plane];
-        for k in 0..9 {
-            let off = g.offset(k);
-            let mut acc = [[T::default(); L]; B];
-            for q0 in (0..len).step_by(L) {
-                let v: &[T; L] = xs[q0 + off..][..L].try_into().expect("tile");
-                for o in 0..B {
-                    let d: &[T; L] = dy[(co0 + o) * len + q0..][..L].try_into().expect("tile");
-                    for l in 0..L {
-                        acc[o][l] = madd::<T, FUSED>(d[l], v[l], acc[o][l]);
-                    }
-                }
-            }
-            for o in 0..B {
-                let s = acc[o].iter().fold(T::default(), |s, &a| s + a);
-                let slot = &mut dw[((co0 + o) * g.c_in + ci) * 9 + k];
-                *slot = *slot + s;
-            }
-        }
-    }
-}
-
-/// Splits `c_out` into blocks of 8, 4, 2, 1 channels and runs `run(B-dispatched block)` on each.
-macro_rules! for_channel_blocks {
-    ($T:ty, $c_out:expr, |$co0:ident, $B:ident, $L:ident| $body:expr) => {{
-        let mut $co0 = 0;
-        while $co0 < $c_out {
-            let left = $c_out - $co0;
-            let step = if left >= 8 {
-                8
-            } else if left >= 4 {
-                4
-            } else if left >= 2 {
-                2
-            } else {
-                1
-            };
-            match step {
-                8 => {
-                    const $B: usize = 8;
-                    const $L: usize = TILE_ELEMS_F32 / 8 * 4 / std::mem::size_of::<$T>();
-                    $body
-                }
-                4 => {
-                    const $B: usize = 4;
-                    const $L: usize = TILE_ELEMS_F32 / 4 * 4 / std::mem::size_of::<$T>();
-                    $body
-                }
-                2 => {
-                    const $B: usize = 2;
-                    const $L: usize = TILE_ELEMS_F32 / 2 * 4 / std::mem::size_of::<$T>();
-                    $body
-                }
-                _ => {
-                    const $B: usize = 1;
-                    const $L: usize = TILE_ELEMS_F32 * 4 / std::mem::size_of::<$T>();
-                    $body
-                }
-            }
-            $co0 += step;
-        }
-    }};
-}
-
-/// The element-type–specific kernels: every tile length is a compile-time constant per type.
-trait Kernels: Real {
-    fn forward_image<const FUSED: bool>(g: &Geometry, xp: &[Self], wt: &[Self], bias: &[Self], out: &mut [Self]);
-    fn weight_grad_image<const FUSED: bool>(g: &Geometry, xp: &[Self], dy: &[Self], dw: &mut [Self]);
-    /// The batch forward pass on the AVX-512 path (`wt` as [ci][k][co]), with a ReLU when `relu`.
-    #[cfg(target_arch = "x86_64")]
-    fn forward_avx512(g: Geometry, x: &[Self], wt: &[Self], bias: &[Self], relu: bool) -> Vec<Self>;
-    /// The batch weight and bias gradients on the AVX-512 path, `dy` masked by a ReLU output.
-    #[cfg(target_arch = "x86_64")]
-    fn weight_grad_avx512(g: Geometry, x: &[Self], dy: &[Self], relu_output: Option<&[Self]>)
-    -> (Vec<Self>, Vec<Self>);
-}
-
-macro_rules! impl_kernels {
-    ($T:ty) => {
-        impl Kernels for $T {
-            #[inline(always)]
-            fn forward_image<const FUSED: bool>(g: &Geometry, xp: &[$T], wt: &[$T], bias: &[$T], out: &mut [$T]) {
-                for_channel_blocks!($T, g.c_out, |co0, B, L| forward_block::<$T, B, L, FUSED>(
-                    g,
-                    xp,
-                    wt,
-                    bias,
-                    co0,
-                    &mut out[co0 * g.len()..]
-                ));
-            }
-
-            #[inline(always)]
-            fn weight_grad_image<const FUSED: bool>(g: &Geometry, xp: &[$T], dy: &[$T], dw: &mut [$T]) {
-                for_channel_blocks!($T, g.c_out, |co0, B, L| weight_grad_block::<$T, B, L, FUSED>(g, xp, dy, co0, dw));
-            }
-
-            #[cfg(target_arch = "x86_64")]
-            fn forward_avx512(g: Geometry, x: &[$T], wt: &[$T], bias: &[$T], relu: bool) -> Vec<$T> {
-                avx512::forward(g, x, wt, bias, relu)
-            }
-
-            #[cfg(target_arch = "x86_64")]
-            fn weight_grad_avx512(g: Geometry, x: &[$T], dy: &[$T], relu_output: Option<&[$T]>) -> (Vec<$T>, Vec<$T>) {
-                avx512::weight_grad(g, x, dy, relu_output)
-            }
-        }
-    };
-}
-
-impl_kernels!(f32);
-impl_kernels!(f64);
-
-/// Whether this CPU has AVX2 and FMA (checked once; the answer is cached by std).
-fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// [`Kernels::forward_image`] compiled for AVX2 + FMA.
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn forward_image_avx2<T: Kernels>(g: &Geometry, xp: &[T], wt: &[T], bias: &[T], out: &mut [T]) {
-    T::forward_image::<true>(g, xp, wt, bias, out)
-}
-
-/// [`Kernels::weight_grad_image`] compiled for AVX2 + FMA.
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn weight_grad_image_avx2<T: Kernels>(g: &Geometry, xp: &[T], dy: &[T], dw: &mut [T]) {
-    T::weight_grad_image::<true>(g, xp, dy, dw)
-}
-
-fn forward_image<T: Kernels>(path: Path, g: &Geometry, xp: &[T], wt: &[T], bias: &[T], out: &mut [T]) {
-    #[cfg(target_arch = "x86_64")]
-    if path >= Path::Avx2Fma {
-        // SAFETY: the CPU was just checked for AVX2 and FMA.
-        return unsafe { forward_image_avx2(g, xp, wt, bias, out) };
-    }
-    T::forward_image::<false>(g, xp, wt, bias, out)
-}
-
-fn weight_grad_image<T: Kernels>(path: Path, g: &Geometry, xp: &[T], dy: &[T], dw: &mut [T]) {
-    #[cfg(target_arch = "x86_64")]
-    if path >= Path::Avx2Fma {
-        // SAFETY: the CPU was just checked for AVX2 and FMA.
-        return unsafe { weight_grad_image_avx2(g, xp, dy, dw) };
-    }
-    T::weight_grad_image::<false>(g, xp, dy, dw)
-}
-
 /// Every kernel needs at least one input and one output channel (a plane of either is split into
 /// per-image chunks of that size).
 fn check_channels(g: &Geometry) {
@@ -436,14 +200,12 @@ fn check_lengths<T>(g: &Geometry, x: &[T], weight: &[T]) {
 ///
 /// `x` is [n, c_in, h, w], `weight` [c_out, c_in, 3, 3], `bias` [c_out] (zeros when `None`); the
 /// result is [n, c_out, h, w], all row-major. Images run in parallel on rayon's pool.
-#[allow(private_bounds)]
-pub fn conv3x3_forward<T: Kernels>(g: Geometry, x: &[T], weight: &[T], bias: Option<&[T]>) -> Vec<T> {
+pub fn conv3x3_forward<T: ConvElement>(g: Geometry, x: &[T], weight: &[T], bias: Option<&[T]>) -> Vec<T> {
     forward_on(take_path(), g, x, weight, bias, Activation::Identity)
 }
 
 /// [`conv3x3_forward`] followed by `act` in the same pass (a ReLU is applied before the store).
-#[allow(private_bounds)]
-pub fn conv3x3_forward_with<T: Kernels>(
+pub fn conv3x3_forward_with<T: ConvElement>(
     g: Geometry,
     x: &[T],
     weight: &[T],
@@ -454,7 +216,7 @@ pub fn conv3x3_forward_with<T: Kernels>(
 }
 
 /// [`conv3x3_forward_with`] on a given path (which the CPU must support).
-fn forward_on<T: Kernels>(
+fn forward_on<T: ConvElement>(
     path: Path,
     g: Geometry,
     x: &[T],
@@ -504,13 +266,12 @@ fn forward_on<T: Kernels>(
 
 /// The input gradient of [`conv3x3_forward`]: `dx = conv(dy, flip(weightᵀ))`, itself a 3×3 "same"
 /// convolution from `c_out` to `c_in` channels with the kernel rotated by 180°.
-#[allow(private_bounds)]
-pub fn conv3x3_input_grad<T: Kernels>(g: Geometry, dy: &[T], weight: &[T]) -> Vec<T> {
+pub fn conv3x3_input_grad<T: ConvElement>(g: Geometry, dy: &[T], weight: &[T]) -> Vec<T> {
     input_grad_on(take_path(), g, dy, weight)
 }
 
 /// [`conv3x3_input_grad`] on a given path (which the CPU must support).
-fn input_grad_on<T: Kernels>(path: Path, g: Geometry, dy: &[T], weight: &[T]) -> Vec<T> {
+fn input_grad_on<T: ConvElement>(path: Path, g: Geometry, dy: &[T], weight: &[T]) -> Vec<T> {
     let back = Geometry { c_in: g.c_out, c_out: g.c_in, ..g };
     let mut rotated = vec![T::default(); weight.len()];
     for co in 0..g.c_out {
@@ -525,8 +286,7 @@ fn input_grad_on<T: Kernels>(path: Path, g: Geometry, dy: &[T], weight: &[T]) ->
 
 /// The weight and bias gradients of [`conv3x3_forward`]: `dweight` [c_out, c_in, 3, 3] and
 /// `dbias` [c_out], from the input `x` and the output gradient `dy`.
-#[allow(private_bounds)]
-pub fn conv3x3_weight_grad<T: Kernels>(g: Geometry, x: &[T], dy: &[T]) -> (Vec<T>, Vec<T>) {
+pub fn conv3x3_weight_grad<T: ConvElement>(g: Geometry, x: &[T], dy: &[T]) -> (Vec<T>, Vec<T>) {
     weight_grad_on(take_path(), g, x, dy)
 }
 
@@ -534,13 +294,12 @@ pub fn conv3x3_weight_grad<T: Kernels>(g: Geometry, x: &[T], dy: &[T]) -> (Vec<T
 /// gradient `dy` at the ReLU's output and the ReLU's output `y`: [`conv3x3_weight_grad`] of
 /// [`relu_grad`]`(y, dy)`. On the AVX-512 path the mask is applied one image at a time inside the
 /// kernel, without the separate pass over the batch.
-#[allow(private_bounds)]
-pub fn conv3x3_weight_grad_relu<T: Kernels>(g: Geometry, x: &[T], dy: &[T], y: &[T]) -> (Vec<T>, Vec<T>) {
+pub fn conv3x3_weight_grad_relu<T: ConvElement>(g: Geometry, x: &[T], dy: &[T], y: &[T]) -> (Vec<T>, Vec<T>) {
     weight_grad_relu_on(take_path(), g, x, dy, y)
 }
 
 /// [`conv3x3_weight_grad_relu`] on a given path (which the CPU must support).
-fn weight_grad_relu_on<T: Kernels>(path: Path, g: Geometry, x: &[T], dy: &[T], y: &[T]) -> (Vec<T>, Vec<T>) {
+fn weight_grad_relu_on<T: ConvElement>(path: Path, g: Geometry, x: &[T], dy: &[T], y: &[T]) -> (Vec<T>, Vec<T>) {
     assert_eq!(y.len(), dy.len(), "ReLU output of {g:?} has {} elements, its gradient {}", y.len(), dy.len());
     #[cfg(target_arch = "x86_64")]
     if path == Path::Avx512 {
@@ -552,7 +311,7 @@ fn weight_grad_relu_on<T: Kernels>(path: Path, g: Geometry, x: &[T], dy: &[T], y
 }
 
 /// [`conv3x3_weight_grad`] on a given path (which the CPU must support).
-fn weight_grad_on<T: Kernels>(path: Path, g: Geometry, x: &[T], dy: &[T]) -> (Vec<T>, Vec<T>) {
+fn weight_grad_on<T: ConvElement>(path: Path, g: Geometry, x: &[T], dy: &[T]) -> (Vec<T>, Vec<T>) {
     check_channels(&g);
     assert_eq!(x.len(), g.n * g.image_in(), "input of {g:?} has {} elements", x.len());
     assert_eq!(dy.len(), g.n * g.image_out(), "output gradient of {g:?} has {} elements", dy.len());
