@@ -61,6 +61,8 @@ where
     O::Model: Clone,
 {
     let config = LangevinConfig::new()
+        .with_chains(1)
+        .with_sigma2(2e-5)
         .with_step(StepSize::Fixed(1e-5))
         .with_k_tot(usize::MAX / 2)
         .with_k_avg(1)

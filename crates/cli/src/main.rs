@@ -11,10 +11,10 @@ mod cmd;
 mod flags;
 mod output;
 mod plots;
-mod problem;
 mod progress;
+mod provenance;
 mod records;
-mod run_dir;
+mod source;
 
 use backend::Backend;
 use burn::tensor::FloatDType;
@@ -127,7 +127,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         None if backend == Backend::Wgpu => FloatDType::F32,
         None => FloatDType::F64,
     };
-    run_dir::set_provenance(&backend.to_string(), &format!("{dtype:?}"), cli.seed);
+    provenance::set_provenance(&backend.to_string(), &format!("{dtype:?}"), cli.seed);
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let _ = ctrlc::set_handler(move || {

@@ -16,6 +16,8 @@ fn style() -> ProgressStyle {
 pub struct LangevinProgress {
     bar: ProgressBar,
     stop: Arc<AtomicBool>,
+    /// Redraw every this many iterations (about 1,000 updates a run).
+    every: usize,
 }
 
 impl LangevinProgress {
@@ -24,16 +26,20 @@ impl LangevinProgress {
         let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(1) };
         bar.set_style(style());
         bar.set_prefix(prefix.to_string());
-        Self { bar, stop }
+        Self { bar, stop, every: 1 }
     }
 }
 
 impl Observer for LangevinProgress {
     fn start(&mut self, info: &StartInfo) {
         self.bar.set_length(info.k_tot as u64);
+        self.every = (info.k_tot / 1000).max(1);
     }
 
     fn iteration(&mut self, it: &Iteration<'_>) -> bool {
+        if !it.k.is_multiple_of(self.every) {
+            return !self.stop.load(Ordering::Relaxed);
+        }
         let n = it.losses.len() as f64;
         let mean_loss = it.losses.iter().sum::<f64>() / n;
         let mean_excess = it.excess.iter().sum::<f64>() / n;

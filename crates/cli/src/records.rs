@@ -1,22 +1,9 @@
-//! The CLI's own records (`config.json` of its commands, the baseline's and matrix-rank's results,
-//! `validation.json`, `per-layer.json`): typed, so every file has one definition of its fields.
+//! The CLI's own records (`config.json` of its commands, matrix-rank's result, `merge`'s config):
+//! typed, so every file has one definition of its fields.
 
-use hessrank_experiments::sweep::{FrozenCheck, SweepRow, Value};
-use hessrank_rank::baselines::UbaruSaad;
-use hessrank_rank::hessian::{TopEigen, TraceEstimate};
-use hessrank_rank::validation::PairedDifference;
 use hessrank_rank::{LangevinConfig, RankEstimate};
 use serde::Serialize;
 use std::path::PathBuf;
-
-/// The result of a run stopped before it had an estimate.
-#[derive(Serialize)]
-pub struct Interrupted {
-    /// Always true.
-    pub partial: bool,
-    /// Always none.
-    pub estimate: Option<RankEstimate>,
-}
 
 /// Where a model came from, as `estimate` and `spectrum` record it.
 #[derive(Serialize)]
@@ -57,74 +44,6 @@ pub struct SpectrumConfig<'a> {
     pub source: Source<'a>,
     /// Its parameters.
     pub n_params: usize,
-}
-
-/// One σ² of `validation.json`: the frozen chains against the discrete theory on the exact Hessian.
-#[derive(Serialize)]
-pub struct ValidationRow<'a> {
-    /// σ².
-    pub sigma2: f64,
-    /// The real estimate.
-    pub real: Value,
-    /// The frozen estimate.
-    pub frozen: Value,
-    /// real − frozen, paired.
-    pub relu_excess: &'a Option<PairedDifference>,
-    /// The theory's expected estimate.
-    pub theory: f64,
-    /// (frozen − theory) / SE.
-    pub z_vs_theory: f64,
-    /// Within 2.5 SE.
-    pub agrees_within_2_5_se: bool,
-}
-
-impl<'a> ValidationRow<'a> {
-    /// The row of a sweep row with a frozen estimate and a theory.
-    pub fn of(row: &'a SweepRow, frozen: Value, theory: f64, check: &FrozenCheck) -> Self {
-        Self {
-            sigma2: row.sigma2,
-            real: row.real,
-            frozen,
-            relu_excess: &row.relu_excess,
-            theory,
-            z_vs_theory: check.z,
-            agrees_within_2_5_se: check.agrees,
-        }
-    }
-}
-
-/// One block of `estimate --per-layer`.
-#[derive(Serialize)]
-pub struct BlockRow {
-    /// The block's name.
-    pub block: String,
-    /// Its parameter glob.
-    pub params: String,
-    /// Its parameters.
-    pub n_params: usize,
-    /// Its estimate.
-    pub result: RankEstimate,
-}
-
-/// `baseline`'s `result.json`.
-#[derive(Serialize)]
-pub struct BaselineResult {
-    /// Ubaru–Saad.
-    pub ubaru_saad: UbaruSaad,
-    /// Lanczos' top eigenvalues.
-    pub lanczos: TopEigen,
-    /// Hutchinson's trace.
-    pub hutchinson: TraceEstimate,
-    /// The operator's size.
-    pub n_params: usize,
-    /// Gradients spent forming the operator.
-    pub gradient_evaluations: usize,
-    /// The matrix file, for `--matrix`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub matrix: Option<PathBuf>,
-    /// The model, otherwise.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
 }
 
 /// `matrix-rank`'s `result.json`.

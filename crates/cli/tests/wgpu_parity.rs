@@ -14,7 +14,7 @@ use hessrank_models::{DnCnnConfig, GlobalMinimum, Mnist, NoisyMnist, NoisyMnistC
 use hessrank_rank::langevin::{Langevin, LangevinRun};
 use hessrank_rank::quadratic::{Points, Quadratic};
 use hessrank_rank::{LangevinConfig, Scheme, StepSize};
-use hessrank_train::{AdamPhase, GdPhase, RunInfo, SgdPhase, TrainConfig, train};
+use hessrank_train::{AdamPhase, GdPhase, SgdPhase, TrainConfig, train};
 use std::sync::OnceLock;
 
 /// The wgpu device in f32 with autodiff, initialised once per test binary (the runtime refuses a
@@ -152,12 +152,8 @@ fn one_training_step_of_each_phase_matches_ndarray() {
         let full = NoisyMnist::new(&mnist, &data, &device).unwrap();
         let dir = std::env::temp_dir().join(format!("hessrank-parity-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let info = RunInfo {
-            model_kind: "dncnn".into(),
-            model_config: serde_json::json!({}),
-            data: serde_json::json!({"n_images": 4}),
-        };
-        let t = train(&schedule, &sampler, &full, model, &dir, info, &mut ()).unwrap();
+        let kind = hessrank_experiments::dncnn::dncnn_kind(&data, None);
+        let t = train(&schedule, &sampler, &full, model, &dir, kind, &mut ()).unwrap();
         out.push((flatten_f64(&t.model), t.precond.to_flat(), t.manifest.final_loss));
         std::fs::remove_dir_all(&dir).unwrap();
     }

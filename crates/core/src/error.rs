@@ -141,6 +141,24 @@ pub enum Error {
     /// A device could not be configured.
     #[error("device: {0}")]
     Device(String),
+    /// The objective gave two different values at the same parameters: it is not a function of θ
+    /// (it resamples data or noise, or reduces in a varying order), so it has no Hessian to measure.
+    #[error(
+        "the objective is not deterministic: two evaluations at θ₀ gave {what} {first:.17e} and {second:.17e} \
+         (difference {:.3e} above the rounding tolerance {tolerance:.3e}); fix the data and the noise of the loss",
+        (first - second).abs()
+    )]
+    Nondeterministic {
+        /// What differed: `"loss"` or `"gradient norm"` (the norm of the gradients' difference is
+        /// reported as `second`, with `first` = 0).
+        what: &'static str,
+        /// The first evaluation's value.
+        first: f64,
+        /// The second evaluation's value.
+        second: f64,
+        /// The largest difference taken for rounding.
+        tolerance: f64,
+    },
     /// A named tensor of a weights or data file cannot be used as it is.
     #[error("{path}: tensor {key:?} {problem}")]
     Tensor {

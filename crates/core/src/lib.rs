@@ -10,6 +10,7 @@
 pub mod atomic;
 pub mod device;
 pub mod error;
+pub mod host_params;
 pub mod objective;
 pub mod operator;
 pub mod params;
@@ -19,7 +20,7 @@ pub mod precond;
 pub use hessrank_noise::{lane_normals, noise, step_noise};
 
 pub use error::{Error, Result, TensorProblem};
-pub use objective::{FnObjective, Minibatches, Objective, ValueAndGrad, value_and_grad};
+pub use objective::{FnObjective, Minibatches, Objective, ValueAndGrad, check_deterministic, value_and_grad};
 pub use operator::{CountedOperator, DenseOperator, LinearOperator};
 pub use params::{ParamLayout, ParamSpec, ParamTensors};
 pub use precond::DiagPreconditioner;

@@ -17,15 +17,29 @@ pub trait Objective: Sync {
     type Model: Module;
 
     /// The loss on the model's device (still attached to the autodiff graph): one element, or one
-    /// per chain for a batched objective (see [`Objective::chains`]).
+    /// per stacked copy for a batched objective (see [`Objective::stacked`]).
     fn loss(&self, model: &Self::Model) -> Tensor<1>;
 
-    /// How many independent copies of the parameters one model holds (1 unless the objective
-    /// evaluates several chains at once). A batched objective stacks its chains along the leading
-    /// axis of every parameter and returns one loss per chain; the chains must not interact, so
-    /// the gradient of the summed losses is every chain's own gradient.
-    fn chains(&self) -> usize {
+    /// How many independent copies of the parameters one model stacks along the leading axis of
+    /// every parameter (1 unless the objective is batched). A batched objective returns one loss
+    /// per copy; the copies must not interact, so the gradient of the summed losses is every
+    /// copy's own gradient. The Langevin run gives each copy its own noise: it is one chain.
+    fn stacked(&self) -> usize {
         1
+    }
+}
+
+/// A borrowed objective is the same objective (so a caller's objective can be lent to code that
+/// holds objectives by value).
+impl<O: Objective> Objective for &O {
+    type Model = O::Model;
+
+    fn loss(&self, model: &Self::Model) -> Tensor<1> {
+        (**self).loss(model)
+    }
+
+    fn stacked(&self) -> usize {
+        (**self).stacked()
     }
 }
 
@@ -58,6 +72,42 @@ pub fn value_and_grad<O: Objective>(objective: &O, model: &O::Model) -> ValueAnd
     let grads = loss.backward();
     let value = loss.into_scalar_f64();
     ValueAndGrad { loss: value, grads: gradients_of(model, &grads) }
+}
+
+/// How far two evaluations at the same point may differ and still count as one function: this many
+/// units of the dtype's rounding, relative to the value's size. Reductions that change their order
+/// between calls (GPU atomics) move the last few bits; a loss that resamples data or noise moves
+/// by its own variance, many orders above this.
+pub const DETERMINISM_ULPS: f64 = 1024.0;
+
+/// Checks that `objective` is a function of the parameters: two evaluations of the loss and the
+/// gradient at `model` must agree to [`DETERMINISM_ULPS`] of the dtype's rounding (the check of
+/// curvlinops' `_check_deterministic`). Costs two gradient evaluations.
+///
+/// Errors: [`crate::Error::Nondeterministic`] naming what differed and by how much.
+pub fn check_deterministic<O: Objective>(objective: &O, model: &O::Model) -> crate::Result<()> {
+    let [a, b] = [(), ()].map(|_| value_and_grad(objective, model));
+    let unit = match a.grads.tensors.first().map(|t| t.dtype()) {
+        Some(burn::tensor::DType::F64) | None => f64::EPSILON,
+        Some(burn::tensor::DType::F16 | burn::tensor::DType::BF16) => 1e-3,
+        _ => f32::EPSILON as f64,
+    };
+    let tolerance = DETERMINISM_ULPS * unit * a.loss.abs().max(b.loss.abs()).max(f64::MIN_POSITIVE);
+    if (a.loss - b.loss).abs() > tolerance || a.loss.is_finite() != b.loss.is_finite() {
+        return Err(crate::Error::Nondeterministic { what: "loss", first: a.loss, second: b.loss, tolerance });
+    }
+    let scale = a.grads.sq_norm().sqrt().max(b.grads.sq_norm().sqrt());
+    let difference = a.grads.zip(&b.grads, |x, y| x.sub(y)).sq_norm().sqrt();
+    let tolerance = DETERMINISM_ULPS * unit * scale.max(f64::MIN_POSITIVE);
+    if difference > tolerance {
+        return Err(crate::Error::Nondeterministic {
+            what: "gradient norm",
+            first: 0.0,
+            second: difference,
+            tolerance,
+        });
+    }
+    Ok(())
 }
 
 /// Reading a one-element tensor as `f64`, whatever the device's dtype.

@@ -138,6 +138,32 @@ fn preconditioner_round_trips_by_path_and_rejects_bad_entries() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A block restricts the dynamics by a mask: G keeps every entry positive (its invariant), and the
+/// operator the dynamics use, M G M, is G on the selected parameters and 0 on the rest.
+#[test]
+fn a_block_masks_the_dynamics_and_leaves_g_positive() {
+    let d = device();
+    let layout = ParamLayout::of(&tiny(&d));
+    let plain = Device::ndarray();
+    let values: Vec<Vec<f64>> =
+        layout.specs.iter().map(|s| (1..=s.numel()).map(|i| i as f64 * 0.25).collect()).collect();
+    let g = DiagPreconditioner::new(&layout, ParamTensors::from_host(&layout, &values, &plain).unwrap()).unwrap();
+    let keep: Vec<bool> = (0..layout.specs.len()).map(|i| i % 2 == 0).collect();
+    let block = g.restricted(&keep).unwrap();
+    assert_eq!(block.to_flat(), g.to_flat(), "G is untouched");
+    assert!(block.to_flat().iter().all(|v| *v > 0.0));
+    assert_eq!(block.moving(), Some(keep.as_slice()));
+    let want: Vec<f64> =
+        values.iter().zip(&keep).flat_map(|(v, k)| v.iter().map(move |x| if *k { *x } else { 0.0 })).collect();
+    assert_eq!(block.dynamics_flat(), want);
+    let sqrt: Vec<f64> = block.dynamics_sqrt_g().to_flat();
+    assert!(sqrt.iter().zip(&want).all(|(s, w)| (s * s - w).abs() < 1e-12));
+    // Without a block the dynamics use G itself; an empty block is refused.
+    assert_eq!(g.dynamics_flat(), g.to_flat());
+    let none = vec![false; keep.len()];
+    assert!(matches!(g.restricted(&none), Err(Error::InvalidConfig { field: "params", .. })));
+}
+
 #[test]
 fn layer_blocks_split_lists_of_modules_layer_by_layer() {
     let spec = |path: &str| hessrank_core::params::ParamSpec { path: path.into(), shape: vec![2] };

@@ -23,9 +23,9 @@ pub struct Figure1Spec {
     /// Noise power σ².
     pub sigma2: f64,
     /// Iterations K_tot.
-    pub iters: usize,
+    pub k_tot: usize,
     /// Iterations averaged for the estimate, K_avg.
-    pub avg: usize,
+    pub k_avg: usize,
     /// Discretisation (the paper: Euler–Maruyama).
     pub scheme: Scheme,
     /// Seed of the global minimum and of the noise.
@@ -35,16 +35,26 @@ pub struct Figure1Spec {
 impl Figure1Spec {
     /// The paper's settings.
     pub fn paper(seed: u64) -> Self {
-        Self { d: 32, depth: 5, eta: 1e-4, sigma2: 2e-5, iters: 15000, avg: 10000, scheme: Scheme::EulerMaruyama, seed }
+        Self {
+            d: 32,
+            depth: 5,
+            eta: 1e-4,
+            sigma2: 2e-5,
+            k_tot: 15000,
+            k_avg: 10000,
+            scheme: Scheme::EulerMaruyama,
+            seed,
+        }
     }
 
     /// Algorithm 1's settings for this spec, validated.
     pub fn langevin_config(&self) -> Result<LangevinConfig> {
         let config = LangevinConfig::new()
+            .with_chains(1)
             .with_step(StepSize::Fixed(self.eta))
             .with_sigma2(self.sigma2)
-            .with_k_tot(self.iters)
-            .with_k_avg(self.avg)
+            .with_k_tot(self.k_tot)
+            .with_k_avg(self.k_avg)
             .with_scheme(self.scheme)
             .with_seed(self.seed)
             .with_check_step(false);
@@ -97,7 +107,7 @@ pub fn run(spec: &Figure1Spec, device: &Device, observer: &mut dyn ExperimentObs
     let net = min.net(device);
     let objective = min.objective(device);
     let g = DiagPreconditioner::identity(&ParamLayout::of(&net), &device.clone().inner());
-    let mut recorder = TraceRecorder::default();
+    let mut recorder = TraceRecorder::every(1);
     let estimate = {
         let mut progress = observer.langevin("figure1");
         Langevin::new(&config).observe(&mut recorder).observe(progress.as_mut()).run(&objective, &net, &g)?
@@ -126,9 +136,9 @@ pub fn run(spec: &Figure1Spec, device: &Device, observer: &mut dyn ExperimentObs
         spec: spec.clone(),
         langevin: config,
         true_rank,
-        theorem1_at_end: theorem1(spec.iters),
+        theorem1_at_end: theorem1(spec.k_tot),
         prop1_limit,
-        discrete_expected_estimate: discrete.expected_estimate(spec.iters, spec.avg),
+        discrete_expected_estimate: discrete.expected_estimate(spec.k_tot, spec.k_avg),
         estimate,
         trace,
     })

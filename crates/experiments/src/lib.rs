@@ -6,12 +6,18 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod curvature;
 pub mod data;
 pub mod dncnn;
+pub mod estimate;
 pub mod figure1;
+pub mod merge;
 pub mod observer;
 pub mod paired;
+pub mod registry;
+pub mod store;
 pub mod sweep;
 pub mod table1;
+pub mod train;
 
 pub use observer::{ExperimentObserver, PersistentTrace, Quiet};

@@ -155,5 +155,5 @@ pub fn exact_mode_eigenvalues<C: Objective>(
         ));
     }
     let h = hessrank_rank::hessian::dense_matrix(&hessrank_rank::hessian::FdHessian::new(curvature, model));
-    Ok(hessrank_rank::theory::mode_eigenvalues(&h, &precond.to_flat()))
+    Ok(hessrank_rank::theory::mode_eigenvalues(&h, &precond.dynamics_flat()))
 }

@@ -76,13 +76,13 @@ impl Table1Spec {
         scheme: Scheme,
     ) -> Result<LangevinConfig> {
         let config = LangevinConfig::new()
+            .with_chains(1)
             .with_step(eta)
             .with_sigma2(sigma2)
             .with_k_tot(iters)
             .with_k_avg(avg)
             .with_scheme(scheme)
-            .with_check_step(false)
-            .with_record_stride((iters / 500).max(1));
+            .with_check_step(false);
         config.validate()?;
         Ok(config)
     }

@@ -22,8 +22,8 @@ fn figure1_theory_columns_equal_the_dense_ou_model() {
         depth: 2,
         eta: 1e-2,
         sigma2: 1e-3,
-        iters: 400,
-        avg: 200,
+        k_tot: 400,
+        k_avg: 200,
         scheme: Scheme::EulerMaruyama,
         seed: 4,
     };

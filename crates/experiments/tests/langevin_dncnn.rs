@@ -20,6 +20,8 @@ fn dncnn_steps_are_bitwise_the_same_on_one_thread_and_on_two() {
         let net = DnCnnConfig::new().init(&device).unwrap();
         let g = DiagPreconditioner::identity(&ParamLayout::of(&net), &device);
         let config = LangevinConfig::new()
+            .with_chains(1)
+            .with_sigma2(2e-5)
             .with_step(StepSize::Fixed(1e-4))
             .with_k_tot(3)
             .with_k_avg(1)

@@ -28,6 +28,7 @@ fn identity_problem(
 fn paper_settings_on_d8_m5_estimate_rank_64_within_15_percent() {
     let (_, net, objective, g) = identity_problem(8, 5, 21);
     let config = LangevinConfig::new()
+        .with_chains(1)
         .with_step(StepSize::Fixed(1e-4))
         .with_scheme(Scheme::EulerMaruyama)
         .with_sigma2(2e-5)
@@ -43,6 +44,7 @@ fn paper_settings_on_d8_m5_estimate_rank_64_within_15_percent() {
 fn leimkuhler_matthews_with_the_automatic_step_is_within_5_percent() {
     let (min, net, objective, g) = identity_problem(8, 5, 22);
     let config = LangevinConfig::new()
+        .with_chains(1)
         .with_step(StepSize::Auto { c: 1.0 })
         .with_sigma2(2e-5)
         .with_k_tot(15_000)
@@ -79,7 +81,8 @@ fn batched_chains_match_single_nets_and_estimate_rank_64() {
         }
     }
     let g = DiagPreconditioner::identity(&ParamLayout::of(&batched), &device);
-    let config = LangevinConfig::new().with_sigma2(2e-5).with_k_tot(15_000).with_k_avg(10_000).with_seed(3);
+    let config =
+        LangevinConfig::new().with_chains(1).with_sigma2(2e-5).with_k_tot(15_000).with_k_avg(10_000).with_seed(3);
     let r = Langevin::new(&config).run(&objective, &batched, &g).unwrap();
     println!("8 batched trials, LM auto: {:.2} ± {:.2}, wall {:.2} s", r.estimate, r.stderr, r.wall_s);
     assert_eq!(r.chain.len(), 8);
@@ -110,6 +113,8 @@ fn steps_are_bitwise_the_same_on_one_thread_and_on_several() {
     let trajectory = || {
         let (_, net, objective, g) = identity_problem(64, 5, 23);
         let config = LangevinConfig::new()
+            .with_chains(1)
+            .with_sigma2(2e-5)
             .with_step(StepSize::Fixed(1e-5))
             .with_k_tot(4)
             .with_k_avg(1)

@@ -8,3 +8,4 @@ mod experiments;
 mod ground_truth;
 mod langevin_dncnn;
 mod langevin_linear;
+mod registry;

@@ -33,7 +33,7 @@ fn main() -> hessrank::Result<()> {
     let x = Tensor::<2>::from_data(TensorData::new((0..32).map(|i| (i as f64 * 0.7).sin()).collect(), [8, 4]), &device);
     let y = model.forward(x.clone()).detach(); // the targets are the model's outputs: θ₀ is a minimum
     let loss = |m: &Mlp| m.forward(x.clone()).sub(y.clone()).powi_scalar(2).mean();
-    let rank = Langevin::new().sigma2(1e-5).iters(6000).average_last(3000).chains(4).run(&loss, &model)?;
+    let rank = Langevin::new().sigma2(1e-5).k_tot(6000).k_avg(3000).chains(4).run(&loss, &model)?;
     println!("{rank}");
     println!("exact: {} eigenvalues above 1e-6 λ_max", Hessian::new(loss, &model).eigenvalues().count_above(1e-6));
     Ok(())

@@ -2,15 +2,17 @@
 
 use burn::module::Module;
 use burn::tensor::Tensor;
-use hessrank_core::params::params_of;
-use hessrank_core::{DiagPreconditioner, FnObjective, Objective, ParamLayout, Result};
+use hessrank_core::{DiagPreconditioner, FnObjective, Objective, Result};
+use hessrank_experiments::Quiet;
+use hessrank_experiments::estimate::{EstimateSpec, PrecondChoice, estimate};
+use hessrank_experiments::registry::Problem;
 use hessrank_rank::{DriftCorrection, LangevinConfig, RankEstimate, Scheme, StepSize};
 
 /// Preconditioned Langevin dynamics at a minimum, and the rank estimate it gives.
 ///
-/// Defaults are [`LangevinConfig`]'s: η = 1/μ_max (measured), σ² = 2e-5, K_tot = 15,000,
-/// K_avg = 10,000, one chain, Leimkuhler–Matthews, G = I. Four or more chains give R̂ and an
-/// honest error bar.
+/// Defaults are [`LangevinConfig`]'s, the CLI's too: η = 1/μ_max (measured), σ² = 1e-5,
+/// K_tot = 2,000, K_avg = 1,000, four chains (their spread gives R̂ and the error bar),
+/// Leimkuhler–Matthews, G = I.
 #[derive(Debug, Clone)]
 pub struct Langevin {
     config: LangevinConfig,
@@ -42,13 +44,13 @@ impl Langevin {
     }
 
     /// Total iterations K_tot.
-    pub fn iters(mut self, k_tot: usize) -> Self {
+    pub fn k_tot(mut self, k_tot: usize) -> Self {
         self.config.k_tot = k_tot;
         self
     }
 
     /// The last K_avg iterations, whose mean loss gives the estimate.
-    pub fn average_last(mut self, k_avg: usize) -> Self {
+    pub fn k_avg(mut self, k_avg: usize) -> Self {
         self.config.k_avg = k_avg;
         self
     }
@@ -112,32 +114,27 @@ impl Langevin {
         self.run_objective(&FnObjective::new(loss), model)
     }
 
-    /// Runs Algorithm 1 on any [`Objective`] at `model`.
+    /// Runs Algorithm 1 on any [`Objective`] at `model`: the library's `estimate`, the code path
+    /// of `hessrank estimate`, on the caller's model.
     pub fn run_objective<O: Objective>(&self, objective: &O, model: &O::Model) -> Result<RankEstimate>
     where
         O::Model: Clone,
     {
-        self.config.validate()?;
-        let mut g = match &self.precond {
-            Some(g) => g.clone(),
-            None => identity_for(model)?,
-        };
-        if !self.params.is_empty() {
-            g = g.restricted(&ParamLayout::of(model).select(&self.params)?)?;
-        }
-        hessrank_rank::Langevin::new(&self.config).run(objective, model, &g)
+        let mut problem = Problem::smooth(model.clone(), objective, "the caller's model");
+        problem.precond = self.precond.clone();
+        Ok(estimate(&self.spec(), &problem, None, &mut Quiet)?.estimate)
     }
-}
 
-/// G = I for `model`'s trainable parameters, on their (plain) device.
-pub(crate) fn identity_for<M: Module>(model: &M) -> Result<DiagPreconditioner> {
-    let layout = ParamLayout::of(model);
-    let Some(device) = params_of(model).tensors.first().map(|t| t.device()) else {
-        return Err(hessrank_core::Error::config(
-            "model",
-            "no trainable parameters",
-            "a model on an autodiff device (device.autodiff()) with at least one parameter",
-        ));
-    };
-    Ok(DiagPreconditioner::identity(&layout, &device))
+    /// The library's spec of these settings.
+    fn spec(&self) -> EstimateSpec {
+        EstimateSpec {
+            langevin: self.config.clone(),
+            sigma2: vec![self.config.sigma2],
+            precond: PrecondChoice::Default,
+            params: self.params.clone(),
+            validate: false,
+            checkpoint_every: 1,
+            resume: false,
+        }
+    }
 }

@@ -8,7 +8,7 @@
 //! # use burn::tensor::Tensor;
 //! # fn demo<M: burn::module::Module + Clone>(model: &M, loss: impl Fn(&M) -> Tensor<1> + Sync) -> hessrank::Result<()> {
 //! use hessrank::Langevin;
-//! let rank = Langevin::new().sigma2(1e-5).iters(4000).average_last(2000).chains(4).run(&loss, model)?;
+//! let rank = Langevin::new().sigma2(1e-5).k_tot(4000).k_avg(2000).chains(4).run(&loss, model)?;
 //! println!("{rank}");
 //! # Ok(()) }
 //! ```

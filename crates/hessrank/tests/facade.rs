@@ -42,7 +42,7 @@ fn problem() -> (Mlp, Tensor<2>, Tensor<2>) {
 fn the_builder_estimate_matches_the_discrete_theory_on_the_exact_spectrum() {
     let (model, x, y) = problem();
     let loss = |m: &Mlp| m.forward(x.clone()).sub(y.clone()).powi_scalar(2).mean();
-    let lm = Langevin::new().sigma2(1e-5).iters(6000).average_last(3000).chains(8).seed(3);
+    let lm = Langevin::new().sigma2(1e-5).k_tot(6000).k_avg(3000).chains(8).seed(3);
     let r = lm.run(&loss, &model).unwrap();
     let spectrum = Hessian::new(loss, &model).eigenvalues();
     let exact = spectrum.count_above(1e-6);
@@ -137,7 +137,7 @@ fn a_block_estimate_is_the_rank_of_the_diagonal_block_not_of_the_whole_hessian()
         let theta = Tensor::cat(vec![m.a.val(), m.b.val()], 0).reshape([7, 1]);
         theta.clone().transpose().matmul(s_t.clone().matmul(theta)).reshape([1]).mul_scalar(0.5)
     };
-    let lm = Langevin::new().sigma2(1e-4).iters(4000).average_last(3000).chains(8);
+    let lm = Langevin::new().sigma2(1e-4).k_tot(4000).k_avg(3000).chains(8);
     for (globs, want) in [(vec!["a"], 2.0), (vec!["b"], 3.0), (vec!["a", "b"], 4.0), (vec!["*"], 4.0)] {
         let r = lm.clone().params(globs.clone()).run(&loss, &model).unwrap();
         println!("{globs:?}: {r} (block rank {want})");

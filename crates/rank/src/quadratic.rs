@@ -102,7 +102,7 @@ impl Objective for Quadratic {
         per_row.sum_dim(1).reshape([self.chains])
     }
 
-    fn chains(&self) -> usize {
+    fn stacked(&self) -> usize {
         self.chains
     }
 }

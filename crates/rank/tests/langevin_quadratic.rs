@@ -7,7 +7,7 @@ use hessrank_core::noise::SeededNoise;
 use hessrank_core::params::flatten_f64;
 use hessrank_core::step_noise::CounterNoise;
 use hessrank_core::{DiagPreconditioner, Error, ParamLayout, ParamTensors};
-use hessrank_rank::langevin::{Iteration, Langevin, LangevinRun, Observer};
+use hessrank_rank::langevin::{Iteration, Langevin, LangevinRun, Observer, Warning};
 use hessrank_rank::quadratic::{Points, Quadratic};
 use hessrank_rank::theory::{DiscreteTheory, OuModel, mode_eigenvalues};
 use hessrank_rank::{LangevinConfig, Scheme, StepSize};
@@ -28,6 +28,7 @@ fn leimkuhler_matthews_with_16_chains_recovers_rank_25_within_2_percent() {
     let theta0 = Points::zeros(16, 60, &device);
     let g = DiagPreconditioner::identity(&ParamLayout::of(&theta0), &device);
     let config = LangevinConfig::new()
+        .with_chains(1)
         .with_step(StepSize::Auto { c: 1.0 })
         .with_sigma2(1e-2)
         .with_k_tot(6000)
@@ -52,6 +53,7 @@ fn euler_maruyama_overestimates_by_what_the_discrete_theory_predicts() {
     let g = DiagPreconditioner::identity(&ParamLayout::of(&theta0), &device);
     let eta = 1.0 / 20.0; // η μ_max = 1
     let config = LangevinConfig::new()
+        .with_chains(1)
         .with_step(StepSize::Fixed(eta))
         .with_scheme(Scheme::EulerMaruyama)
         .with_sigma2(1e-2)
@@ -106,6 +108,7 @@ fn theorem1_curve_matches_the_mean_of_256_chains_with_a_diagonal_preconditioner(
     let at: Vec<usize> = (1..=20).map(|j| j * (k_tot - 1) / 20).collect();
     let mut trace = MeanTrace { at: at.clone(), means: vec![], stderrs: vec![] };
     let config = LangevinConfig::new()
+        .with_chains(1)
         .with_step(StepSize::Fixed(eta))
         .with_scheme(Scheme::EulerMaruyama)
         .with_sigma2(sigma2)
@@ -139,6 +142,7 @@ fn one_step_through_burn_equals_the_hand_written_update() {
     let (eta, sigma2, seed) = (0.01, 0.3, 17);
     for scheme in [Scheme::EulerMaruyama, Scheme::LeimkuhlerMatthews] {
         let config = LangevinConfig::new()
+            .with_chains(1)
             .with_step(StepSize::Fixed(eta))
             .with_scheme(scheme)
             .with_sigma2(sigma2)
@@ -174,10 +178,23 @@ fn a_step_far_too_large_stops_with_the_divergence_error() {
     let q = Quadratic::new(&row_major(&s), 60, 1, &device, "test").unwrap();
     let theta0 = Points::zeros(1, 60, &device);
     let g = DiagPreconditioner::identity(&ParamLayout::of(&theta0), &device);
-    let config = LangevinConfig::new().with_step(StepSize::Fixed(1.0)).with_k_tot(500).with_k_avg(100);
+    let config = LangevinConfig::new()
+        .with_chains(1)
+        .with_sigma2(2e-5)
+        .with_step(StepSize::Fixed(1.0))
+        .with_k_tot(500)
+        .with_k_avg(100);
     // The step check warns before the run: η μ_max = 20.
     let state = LangevinRun::new(&config, &q, &theta0, &g).unwrap();
-    assert!(state.warnings().iter().any(|w| w.contains("will diverge")), "{:?}", state.warnings());
+    assert!(
+        state
+            .warnings()
+            .iter()
+            .any(|w| matches!(w, Warning::UnstableStep { eta, mu_max } if *eta == 1.0 && eta * mu_max >= 2.0)
+                && w.to_string().contains("will diverge")),
+        "{:?}",
+        state.warnings()
+    );
     let err = Langevin::new(&config).run(&q, &theta0, &g).unwrap_err();
     assert!(
         matches!(&err, Error::Diverged { phase: "langevin", chain: Some(0), eta: 1.0, eta_mu_max: Some(m), loss, bound, .. }
@@ -189,11 +206,19 @@ fn a_step_far_too_large_stops_with_the_divergence_error() {
 #[test]
 fn bad_settings_name_the_field() {
     for (config, field) in [
-        (LangevinConfig::new().with_sigma2(0.0), "sigma2"),
-        (LangevinConfig::new().with_sigma2(-1.0), "sigma2"),
-        (LangevinConfig::new().with_k_tot(10).with_k_avg(20), "k_avg"),
-        (LangevinConfig::new().with_step(StepSize::Fixed(-1.0)), "eta"),
-        (LangevinConfig::new().with_chains(0), "chains"),
+        (LangevinConfig::new().with_chains(1).with_k_tot(15000).with_k_avg(10000).with_sigma2(0.0), "sigma2"),
+        (LangevinConfig::new().with_chains(1).with_k_tot(15000).with_k_avg(10000).with_sigma2(-1.0), "sigma2"),
+        (LangevinConfig::new().with_chains(1).with_sigma2(2e-5).with_k_tot(10).with_k_avg(20), "k_avg"),
+        (
+            LangevinConfig::new()
+                .with_chains(1)
+                .with_sigma2(2e-5)
+                .with_k_tot(15000)
+                .with_k_avg(10000)
+                .with_step(StepSize::Fixed(-1.0)),
+            "eta",
+        ),
+        (LangevinConfig::new().with_sigma2(2e-5).with_k_tot(15000).with_k_avg(10000).with_chains(0), "chains"),
     ] {
         let err = config.validate().unwrap_err();
         assert!(matches!(&err, Error::InvalidConfig { field: f, .. } if *f == field), "{err}");
@@ -207,7 +232,8 @@ fn same_seed_gives_bitwise_the_same_estimate_again_on_each_cpu_backend() {
         let q = Quadratic::new(&row_major(&s), 60, 4, &device, "test").unwrap();
         let theta0 = Points::zeros(4, 60, &device);
         let g = DiagPreconditioner::identity(&ParamLayout::of(&theta0), &device);
-        let config = LangevinConfig::new().with_k_tot(300).with_k_avg(200).with_sigma2(1e-2).with_seed(9);
+        let config =
+            LangevinConfig::new().with_chains(1).with_k_tot(300).with_k_avg(200).with_sigma2(1e-2).with_seed(9);
         let a = Langevin::new(&config).run(&q, &theta0, &g).unwrap();
         let b = Langevin::new(&config).run(&q, &theta0, &g).unwrap();
         let c = Langevin::new(&config.clone().with_seed(10)).run(&q, &theta0, &g).unwrap();
@@ -269,4 +295,39 @@ fn an_interrupted_estimate_resumes_to_bitwise_the_same_result() {
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
+}
+
+/// A loss with a random term is not a function of θ: the run is refused before it starts, with
+/// the difference named; the same loss without the term runs.
+#[test]
+fn a_nondeterministic_objective_is_refused_before_the_run() {
+    use hessrank_core::FnObjective;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let device = f64_device();
+    let (s, _) = rank25();
+    let q = Quadratic::new(&row_major(&s), 60, 1, &device, "test").unwrap();
+    let theta0 = Points::zeros(1, 60, &device);
+    let g = DiagPreconditioner::identity(&ParamLayout::of(&theta0), &device);
+    let config = LangevinConfig::new()
+        .with_chains(1)
+        .with_sigma2(2e-5)
+        .with_step(StepSize::Fixed(1e-2))
+        .with_k_tot(20)
+        .with_k_avg(10);
+    // Each call adds a fresh draw, as a loss that resamples its noise would.
+    let calls = AtomicU64::new(0);
+    let noisy = FnObjective::new(|p: &Points| {
+        let draw = SeededNoise::new(calls.fetch_add(1, Ordering::Relaxed), 0).normal_vec(1)[0];
+        hessrank_core::Objective::loss(&q, p).add_scalar(1e-3 * draw)
+    });
+    let err = Langevin::new(&config).run(&noisy, &theta0, &g).expect_err("a random term is refused");
+    match err {
+        Error::Nondeterministic { what, first, second, tolerance } => {
+            assert_eq!(what, "loss");
+            assert!((first - second).abs() > tolerance && tolerance < 1e-12, "{first} {second} {tolerance}");
+        }
+        other => panic!("expected Nondeterministic, got {other}"),
+    }
+    let plain = FnObjective::new(|p: &Points| hessrank_core::Objective::loss(&q, p));
+    Langevin::new(&config).run(&plain, &theta0, &g).expect("a deterministic loss runs");
 }

@@ -55,6 +55,7 @@ fn slow_mode_traces(chains: usize, k_tot: usize, k_avg: usize, seed: u64) -> (Ve
     let g = DiagPreconditioner::identity(&ParamLayout::of(&theta0), &device);
     let sigma2 = 1e-2;
     let config = LangevinConfig::new()
+        .with_chains(1)
         .with_step(StepSize::Fixed(1.0))
         .with_check_step(false)
         .with_sigma2(sigma2)
@@ -129,6 +130,7 @@ fn chain_estimates(t: &Tilted, linear: bool, drift: DriftCorrection, scheme: Sch
     let eta = 0.8 / mu[n - 1];
     let (k_tot, k_avg) = (3000, 2000);
     let config = LangevinConfig::new()
+        .with_chains(1)
         .with_step(StepSize::Fixed(eta))
         .with_check_step(false)
         .with_scheme(scheme)
@@ -186,6 +188,7 @@ fn merging_two_two_chain_runs_equals_one_four_chain_run() {
     let theta0 = Points::zeros(1, n, &device);
     let g = DiagPreconditioner::identity(&ParamLayout::of(&theta0), &device);
     let base = LangevinConfig::new()
+        .with_chains(1)
         .with_step(StepSize::Fixed(0.5))
         .with_sigma2(1e-2)
         .with_k_tot(600)
@@ -199,7 +202,7 @@ fn merging_two_two_chain_runs_equals_one_four_chain_run() {
     let a = run(&base.clone().with_chains(2), "a");
     let b = run(&base.clone().with_chains(2).with_first_chain(2), "b");
     let merged = merge(&[a.clone(), b.clone()]).unwrap();
-    assert_eq!(merged.chains, 4);
+    assert_eq!(merged.chain.len(), 4);
     for (x, y) in [
         (merged.estimate, whole.estimate),
         (merged.stderr, whole.stderr),
@@ -230,5 +233,5 @@ fn merging_two_two_chain_runs_equals_one_four_chain_run() {
     assert!(matches!(merge(&[]).unwrap_err(), Error::InvalidConfig { field: "runs", .. }));
     // Distinct seeds merge.
     let c = run(&base.clone().with_chains(2).with_seed(9), "c");
-    assert_eq!(merge(&[a, c]).unwrap().chains, 4);
+    assert_eq!(merge(&[a, c]).unwrap().chain.len(), 4);
 }

@@ -24,13 +24,14 @@ fn run(
     let theta0 = Points::zeros(chains, n, &device);
     let g = DiagPreconditioner::identity(&ParamLayout::of(&theta0), &device);
     let config = LangevinConfig::new()
+        .with_chains(1)
         .with_step(StepSize::Fixed(1.0))
         .with_check_step(false)
         .with_sigma2(sigma2)
         .with_k_tot(k_tot)
         .with_k_avg(k_avg)
         .with_seed(11);
-    let mut trace = TraceRecorder::default();
+    let mut trace = TraceRecorder::every(1);
     let r = Langevin::new(&config).observe(&mut trace).run(&q, &theta0, &g).unwrap();
     (r, trace)
 }

@@ -6,6 +6,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use hessrank_core::atomic::{read_json, write_json_atomic};
 use hessrank_core::{DiagPreconditioner, Error, ParamLayout, Result};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -30,14 +31,15 @@ pub struct PhaseLog {
 }
 
 /// Everything needed to reproduce and trust a checkpoint.
+///
+/// `K` describes the model and its data (the model registry's typed kind: `model_kind`,
+/// `model_config` and `data` in the JSON); it is flattened into the manifest, so the training
+/// crate never needs to know the models.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Manifest {
-    /// Which model (`"dncnn"`, `"linear"`).
-    pub model_kind: String,
-    /// The model's configuration.
-    pub model_config: serde_json::Value,
-    /// The data subset, noise level and seeds.
-    pub data: serde_json::Value,
+pub struct Manifest<K> {
+    /// Which model, its configuration and its data, as the caller's typed description.
+    #[serde(flatten)]
+    pub model: K,
     /// The training schedule.
     pub train_config: TrainConfig,
     /// The trainable parameters (paths and shapes).
@@ -109,15 +111,21 @@ impl Checkpoint {
 
     /// Writes the three files atomically into `dir` (created if needed); the manifest last, so a
     /// folder with a manifest is complete.
-    pub fn save<M: Module>(dir: &Path, model: &M, precond: &DiagPreconditioner, manifest: &Manifest) -> Result<()> {
+    pub fn save<M: Module, K: Serialize>(
+        dir: &Path,
+        model: &M,
+        precond: &DiagPreconditioner,
+        manifest: &Manifest<K>,
+    ) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         save_module(model, &Self::model_path(dir))?;
         precond.save(&Self::precond_path(dir))?;
         write_json_atomic(&Self::manifest_path(dir), manifest)
     }
 
-    /// Reads the manifest only.
-    pub fn manifest(dir: &Path) -> Result<Manifest> {
+    /// Reads the manifest only (an unreadable or unknown model description is an error naming
+    /// the file and the field).
+    pub fn manifest<K: DeserializeOwned>(dir: &Path) -> Result<Manifest<K>> {
         let path = Self::manifest_path(dir);
         if !path.is_file() {
             return Err(Error::format(dir, "not a checkpoint folder: no manifest.json"));
@@ -127,7 +135,11 @@ impl Checkpoint {
 
     /// Loads the model into `template` and the preconditioner for its layout (on `device`, the
     /// plain device of the model's tensors).
-    pub fn load<M: Module>(dir: &Path, template: M, device: &Device) -> Result<(M, DiagPreconditioner, Manifest)> {
+    pub fn load<M: Module, K: DeserializeOwned>(
+        dir: &Path,
+        template: M,
+        device: &Device,
+    ) -> Result<(M, DiagPreconditioner, Manifest<K>)> {
         let manifest = Self::manifest(dir)?;
         let run_dtype = format!("{:?}", device.settings().float_dtype);
         // An f64 minimum rounds to an f32 one; an f32 minimum is not one to f64 precision (its

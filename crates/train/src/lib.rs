@@ -14,4 +14,4 @@ pub mod trainer;
 pub use adam::AdamState;
 pub use checkpoint::{Checkpoint, Manifest, PhaseLog};
 pub use config::{AdamPhase, GdPhase, PrecondScale, SgdPhase, TrainConfig};
-pub use trainer::{RunInfo, TrainObserver, TrainOutcome, train};
+pub use trainer::{TrainObserver, TrainOutcome, train};

@@ -34,14 +34,15 @@ fn interrupted(out: &Path, phase: &'static str, iteration: usize, total: usize) 
     Error::Interrupted { phase, iteration, total, resume: Some(out.join("resume")) }
 }
 
-/// A finished training: θ₀, G and the manifest (also written to the output folder).
-pub struct TrainOutcome<M> {
+/// A finished training: θ₀, G and the manifest (also written to the output folder); `K` is the
+/// model description the manifest records.
+pub struct TrainOutcome<M, K> {
     /// θ₀, the GD minimum.
     pub model: M,
     /// G from Adam's second moment.
     pub precond: DiagPreconditioner,
     /// What was done.
-    pub manifest: Manifest,
+    pub manifest: Manifest<K>,
 }
 
 /// Where a resumable run stands.
@@ -62,16 +63,6 @@ struct ResumeState {
     config: TrainConfig,
 }
 
-/// Model kind, model configuration and data description, recorded in the manifest.
-pub struct RunInfo {
-    /// `"dncnn"`, `"linear"`, ….
-    pub model_kind: String,
-    /// The model's configuration as JSON.
-    pub model_config: serde_json::Value,
-    /// The data subset, noise level and seeds as JSON.
-    pub data: serde_json::Value,
-}
-
 fn save_tensors(path: &Path, kind: &str, layout: &ParamLayout, t: &ParamTensors) -> Result<()> {
     write_json_atomic(path, &HostParams::capture(kind, layout, t))
 }
@@ -82,20 +73,22 @@ fn load_tensors(path: &Path, layout: &ParamLayout, device: &burn::tensor::Device
 }
 
 /// Trains `model` on `batches` (SGD) and `full` (GD, Adam), writing the checkpoint into `out`.
-/// Resumes from `out/resume/` when it holds a state of the same schedule.
-pub fn train<B, F>(
+/// Resumes from `out/resume/` when it holds a state of the same schedule. `model_kind` describes
+/// the model and its data; the manifest records it (see [`Manifest`]).
+pub fn train<B, F, K>(
     config: &TrainConfig,
     batches: &B,
     full: &F,
     model: B::Model,
     out: &Path,
-    info: RunInfo,
+    model_kind: K,
     observer: &mut dyn TrainObserver,
-) -> Result<TrainOutcome<B::Model>>
+) -> Result<TrainOutcome<B::Model, K>>
 where
     B: Minibatches,
     F: Objective<Model = B::Model>,
     B::Model: Clone,
+    K: Serialize,
 {
     config.validate()?;
     let start = Instant::now();
@@ -312,9 +305,7 @@ where
     let (precond, scale) = adam.preconditioner(&layout, &config.adam, config.precond_scale)?;
     let vg = value_and_grad(full, &model);
     let manifest = Manifest {
-        model_kind: info.model_kind,
-        model_config: info.model_config,
-        data: info.data,
+        model: model_kind,
         train_config: config.clone(),
         layout: layout.clone(),
         final_loss: vg.loss,

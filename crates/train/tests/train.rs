@@ -6,7 +6,9 @@ use hessrank_core::params::flatten_f64;
 use hessrank_core::{Error, ParamLayout, value_and_grad};
 use hessrank_models::{DnCnnConfig, GlobalMinimum, Mnist, NoisyMnist, NoisyMnistConfig, NoisyMnistSampler};
 use hessrank_train::checkpoint::Checkpoint;
-use hessrank_train::{AdamPhase, GdPhase, RunInfo, SgdPhase, TrainConfig, TrainObserver, train};
+use hessrank_train::checkpoint::Manifest;
+use hessrank_train::{AdamPhase, GdPhase, SgdPhase, TrainConfig, TrainObserver, train};
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 fn device() -> Device {
@@ -28,12 +30,15 @@ fn schedule() -> TrainConfig {
     .with_checkpoint_every(5)
 }
 
-fn info() -> RunInfo {
-    RunInfo {
-        model_kind: "dncnn".into(),
-        model_config: serde_json::json!({}),
-        data: serde_json::json!({"n_images": 16}),
-    }
+/// The model description these tests record (the registry's typed kind lives above this crate).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Kind {
+    model_kind: String,
+    n_images: usize,
+}
+
+fn info() -> Kind {
+    Kind { model_kind: "dncnn".into(), n_images: 16 }
 }
 
 /// Stops after `limit` reported steps.
@@ -69,8 +74,9 @@ fn trains_writes_a_complete_checkpoint_and_reloads_it_bit_exactly() {
     assert!((g.iter().sum::<f64>() / g.len() as f64 - 1.0).abs() < 1e-9, "mean(G) = 1");
     assert!(!dir.join("resume").exists(), "the resume state is removed at the end");
 
-    let (model, precond, manifest) =
+    let (model, precond, manifest): (_, _, Manifest<Kind>) =
         Checkpoint::load(&dir, DnCnnConfig::new().init(&device).unwrap(), &device).unwrap();
+    assert_eq!(manifest.model, info(), "the model description round-trips through manifest.json");
     assert_eq!(flatten_f64(&model), flatten_f64(&out.model));
     assert_eq!(precond.to_flat(), g);
     assert_eq!(manifest.final_loss, m.final_loss);
@@ -79,7 +85,7 @@ fn trains_writes_a_complete_checkpoint_and_reloads_it_bit_exactly() {
 
     // A checkpoint of another architecture is refused, naming the file.
     let linear = GlobalMinimum::random(4, 2, 0).unwrap().net(&device);
-    let err = Checkpoint::load(&dir, linear, &device).expect_err("must fail");
+    let err = Checkpoint::load::<_, Kind>(&dir, linear, &device).expect_err("must fail");
     assert!(matches!(&err, Error::Format { path, .. } if path.ends_with("model.bpk")), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -127,9 +133,11 @@ fn a_checkpoint_trained_in_f32_is_refused_in_f64_and_an_f64_one_loads_in_f32() {
         train(&short, &sampler, &full, DnCnnConfig::new().init(dev).unwrap(), &dir, info(), &mut ()).unwrap();
         dirs.push(dir);
     }
-    let Err(err) =
-        Checkpoint::load(&dirs[0], DnCnnConfig::new().init(&f64_device).unwrap(), &f64_device.clone().inner())
-    else {
+    let Err(err) = Checkpoint::load::<_, Kind>(
+        &dirs[0],
+        DnCnnConfig::new().init(&f64_device).unwrap(),
+        &f64_device.clone().inner(),
+    ) else {
         panic!("an f32 checkpoint is refused in an f64 run")
     };
     assert!(
@@ -138,10 +146,18 @@ fn a_checkpoint_trained_in_f32_is_refused_in_f64_and_an_f64_one_loads_in_f32() {
         "{err}"
     );
     // f64 → f32 rounds: the parameters agree to f32 precision.
-    let (m32, _, _) =
-        Checkpoint::load(&dirs[1], DnCnnConfig::new().init(&f32_device).unwrap(), &f32_device.clone().inner()).unwrap();
-    let (m64, _, _) =
-        Checkpoint::load(&dirs[1], DnCnnConfig::new().init(&f64_device).unwrap(), &f64_device.clone().inner()).unwrap();
+    let (m32, _, _) = Checkpoint::load::<_, Kind>(
+        &dirs[1],
+        DnCnnConfig::new().init(&f32_device).unwrap(),
+        &f32_device.clone().inner(),
+    )
+    .unwrap();
+    let (m64, _, _) = Checkpoint::load::<_, Kind>(
+        &dirs[1],
+        DnCnnConfig::new().init(&f64_device).unwrap(),
+        &f64_device.clone().inner(),
+    )
+    .unwrap();
     let dtypes: Vec<_> = hessrank_core::params::params_of(&m32).tensors.iter().map(|t| t.dtype()).collect();
     assert!(dtypes.iter().all(|d| *d == burn::tensor::DType::F32), "loaded into f32: {dtypes:?}");
     let (a, b) = (flatten_f64(&m32), flatten_f64(&m64));

@@ -34,6 +34,8 @@ fn make_device() -> (Device, String) {
 /// Settings for a run that is only stepped (never finished).
 pub fn bench_config() -> hessrank_rank::LangevinConfig {
     hessrank_rank::LangevinConfig::new()
+        .with_chains(1)
+        .with_sigma2(2e-5)
         .with_step(hessrank_rank::StepSize::Fixed(1e-4))
         .with_k_tot(usize::MAX / 2)
         .with_k_avg(1)

@@ -7,16 +7,16 @@ use super::train::Schedule;
 use super::{LangevinArgs, ResumeArgs, UsArgs};
 use crate::flags::describe;
 use crate::output::dncnn::{print, write};
-use crate::problem::ImportArgs;
 use crate::progress::CliObserver;
-use crate::run_dir::RunDir;
+use crate::source::ImportArgs;
 use crate::{Ctx, backend};
 use anyhow::Result;
 use clap::Parser;
 use hessrank_core::error::Error;
 use hessrank_experiments::dncnn::{DncnnSpec, Theta0Source, run as run_dncnn};
+use hessrank_experiments::store::RunStore;
 use hessrank_models::NoisyMnistConfig;
-use hessrank_rank::DriftCorrection;
+use hessrank_rank::{DriftCorrection, LangevinConfig};
 use std::path::PathBuf;
 
 /// Arguments of `dncnn` (defaults: a CPU-friendly size that finishes in a few minutes on 2 cores).
@@ -87,21 +87,16 @@ fn spec(ctx: &Ctx, a: &DncnnArgs, state_dir: PathBuf) -> Result<DncnnSpec> {
             Theta0Source::Checkpoint { dir: a.dir.clone(), retrain: a.retrain, schedule: a.schedule.config() }
         }
     };
+    // The experiment's own defaults under the flags: the main job's K_tot and the drift correction.
+    let base = LangevinConfig::new().with_k_tot(1500).with_drift(DriftCorrection::ControlVariate);
     let l = &a.langevin;
     Ok(DncnnSpec {
         theta0,
         data: NoisyMnistConfig::new().with_n_images(a.n_images).with_noise_std(a.noise_std).with_seed(ctx.seed),
         mnist: a.mnist.clone(),
-        sigma2: l.sigma2.clone(),
-        step: l.eta,
-        iters: l.iters_or(1500),
-        avg: l.avg,
-        chains: l.chains,
-        first_chain: l.first_chain,
-        drift: l.drift_or(DriftCorrection::ControlVariate),
-        scheme: l.scheme,
+        sigma2: l.sigma2s(),
+        langevin: l.config_with(ctx, base)?,
         ubaru_saad: a.us.config(ctx.seed),
-        seed: ctx.seed,
         hessian: a.hessian.clone(),
         state_dir,
         checkpoint_every: a.save.checkpoint_every,
@@ -111,7 +106,7 @@ fn spec(ctx: &Ctx, a: &DncnnArgs, state_dir: PathBuf) -> Result<DncnnSpec> {
 
 /// Runs the experiment.
 pub fn run(ctx: &Ctx, a: DncnnArgs) -> Result<()> {
-    let dir = RunDir::resume_or_create(a.save.resume.as_deref(), &ctx.out, "dncnn", "langevin-state.json")?;
+    let dir = RunStore::resume_or_create(a.save.resume.as_deref(), &ctx.out, "dncnn")?;
     let spec = spec(ctx, &a, dir.path.clone())?;
     let exact_device = match &spec.hessian {
         Some(_) => ctx.device.clone(),

@@ -5,10 +5,10 @@ use super::parse_scheme;
 use crate::Ctx;
 use crate::output::figure1::{print, write};
 use crate::progress::CliObserver;
-use crate::run_dir::RunDir;
 use anyhow::Result;
 use clap::Args;
 use hessrank_experiments::figure1::{Figure1Spec, run as run_figure1};
+use hessrank_experiments::store::RunStore;
 use hessrank_rank::Scheme;
 
 /// Arguments of `figure1` (defaults: the paper's settings).
@@ -44,13 +44,13 @@ pub fn run(ctx: &Ctx, a: Figure1Args) -> Result<()> {
         depth: a.depth,
         eta: a.eta,
         sigma2: a.sigma2,
-        iters: a.iters,
-        avg: a.avg,
+        k_tot: a.iters,
+        k_avg: a.avg,
         scheme: a.scheme,
         seed: ctx.seed,
     };
     spec.langevin_config()?;
-    let dir = RunDir::create(&ctx.out, "figure1")?;
+    let dir = RunStore::create(&ctx.out, "figure1")?;
     dir.json("config.json", &spec)?;
     let report = run_figure1(&spec, &ctx.device, &mut CliObserver::new(ctx.quiet, ctx.stop.clone()))?;
     write(&dir, &report)?;

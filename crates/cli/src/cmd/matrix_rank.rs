@@ -4,9 +4,9 @@
 use super::{LangevinArgs, summary_line};
 use crate::Ctx;
 use crate::records::MatrixRankResult;
-use crate::run_dir::RunDir;
 use anyhow::Result;
 use clap::Args;
+use hessrank_experiments::store::RunStore;
 use hessrank_rank::matrix_file::read_matrix;
 use hessrank_rank::quadratic::matrix_rank;
 use std::path::PathBuf;
@@ -25,7 +25,7 @@ pub struct MatrixRankArgs {
 pub fn run(ctx: &Ctx, a: MatrixRankArgs) -> Result<()> {
     let config = a.langevin.config(ctx)?;
     let (n, s) = read_matrix(&a.file)?;
-    let dir = RunDir::create(&ctx.out, "matrix-rank")?;
+    let dir = RunStore::create(&ctx.out, "matrix-rank")?;
     let r = matrix_rank(&s, n, &config, &ctx.device, &a.file.display().to_string())?;
     println!("{}: {n}×{n}, {}", a.file.display(), summary_line(&r));
     for w in &r.warnings {

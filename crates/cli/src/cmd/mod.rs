@@ -6,9 +6,11 @@ pub mod estimate;
 pub mod figure1;
 pub mod matrix_rank;
 pub mod merge;
+pub mod schedule;
 pub mod spectrum;
 pub mod table1;
 pub mod train;
+pub mod train_args;
 
 use crate::Ctx;
 use hessrank_rank::{DriftCorrection, LangevinConfig, Scheme, StepSize};
@@ -58,19 +60,19 @@ pub struct LangevinArgs {
     /// Step size: auto, auto:C (η = C/μ_max) or a number.
     #[arg(long, value_parser = parse_eta, default_value = "auto", allow_hyphen_values = true)]
     pub eta: StepSize,
-    /// Noise power σ²; a comma-separated list runs a sweep where the command supports one.
-    #[arg(long, default_value = "1e-5", value_delimiter = ',', value_parser = parse_sigma2, allow_hyphen_values = true)]
+    /// Noise power σ² (default 1e-5); a comma-separated list runs a sweep where the command
+    /// supports one.
+    #[arg(long, value_delimiter = ',', value_parser = parse_sigma2, allow_hyphen_values = true)]
     pub sigma2: Vec<f64>,
     /// Total iterations K_tot (default: 2,000; dncnn: 1,500).
     #[arg(long)]
     pub iters: Option<usize>,
-    /// Iterations averaged at the end, K_avg.
-    #[arg(long, default_value_t = 1000)]
-    pub avg: usize,
-    /// Independent chains (their spread gives the error bar; batched into one step where the
-    /// objective allows).
-    #[arg(long, default_value_t = 4)]
-    pub chains: usize,
+    /// Iterations averaged at the end, K_avg (default 1,000).
+    #[arg(long)]
+    pub avg: Option<usize>,
+    /// Independent chains (default 4; their spread gives the error bar).
+    #[arg(long)]
+    pub chains: Option<usize>,
     /// Index of this run's first chain (chain c draws noise stream first-chain + c of the seed):
     /// runs of one seed over disjoint chain ranges can be merged.
     #[arg(long, default_value_t = 0)]
@@ -130,37 +132,33 @@ impl LangevinArgs {
     /// The configuration of a command that takes one σ², validated (errors name the flag).
     pub fn config(&self, ctx: &Ctx) -> anyhow::Result<LangevinConfig> {
         anyhow::ensure!(
-            self.sigma2.len() == 1,
+            self.sigma2.len() <= 1,
             "--sigma2 takes one value here (got {}); the σ² sweep is on estimate and dncnn",
             self.sigma2.len()
         );
-        self.config_at(ctx, self.sigma2[0])
+        self.config_with(ctx, LangevinConfig::new())
     }
 
-    /// K_tot, or `default` where the flag is not given.
-    pub fn iters_or(&self, default: usize) -> usize {
-        self.iters.unwrap_or(default)
+    /// Every σ² given, or the default one.
+    pub fn sigma2s(&self) -> Vec<f64> {
+        if self.sigma2.is_empty() { vec![LangevinConfig::new().sigma2] } else { self.sigma2.clone() }
     }
 
-    /// The drift correction, or `default` where the flag is not given.
-    pub fn drift_or(&self, default: DriftCorrection) -> DriftCorrection {
-        self.drift.unwrap_or(default)
-    }
-
-    /// The configuration at one σ² of the sweep, validated (errors name the flag).
-    pub fn config_at(&self, ctx: &Ctx, sigma2: f64) -> anyhow::Result<LangevinConfig> {
-        let iters = self.iters_or(2000);
-        let c = LangevinConfig::new()
-            .with_step(self.eta)
-            .with_sigma2(sigma2)
-            .with_k_tot(iters)
-            .with_k_avg(self.avg)
-            .with_chains(self.chains)
-            .with_scheme(self.scheme)
-            .with_first_chain(self.first_chain)
-            .with_drift(self.drift_or(DriftCorrection::None))
-            .with_seed(ctx.seed)
-            .with_record_stride((iters / 2000).max(1));
+    /// The flags given, over `base` (the library's defaults, or a command's own), at the first
+    /// σ² given: the one builder of every command's configuration, validated (errors name the flag).
+    pub fn config_with(&self, ctx: &Ctx, base: LangevinConfig) -> anyhow::Result<LangevinConfig> {
+        let c = LangevinConfig {
+            step: self.eta,
+            sigma2: self.sigma2.first().copied().unwrap_or(base.sigma2),
+            k_tot: self.iters.unwrap_or(base.k_tot),
+            k_avg: self.avg.unwrap_or(base.k_avg),
+            chains: self.chains.unwrap_or(base.chains),
+            scheme: self.scheme,
+            first_chain: self.first_chain,
+            drift: self.drift.unwrap_or(base.drift),
+            seed: ctx.seed,
+            ..base
+        };
         c.validate()?;
         Ok(c)
     }
@@ -175,7 +173,7 @@ pub fn summary_line(r: &hessrank_rank::RankEstimate) -> String {
         r.stderr,
         r.ci95[0],
         r.ci95[1],
-        r.chains,
+        r.chain.len(),
         r.r_hat,
         r.ess,
         r.eta,

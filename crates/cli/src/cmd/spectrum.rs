@@ -3,12 +3,12 @@
 
 use crate::output::spectrum::write_spectrum;
 use crate::records::{Source, SpectrumConfig};
-use crate::run_dir::RunDir;
-use crate::{Ctx, problem, with_problem};
+use crate::{Ctx, source};
 use anyhow::{Result, ensure};
 use burn::tensor::FloatDType;
 use clap::Args;
-use hessrank_rank::hessian::{FdHessian, Spectrum, dense_matrix};
+use hessrank_experiments::curvature::{SpectrumReport, spectrum};
+use hessrank_experiments::store::{self, RunStore};
 use std::path::PathBuf;
 
 /// Arguments of `spectrum`.
@@ -19,7 +19,7 @@ pub struct SpectrumArgs {
     pub model: PathBuf,
     /// A model trained elsewhere, or another batch.
     #[command(flatten)]
-    pub import: problem::ImportArgs,
+    pub import: source::ImportArgs,
     /// Also save the dense Hessian (f64, .npy) here, e.g. for `dncnn --hessian`.
     #[arg(long)]
     pub save_hessian: Option<PathBuf>,
@@ -28,26 +28,13 @@ pub struct SpectrumArgs {
     pub max_params: usize,
 }
 
-/// The dense Hessian spectrum of `objective` at `model` (f64 required).
-pub fn exact_spectrum<O: hessrank_core::Objective>(
-    ctx: &Ctx,
-    objective: &O,
-    model: &O::Model,
-) -> Result<(Spectrum, nalgebra::DMatrix<f64>)>
-where
-    O::Model: Clone,
-{
+/// Runs `spectrum`.
+pub fn run(ctx: &Ctx, a: SpectrumArgs) -> Result<()> {
     ensure!(
         ctx.dtype == FloatDType::F64,
         "the exact Hessian needs --dtype f64 (finite differences in f32 lose ~4 digits)"
     );
-    let h = dense_matrix(&FdHessian::new(objective, model));
-    Ok((Spectrum::of(&h), h))
-}
-
-/// Runs `spectrum`.
-pub fn run(ctx: &Ctx, a: SpectrumArgs) -> Result<()> {
-    let loaded = problem::load_source(&a.model, &a.import, &ctx.device)?;
+    let loaded = source::load(&a.import.spec(&a.model)?, &ctx.device)?;
     let n = loaded.layout().numel();
     ensure!(
         n <= a.max_params,
@@ -55,14 +42,13 @@ pub fn run(ctx: &Ctx, a: SpectrumArgs) -> Result<()> {
         loaded.origin,
         a.max_params
     );
-    let dir = RunDir::create(&ctx.out, "spectrum")?;
-    let (spectrum, h) =
-        with_problem!(&loaded.problem, |model, _objective, curvature| exact_spectrum(ctx, curvature, model)?);
+    let dir = RunStore::create(&ctx.out, "spectrum")?;
+    let SpectrumReport { spectrum, hessian: h } = spectrum(&loaded, a.max_params)?;
     if let Some(file) = &a.save_hessian {
         hessrank_rank::matrix_file::write_npy(file, h.nrows(), h.transpose().as_slice())?;
         println!("Hessian saved to {}", file.display());
     }
-    dir.json("result.json", &spectrum)?;
+    dir.json(store::RESULT, &spectrum)?;
     dir.json(
         "config.json",
         &SpectrumConfig {

@@ -5,9 +5,9 @@ use super::{ResumeArgs, UsArgs, parse_eta, parse_scheme};
 use crate::Ctx;
 use crate::output::table1::{print, write};
 use crate::progress::CliObserver;
-use crate::run_dir::RunDir;
 use anyhow::Result;
 use clap::Args;
+use hessrank_experiments::store::RunStore;
 use hessrank_experiments::table1::{Protocol, Table1Spec, run as run_table1};
 use hessrank_rank::{Scheme, StepSize};
 
@@ -70,8 +70,8 @@ pub struct Table1Args {
 pub fn run(ctx: &Ctx, a: Table1Args) -> Result<()> {
     let langevin = Table1Spec::langevin_config(a.eta, a.sigma2, a.iters, a.avg, a.scheme)?;
     let dir = match &a.save.resume {
-        Some(d) => RunDir { path: d.clone() },
-        None => RunDir::create(&ctx.out, "table1")?,
+        Some(d) => RunStore { path: d.clone() },
+        None => RunStore::create(&ctx.out, "table1")?,
     };
     let spec = Table1Spec {
         dims: a.dims,

@@ -1,19 +1,19 @@
 //! The DnCNN experiment's files and summary: `result.json`, `config.json`, the window traces,
 //! `trace.csv`, `threshold.*`, `sigma2-sweep.*`, `spectrum.csv`, Figure 3 and the validation plot.
 
-use super::WINDOW_TRACES;
 use super::spectrum::write_spectrum;
 use super::sweep::write_sweep;
 use super::threshold::write_threshold_curve;
 use crate::plots::{Series, VLine, line_chart};
-use crate::run_dir::RunDir;
 use anyhow::Result;
 use hessrank_experiments::dncnn::DncnnReport;
+use hessrank_experiments::store;
+use hessrank_experiments::store::RunStore;
 use hessrank_experiments::sweep::{FrozenCheck, relu_excess_meaning};
 use plotters::style::RGBColor;
 
 /// Writes every file of the report into `dir`.
-pub fn write(dir: &RunDir, r: &DncnnReport) -> Result<()> {
+pub fn write(dir: &RunStore, r: &DncnnReport) -> Result<()> {
     let (real, p) = (&r.estimate, &r.runs[0]);
     write_spectrum(
         dir,
@@ -66,15 +66,15 @@ pub fn write(dir: &RunDir, r: &DncnnReport) -> Result<()> {
     )?;
     write_threshold_curve(dir, &r.curves[0], Some(&r.curves[1]), "DnCNN")?;
     write_sweep(dir, "DnCNN", &r.sigma2_sweep)?;
-    dir.json("result.json", r)?;
-    dir.json(WINDOW_TRACES, &real.traces)?;
+    dir.json(store::RESULT, r)?;
+    dir.write_estimate(real)?;
     dir.json("window-traces-frozen.json", &r.validation.frozen.result.traces)?;
     dir.json("config.json", &r.config)?;
     Ok(())
 }
 
 /// Prints the summary table.
-pub fn print(dir: &RunDir, r: &DncnnReport) {
+pub fn print(dir: &RunStore, r: &DncnnReport) {
     let (real, frozen, excess) = (&r.estimate, &r.validation.frozen, &r.relu_excess);
     let predicted = r.theory.expected_estimate;
     println!();
@@ -89,11 +89,11 @@ pub fn print(dir: &RunDir, r: &DncnnReport) {
         100.0 * r.energy_captured.ours,
         if real.partial { " (PARTIAL)" } else { "" }
     );
-    let verdict = FrozenCheck::of(frozen.estimate, frozen.stderr, predicted);
+    let verdict = FrozenCheck::of(frozen.result.estimate, frozen.result.stderr, predicted);
     println!(
         "  frozen-Hessian check                     {:.1} ± {:.1}  vs theory {predicted:.1}: {:+.1} SE, {}",
-        frozen.estimate,
-        frozen.stderr,
+        frozen.result.estimate,
+        frozen.result.stderr,
         frozen.z_vs_theory,
         verdict.verdict()
     );
@@ -115,7 +115,12 @@ pub fn print(dir: &RunDir, r: &DncnnReport) {
     );
     println!(
         "  chains                                   {} real + {} frozen  (R̂ {:.3} / {:.3}, bulk ESS {:.0} / {:.0})",
-        real.chains, frozen.result.chains, real.r_hat, frozen.r_hat, real.ess, frozen.ess
+        real.chain.len(),
+        frozen.result.chain.len(),
+        real.r_hat,
+        frozen.result.r_hat,
+        real.ess,
+        frozen.result.ess
     );
     for (which, w) in
         real.warnings.iter().map(|w| ("real", w)).chain(frozen.result.warnings.iter().map(|w| ("frozen", w)))

@@ -2,13 +2,13 @@
 
 use crate::cmd::summary_line;
 use crate::plots::{Series, line_chart};
-use crate::run_dir::RunDir;
 use anyhow::Result;
 use hessrank_experiments::figure1::Figure1Report;
+use hessrank_experiments::store::RunStore;
 use plotters::style::RGBColor;
 
 /// Writes the report's files into `dir`.
-pub fn write(dir: &RunDir, r: &Figure1Report) -> Result<()> {
+pub fn write(dir: &RunStore, r: &Figure1Report) -> Result<()> {
     let rows: Vec<Vec<f64>> = r
         .trace
         .iter()
@@ -44,7 +44,7 @@ pub fn write(dir: &RunDir, r: &Figure1Report) -> Result<()> {
 }
 
 /// Prints the summary.
-pub fn print(dir: &RunDir, r: &Figure1Report) {
+pub fn print(dir: &RunStore, r: &Figure1Report) {
     println!(
         "{} — true rank {}; the discrete-time theory expects {:.1} for this run length",
         summary_line(&r.estimate),

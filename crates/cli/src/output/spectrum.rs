@@ -1,13 +1,13 @@
 //! A spectrum's files: `spectrum.csv` and the normalised cumulative energy plot.
 
 use crate::plots::{Series, VLine, line_chart};
-use crate::run_dir::RunDir;
 use anyhow::Result;
+use hessrank_experiments::store::RunStore;
 use hessrank_rank::hessian::Spectrum;
 use plotters::style::RGBColor;
 
 /// Writes `spectrum.csv` and the energy-curve plot `svg` (with reference lines `vlines`).
-pub fn write_spectrum(dir: &RunDir, spectrum: &Spectrum, svg: &str, title: &str, vlines: &[VLine]) -> Result<()> {
+pub fn write_spectrum(dir: &RunStore, spectrum: &Spectrum, svg: &str, title: &str, vlines: &[VLine]) -> Result<()> {
     let energy = spectrum.energy_curve();
     dir.csv(
         "spectrum.csv",

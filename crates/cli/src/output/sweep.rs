@@ -2,14 +2,14 @@
 //! `estimate`.
 
 use crate::plots::{Series, line_chart};
-use crate::run_dir::RunDir;
 use anyhow::Result;
+use hessrank_experiments::store::RunStore;
 pub use hessrank_experiments::sweep::SweepRow;
 use plotters::style::RGBColor;
 
 /// Writes `sigma2-sweep.csv` and, for more than one σ², `sigma2-sweep.svg` (estimates ± 2 SE
 /// against log₁₀ σ²).
-pub fn write_sweep(dir: &RunDir, model: &str, rows: &[SweepRow]) -> Result<()> {
+pub fn write_sweep(dir: &RunStore, model: &str, rows: &[SweepRow]) -> Result<()> {
     let nan = f64::NAN;
     let table: Vec<Vec<f64>> = rows
         .iter()

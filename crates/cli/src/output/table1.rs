@@ -1,13 +1,13 @@
 //! Table 1's files and summary: `trials.csv`, `result.json`, `figure2.svg` and the printed table.
 
 use crate::plots::{Bars, errorbar_chart};
-use crate::run_dir::RunDir;
 use anyhow::Result;
+use hessrank_experiments::store::RunStore;
 use hessrank_experiments::table1::{Table1Report, Table1Spec, mean_std};
 use plotters::style::RGBColor;
 
 /// Writes the report's files into `dir` (Figure 2 only for a finished sweep).
-pub fn write(dir: &RunDir, spec: &Table1Spec, r: &Table1Report) -> Result<()> {
+pub fn write(dir: &RunStore, spec: &Table1Spec, r: &Table1Report) -> Result<()> {
     dir.csv(
         "trials.csv",
         &["d", "trial", "estimate", "us_estimate", "true_rank"],
@@ -46,7 +46,7 @@ pub fn write(dir: &RunDir, spec: &Table1Spec, r: &Table1Report) -> Result<()> {
 }
 
 /// Prints the table, or where the sweep stopped.
-pub fn print(dir: &RunDir, spec: &Table1Spec, r: &Table1Report) {
+pub fn print(dir: &RunStore, spec: &Table1Spec, r: &Table1Report) {
     if let Some(why) = &r.stopped {
         println!("interrupted at {why}; continue with --resume {}", dir.path.display());
         return;

@@ -2,8 +2,8 @@
 //! `estimate`.
 
 use crate::plots::{Series, line_chart};
-use crate::run_dir::RunDir;
 use anyhow::Result;
+use hessrank_experiments::store::RunStore;
 use hessrank_rank::validation::ThresholdPoint;
 use plotters::style::RGBColor;
 
@@ -11,7 +11,7 @@ use plotters::style::RGBColor;
 /// frozen run's curve, the exact count above μ_k and the theory where they are given (`estimate`
 /// on a model without an exact spectrum draws the Langevin curve alone).
 pub fn write_threshold_curve(
-    dir: &RunDir,
+    dir: &RunStore,
     curve: &[ThresholdPoint],
     frozen: Option<&[ThresholdPoint]>,
     model: &str,

@@ -27,7 +27,7 @@ fn matrix_rank_reads_a_csv_and_prints_the_rank() {
     let r = json(&run_dir(&out, "matrix-rank-").join("result.json"));
     let est = r["estimate"]["estimate"].as_f64().unwrap();
     assert!((est - 3.0).abs() < 0.2, "{est}");
-    assert_eq!(r["estimate"]["chains"], 16);
+    assert_eq!(r["estimate"]["chain"].as_array().unwrap().len(), 16);
     // An explicit --chains 1 is honoured.
     let one = scratch("matrix-one");
     hessrank(&one)
@@ -37,7 +37,7 @@ fn matrix_rank_reads_a_csv_and_prints_the_rank() {
         .assert()
         .success();
     let r = json(&run_dir(&one, "matrix-rank-").join("result.json"));
-    assert_eq!(r["estimate"]["chains"], 1);
+    assert_eq!(r["estimate"]["chain"].as_array().unwrap().len(), 1);
     assert_eq!(r["estimate"]["config"]["chains"], 1);
     // The baselines on the same file: the published U&S finds the rank 3 of the clean gap.
     hessrank(&out).args(["baseline", "--matrix"]).arg(&file).args(["--top-k", "2"]).assert().success();
@@ -98,7 +98,7 @@ fn train_estimate_merge_spectrum_baseline_and_dncnn_write_their_files_and_resume
     assert!((last["threshold"].as_f64().unwrap() * 2.0 * 1e-3 * 59.0 - 1.0).abs() < 1e-12);
     assert!(last["exact_count"].is_null());
     // Four chains by default, recorded with R̂, ESS and each chain's window trace.
-    assert_eq!(r["chains"], 4);
+    assert_eq!(r["chain"].as_array().unwrap().len(), 4);
     assert_eq!(r["config"]["drift"], "ControlVariate");
     assert!(r["r_hat"].is_number() && r["ess"].is_number(), "{}", r["r_hat"]);
     let traces = json(&est_dir.join("window-traces.json"));
@@ -117,7 +117,7 @@ fn train_estimate_merge_spectrum_baseline_and_dncnn_write_their_files_and_resume
         .success()
         .stdout(predicates::str::contains("8 chains"));
     let merged = json(&run_dir(&out, "merge-").join("result.json"));
-    assert_eq!(merged["chains"], 8);
+    assert_eq!(merged["chain"].as_array().unwrap().len(), 8);
     let mean = (r["estimate"].as_f64().unwrap() + json(&seed2.join("result.json"))["estimate"].as_f64().unwrap()) / 2.0;
     assert!((merged["estimate"].as_f64().unwrap() - mean).abs() < 1e-9 * mean.abs().max(1.0));
     // A σ² sweep: one table row per σ², each with its paired frozen run.
@@ -204,7 +204,7 @@ fn train_estimate_merge_spectrum_baseline_and_dncnn_write_their_files_and_resume
     assert_svg(&dir.join("threshold.svg"));
     // Like for like: the frozen-activation chains (the quadratic model the theory is computed from)
     // agree with the discrete theory on its exact spectrum within 2.5 standard errors.
-    let frozen = &r["validation"]["frozen"];
+    let frozen = &r["validation"]["frozen"]["result"];
     let (f, se) = (frozen["estimate"].as_f64().unwrap(), frozen["stderr"].as_f64().unwrap());
     let theory = r["theory"]["expected_estimate"].as_f64().unwrap();
     assert!((f - theory).abs() <= 2.5 * se, "frozen {f} ± {se} vs theory {theory}");
@@ -213,7 +213,7 @@ fn train_estimate_merge_spectrum_baseline_and_dncnn_write_their_files_and_resume
     let per_chain = |v: &serde_json::Value| -> Vec<f64> {
         v["chain"].as_array().unwrap().iter().map(|c| c["estimate"].as_f64().unwrap()).collect()
     };
-    let (real, fr) = (per_chain(&r["estimate"]), per_chain(&frozen["result"]));
+    let (real, fr) = (per_chain(&r["estimate"]), per_chain(frozen));
     assert_eq!(real.len(), 8);
     let diff = real.iter().zip(&fr).map(|(a, b)| a - b).sum::<f64>() / 8.0;
     assert!((r["relu_excess"]["value"].as_f64().unwrap() - diff).abs() < 1e-9 * diff.abs().max(1.0));

@@ -9,14 +9,14 @@ mod theta0;
 
 pub use checks::{BnScaleDrift, NOT_A_MINIMUM_SHARE, SCALE_DRIFT_LIMIT, US_BLOWUP_LIMIT};
 pub use run::run;
-pub use theta0::train_dncnn;
+pub use theta0::dncnn_kind;
 
 use hessrank_models::{NoisyMnistConfig, WeightsOptions};
 use hessrank_rank::baselines::{UbaruSaad, UbaruSaadConfig};
 use hessrank_rank::hessian::Spectrum;
 use hessrank_rank::theory::DiscreteTheory;
 use hessrank_rank::validation::{PairedDifference, ThresholdPoint};
-use hessrank_rank::{DriftCorrection, LangevinConfig, RankEstimate, Scheme, StepSize};
+use hessrank_rank::{LangevinConfig, RankEstimate};
 use hessrank_train::TrainConfig;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -60,24 +60,11 @@ pub struct DncnnSpec {
     pub mnist: Option<PathBuf>,
     /// σ² of each run; the first is the headline result, more make a sweep.
     pub sigma2: Vec<f64>,
-    /// The step: `Auto { c }` is η = c / μ_max(G^½HG^½) with μ_max from the exact spectrum.
-    pub step: StepSize,
-    /// K_tot.
-    pub iters: usize,
-    /// K_avg.
-    pub avg: usize,
-    /// Independent chains.
-    pub chains: usize,
-    /// The noise stream of the first chain (runs over disjoint chain ranges can be merged).
-    pub first_chain: u64,
-    /// The drift correction.
-    pub drift: DriftCorrection,
-    /// The discretisation.
-    pub scheme: Scheme,
+    /// Algorithm 1's settings (its σ² is replaced by each of `sigma2`). The step `Auto { c }` is
+    /// η = c / μ_max(G^½HG^½) with μ_max from the exact spectrum.
+    pub langevin: LangevinConfig,
     /// Ubaru–Saad's settings.
     pub ubaru_saad: UbaruSaadConfig,
-    /// The seed of the model's initialisation and of the noise.
-    pub seed: u64,
     /// The exact Hessian at θ₀ as a saved f64 matrix, instead of computing it.
     pub hessian: Option<PathBuf>,
     /// Where the runs keep their resumable state.
@@ -101,19 +88,10 @@ pub struct Theta0Record {
     pub precond: &'static str,
 }
 
-/// The frozen chains against the discrete theory on the exact Hessian.
+/// The frozen chains against the discrete theory on the exact Hessian: the verdict, beside the
+/// frozen chains' own estimate (`result`), which it does not copy.
 #[derive(Debug, Clone, Serialize)]
 pub struct FrozenValidation {
-    /// Their estimate.
-    pub estimate: f64,
-    /// Its standard error.
-    pub stderr: f64,
-    /// Its 95 % interval.
-    pub ci95: [f64; 2],
-    /// R̂ across the chains.
-    pub r_hat: f64,
-    /// Bulk ESS.
-    pub ess: f64,
     /// (frozen − theory) / SE.
     pub z_vs_theory: f64,
     /// |z| within [`crate::sweep::FROZEN_Z`].

@@ -12,11 +12,11 @@ use crate::paired::{StateFiles, run_paired, state_files};
 use crate::sweep::{FrozenCheck, SweepRow};
 use burn::tensor::Device;
 use hessrank_core::{DenseOperator, Error, ParamLayout, Result};
+use hessrank_rank::StepSize;
 use hessrank_rank::baselines::UbaruSaad;
 use hessrank_rank::hessian::{FdHessian, Spectrum, dense_matrix};
 use hessrank_rank::theory::{DiscreteTheory, mode_eigenvalues};
 use hessrank_rank::validation::{thin_log, threshold_curve};
-use hessrank_rank::{LangevinConfig, StepSize};
 use nalgebra::DMatrix;
 use std::time::Instant;
 
@@ -88,7 +88,7 @@ pub fn run(
     // 2. The exact Hessian and the spectrum of G^½HG^½.
     let h = exact_hessian(spec, n_params, &mnist, exact_device, observer)?;
     let spectrum = Spectrum::of(&h);
-    let mu = mode_eigenvalues(&h, &precond.to_flat());
+    let mu = mode_eigenvalues(&h, &precond.dynamics_flat());
     let mu_max = mu.last().copied().unwrap_or(0.0);
     observer.note(&format!(
         "exact Hessian ({} parameters, {:.0} s): λ_max {:.3e}, Tr H {:.3e}, {} negative eigenvalues; μ_max(G^½HG^½) {:.3e}",
@@ -101,23 +101,12 @@ pub fn run(
     ));
 
     // 3. Algorithm 1 at each σ², real and frozen with the same noise, η from the exact μ_max.
-    let eta = match spec.step {
+    let eta = match spec.langevin.step {
         StepSize::Auto { c } => c / mu_max,
         StepSize::Fixed(eta) => eta,
     };
-    let config_at = |sigma2: f64| {
-        LangevinConfig::new()
-            .with_step(StepSize::Fixed(eta))
-            .with_sigma2(sigma2)
-            .with_k_tot(spec.iters)
-            .with_k_avg(spec.avg)
-            .with_chains(spec.chains)
-            .with_first_chain(spec.first_chain)
-            .with_scheme(spec.scheme)
-            .with_seed(spec.seed)
-            .with_drift(spec.drift)
-            .with_check_step(false)
-    };
+    let config_at =
+        |sigma2: f64| spec.langevin.clone().with_step(StepSize::Fixed(eta)).with_sigma2(sigma2).with_check_step(false);
     let mut runs = Vec::new();
     let mut theories = Vec::new();
     for (index, &sigma2) in spec.sigma2.iter().enumerate() {
@@ -126,9 +115,10 @@ pub fn run(
         let files =
             StateFiles { dir: Some(&spec.state_dir), index, every: spec.checkpoint_every.max(1), resume: spec.resume };
         runs.push(run_paired(&config, objective, &frozen, model, precond, files, observer)?);
-        theories.push(DiscreteTheory { mu: mu.clone(), eta, sigma2, scheme: spec.scheme });
+        theories.push(DiscreteTheory { mu: mu.clone(), eta, sigma2, scheme: spec.langevin.scheme });
     }
-    let predicted: Vec<f64> = theories.iter().map(|t| t.expected_estimate(spec.iters, spec.avg)).collect();
+    let predicted: Vec<f64> =
+        theories.iter().map(|t| t.expected_estimate(spec.langevin.k_tot, spec.langevin.k_avg)).collect();
     let (p, theory) = (&runs[0], &theories[0]);
 
     // 4. U&S on the dense Hessian (products are free once H is formed).
@@ -151,16 +141,7 @@ pub fn run(
     Ok(DncnnReport {
         estimate: p.real.clone(),
         validation: Validation {
-            frozen: FrozenValidation {
-                estimate: f.estimate,
-                stderr: f.stderr,
-                ci95: f.ci95,
-                r_hat: f.r_hat,
-                ess: f.ess,
-                z_vs_theory: check.z,
-                agrees_within_2_5_se: check.agrees,
-                result: f.clone(),
-            },
+            frozen: FrozenValidation { z_vs_theory: check.z, agrees_within_2_5_se: check.agrees, result: f.clone() },
         },
         relu_excess: p.relu_excess.clone(),
         ubaru_saad: UsSummary {
@@ -177,7 +158,7 @@ pub fn run(
         },
         theory: TheorySummary {
             expected_estimate: predicted[0],
-            effective_rank_at_k_tot: theory.effective_rank(spec.iters),
+            effective_rank_at_k_tot: theory.effective_rank(spec.langevin.k_tot),
             mu_max,
             eta_mu_max: eta * mu_max,
         },
@@ -193,7 +174,7 @@ pub fn run(
         theta0: th.record.clone(),
         data: objective.config.clone(),
         mnist: spec.mnist.clone(),
-        seed: spec.seed,
+        seed: spec.langevin.seed,
         warnings,
         scale_drift,
         wall_s: t0.elapsed().as_secs_f64(),

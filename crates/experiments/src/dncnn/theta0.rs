@@ -2,13 +2,12 @@
 //! trained for the same data settings, or a new training run into the checkpoint folder.
 
 use super::{DncnnSpec, Theta0Record, Theta0Source};
-use crate::data::{data_record, load_mnist};
+use crate::data::load_mnist;
 use crate::observer::ExperimentObserver;
+use crate::registry::{self, DncnnData, ModelKind};
 use burn::tensor::Device;
 use hessrank_core::{DiagPreconditioner, Error, ParamLayout, Result, value_and_grad};
-use hessrank_models::{DnCnn, DnCnnConfig, Mnist, NoisyMnist, NoisyMnistConfig, NoisyMnistSampler, load_dncnn};
-use hessrank_train::checkpoint::Checkpoint;
-use hessrank_train::{RunInfo, train};
+use hessrank_models::{DnCnn, DnCnnConfig, Mnist, NoisyMnist, NoisyMnistConfig, load_dncnn};
 
 /// θ₀ with its preconditioner and batch, and where they came from.
 pub struct Theta0 {
@@ -26,8 +25,10 @@ pub struct Theta0 {
 
 /// Whether the checkpoint in `dir` was trained for `spec`'s data settings.
 pub fn checkpoint_matches(spec: &DncnnSpec, dir: &std::path::Path) -> bool {
-    let record = data_record(&spec.data, spec.mnist.as_deref());
-    Checkpoint::manifest(dir).map(|m| m.model_kind == "dncnn" && m.data == record).unwrap_or(false)
+    let wanted = DncnnData { noise: spec.data.clone(), mnist: spec.mnist.clone() };
+    registry::manifest(dir)
+        .map(|m| matches!(&m.model, ModelKind::Dncnn { data, .. } if data.same_batch(&wanted)))
+        .unwrap_or(false)
 }
 
 /// The DnCNN of `spec`'s θ₀ on `device`: the imported weights, else the checkpoint (which must
@@ -39,10 +40,7 @@ pub fn model_on(spec: &DncnnSpec, device: &Device, observer: &mut dyn Experiment
             observer.note(&format!("weights: {}", report.summary()));
             Ok(model)
         }
-        Theta0Source::Checkpoint { dir, .. } => {
-            let template = DnCnnConfig::new().with_seed(spec.seed).init(device)?;
-            Ok(Checkpoint::load(dir, template, &device.clone().inner())?.0)
-        }
+        Theta0Source::Checkpoint { dir, .. } => Ok(registry::load_dncnn(dir, device)?.0),
     }
 }
 
@@ -81,8 +79,7 @@ pub fn theta0(
         Theta0Source::Checkpoint { dir, retrain, schedule } => {
             let (model, precond, manifest) = if checkpoint_matches(spec, dir) && !retrain {
                 observer.note(&format!("loading {}", dir.display()));
-                let template = DnCnnConfig::new().with_seed(spec.seed).init(device)?;
-                Checkpoint::load(dir, template, &plain)?
+                registry::load_dncnn(dir, device)?
             } else {
                 observer.note(&format!(
                     "training into {} (N = {}, noise std {})",
@@ -90,8 +87,10 @@ pub fn theta0(
                     spec.data.n_images,
                     spec.data.noise_std
                 ));
-                let out = train_dncnn(&spec.data, mnist, spec.mnist.as_deref(), dir, schedule, device, observer)?;
-                (out.model, out.precond, out.manifest)
+                let kind = dncnn_kind(&spec.data, spec.mnist.as_deref());
+                let train = crate::train::TrainSpec { kind, schedule: schedule.clone(), dir: dir.clone() };
+                crate::train::train(&train, device, observer)?;
+                registry::load_dncnn(dir, device)?
             };
             let objective = batch_on(spec, mnist, device)?;
             let record = Theta0Record {
@@ -107,28 +106,13 @@ pub fn theta0(
     }
 }
 
-/// Trains the DnCNN (initialised from `data.seed`) on the batch `data` draws from `mnist` (the
-/// standard release in `mnist_dir`, or the bundled digits) into the checkpoint folder `dir`: SGD →
-/// GD → L-BFGS → Adam, resumed from `dir` when a run there was interrupted.
-pub fn train_dncnn(
-    data: &NoisyMnistConfig,
-    mnist: &Mnist,
-    mnist_dir: Option<&std::path::Path>,
-    dir: &std::path::Path,
-    schedule: &hessrank_train::TrainConfig,
-    device: &Device,
-    observer: &mut dyn ExperimentObserver,
-) -> Result<hessrank_train::TrainOutcome<DnCnn>> {
-    let sampler = NoisyMnistSampler::new(mnist, data, device)?;
-    let full = NoisyMnist::new(mnist, data, device)?;
-    let model_cfg = DnCnnConfig::new().with_seed(data.seed);
-    let info = RunInfo {
-        model_kind: "dncnn".into(),
-        model_config: serde_json::to_value(&model_cfg).unwrap_or_default(),
-        data: data_record(data, mnist_dir),
-    };
-    let mut progress = observer.training();
-    train(schedule, &sampler, &full, model_cfg.init(device)?, dir, info, progress.as_mut())
+/// The DnCNN's model kind for the batch `data` (initialised from `data.seed`), drawn from the
+/// standard MNIST release in `mnist_dir` or the bundled digits.
+pub fn dncnn_kind(data: &NoisyMnistConfig, mnist_dir: Option<&std::path::Path>) -> ModelKind {
+    ModelKind::Dncnn {
+        model_config: DnCnnConfig::new().with_seed(data.seed),
+        data: DncnnData { noise: data.clone(), mnist: mnist_dir.map(std::path::PathBuf::from) },
+    }
 }
 
 /// The MNIST digits of `spec`.

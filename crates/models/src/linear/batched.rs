@@ -79,7 +79,7 @@ impl Objective for BatchedPopulationObjective {
         quad.sub(cross.mul_scalar(2.0))
     }
 
-    fn chains(&self) -> usize {
+    fn stacked(&self) -> usize {
         self.chains
     }
 }

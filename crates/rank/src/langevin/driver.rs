@@ -158,7 +158,7 @@ impl<'o, C> Langevin<'o, C> {
             Some(c) => write_json_atomic(&c.path, &run.snapshot()),
             None => Ok(()),
         };
-        let (k_tot, stride, sigma2) = (self.config.k_tot, self.config.record_stride, self.config.sigma2);
+        let (k_tot, sigma2) = (self.config.k_tot, self.config.sigma2);
         let every = self.checkpoint.as_ref().map(|c| c.every.max(1));
         // Observers start at the first iteration this process runs: L(θ_0) is known by then
         // (measured at k = 0, or restored).
@@ -167,7 +167,6 @@ impl<'o, C> Langevin<'o, C> {
         let observers = &mut self.observers;
         while !run.is_done() {
             let k = run.iteration();
-            let recorded = k.is_multiple_of(stride) || k + 1 == k_tot;
             let mut go_on = true;
             run.step_with(|it| {
                 if !started {
@@ -179,9 +178,7 @@ impl<'o, C> Langevin<'o, C> {
                         StartInfo { chains: it.losses.len(), k_tot, eta, loss0: std::mem::take(&mut loss0), sigma2 };
                     observers.start(&info);
                 }
-                if recorded {
-                    go_on = observers.iteration(it);
-                }
+                go_on = observers.iteration(it);
                 true
             })?;
             if every.is_some_and(|e| (k + 1).is_multiple_of(e)) {

@@ -9,6 +9,7 @@
 
 use super::LangevinConfig;
 use super::diagnostics::{ess_bulk, mean_stderr, split_r_hat};
+use super::warning::Warning;
 use serde::{Deserialize, Serialize};
 
 /// R̂ above this means the chains have not mixed (Vehtari et al. 2021's threshold).
@@ -49,7 +50,7 @@ pub struct Uncertainty {
     /// Bulk effective sample size of the traces, all chains together.
     pub ess: f64,
     /// Warnings about the statistics (R̂ or ESS out of range).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 /// The rank estimate with its diagnostics, serialisable with its configuration and seed.
@@ -69,8 +70,6 @@ pub struct RankEstimate {
     pub r_hat: f64,
     /// Bulk effective sample size of those traces.
     pub ess: f64,
-    /// Chains used (all of them, batched ones included).
-    pub chains: usize,
     /// The pooled estimate before drift correction.
     pub estimate_uncorrected: f64,
     /// The correction applied, estimate_uncorrected − estimate (None without a companion chain).
@@ -100,7 +99,7 @@ pub struct RankEstimate {
     /// Iterations completed.
     pub iterations: usize,
     /// Warnings raised before or during the run (a fixed η with η μ_max ≥ 2, R̂, ESS).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     /// The configuration, seed included.
     pub config: LangevinConfig,
     /// The per-iteration excess-loss traces of the window, 4/σ²-scaled, one per chain (what R̂, ESS
@@ -142,18 +141,7 @@ pub fn uncertainty(traces: &[Vec<f64>]) -> Uncertainty {
     let refs: Vec<&[f64]> = traces.iter().map(Vec::as_slice).collect();
     let r_hat = split_r_hat(&refs);
     let ess = ess_bulk(&refs);
-    let mut warnings = Vec::new();
-    if r_hat.is_nan() || r_hat > R_HAT_MAX {
-        warnings.push(format!(
-            "R̂ = {r_hat:.3} > {R_HAT_MAX}: the chains have not mixed over the averaging window; run more \
-             iterations (a longer K_tot and K_avg) or more chains"
-        ));
-    }
-    if ess.is_nan() || ess < ESS_MIN {
-        warnings.push(format!(
-            "bulk ESS = {ess:.0} < {ESS_MIN:.0}: the standard error is unreliable; run more iterations or more chains"
-        ));
-    }
+    let warnings = Warning::of_statistics(r_hat, ess);
     Uncertainty {
         estimate: mean,
         stderr,
@@ -171,7 +159,7 @@ impl RankEstimate {
     pub(crate) fn set_chains(&mut self, chain: Vec<ChainSummary>, traces: Vec<Vec<f64>>) {
         let u = uncertainty(&traces);
         let uncorrected = chain.iter().map(|c| c.estimate_uncorrected).sum::<f64>() / chain.len() as f64;
-        self.warnings.retain(|w| !(w.starts_with("R̂ = ") || w.starts_with("bulk ESS = ")));
+        self.warnings.retain(|w| !w.is_statistical());
         self.warnings.extend(u.warnings);
         self.estimate = u.estimate;
         self.stderr = u.stderr;
@@ -180,7 +168,6 @@ impl RankEstimate {
         self.stderr_within_chains = u.stderr_within_chains;
         self.r_hat = u.r_hat;
         self.ess = u.ess;
-        self.chains = chain.len();
         self.estimate_uncorrected = uncorrected;
         self.drift = self.config.drift.uses_companion().then_some(uncorrected - u.estimate);
         self.chain = chain;
@@ -200,8 +187,8 @@ impl std::fmt::Display for RankEstimate {
             self.stderr,
             self.ci95[0],
             self.ci95[1],
-            self.chains,
-            if self.chains == 1 { "" } else { "s" },
+            self.chain.len(),
+            if self.chain.len() == 1 { "" } else { "s" },
             self.r_hat,
             self.ess,
             self.eigenvalue_threshold,
@@ -227,6 +214,6 @@ mod tests {
         assert_eq!(u.stderr_between_chains, Some(u.stderr));
         assert!((u.ci95[1] - 10.0 - 4.303 * u.stderr).abs() < 1e-12);
         // Chains centred apart by far more than their spread have not mixed.
-        assert!(u.r_hat > 1.5 && u.warnings.iter().any(|w| w.contains("R̂")), "{u:?}");
+        assert!(u.r_hat > 1.5 && u.warnings.contains(&Warning::RHat { r_hat: u.r_hat }), "{u:?}");
     }
 }

@@ -88,7 +88,7 @@ pub fn merge(runs: &[MergeInput]) -> Result<RankEstimate> {
     merged.grad_evals = grad_evals;
     merged.wall_s = wall_s;
     merged.iterations = iterations;
-    merged.warnings.retain(|w| !w.starts_with("R̂") && !w.starts_with("bulk ESS"));
+    merged.warnings.retain(|w| !w.is_statistical());
     merged.set_chains(chain, traces);
     Ok(merged)
 }

@@ -47,6 +47,7 @@ mod observer;
 mod replica;
 mod run;
 mod state;
+mod warning;
 
 pub use auto_step::{PowerIteration, estimate_mu_max};
 pub use config::{DriftCorrection, LangevinConfig, Scheme, StepSize};
@@ -56,3 +57,4 @@ pub use merge::{MergeInput, merge};
 pub use observer::{Fanout, Iteration, NullObserver, Observer, StartInfo, TracePoint, TraceRecorder};
 pub use run::LangevinRun;
 pub use state::LangevinState;
+pub use warning::Warning;

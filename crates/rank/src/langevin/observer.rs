@@ -22,8 +22,9 @@ pub struct StartInfo {
 pub trait Observer {
     /// Called once before the first recorded iteration.
     fn start(&mut self, _info: &StartInfo) {}
-    /// Called at recorded iterations. Return `false` to stop the run early: the result is then
-    /// marked partial.
+    /// Called after every iteration (an observer that keeps fewer points thins them itself, as
+    /// [`TraceRecorder`] does). Return `false` to stop the run early: the result is then marked
+    /// partial.
     fn iteration(&mut self, _it: &Iteration<'_>) -> bool {
         true
     }
@@ -70,15 +71,45 @@ pub struct TracePoint {
     pub excess_stderr: Option<f64>,
 }
 
-/// Records the chains' mean loss and mean excess at every recorded iteration.
+/// How many points a [`TraceRecorder`] keeps by default: the trace is thinned to about this many.
+pub const TRACE_POINTS: usize = 2000;
+
+/// Records the chains' mean loss and mean excess every `stride`-th iteration (and at the last):
+/// the recorder's own cadence, as argmin's `ObserverMode::Every`. The default keeps about
+/// [`TRACE_POINTS`] points of a run (stride ⌊K_tot/2000⌋, at least 1).
 #[derive(Debug, Default, Clone)]
 pub struct TraceRecorder {
     /// The points, in iteration order (a resumed run replaces those it repeats).
     pub points: Vec<TracePoint>,
+    /// Record every this many iterations (`None`: ⌊K_tot/[`TRACE_POINTS`]⌋, at least 1).
+    pub stride: Option<usize>,
+    /// The run's K_tot (known at start: its last iteration is always recorded).
+    k_tot: usize,
+}
+
+impl TraceRecorder {
+    /// A recorder that keeps every `stride`-th iteration (1: all of them).
+    pub fn every(stride: usize) -> Self {
+        Self { stride: Some(stride.max(1)), ..Self::default() }
+    }
+
+    /// Whether iteration `k` (counted from 0, as [`Iteration::k`]) is recorded: every stride-th
+    /// from the first, and the last.
+    pub fn records(&self, k: usize) -> bool {
+        let stride = self.stride.unwrap_or((self.k_tot / TRACE_POINTS).max(1));
+        k.is_multiple_of(stride) || k + 1 == self.k_tot
+    }
 }
 
 impl Observer for TraceRecorder {
+    fn start(&mut self, info: &StartInfo) {
+        self.k_tot = info.k_tot;
+    }
+
     fn iteration(&mut self, it: &Iteration<'_>) -> bool {
+        if !self.records(it.k) {
+            return true;
+        }
         let n = it.losses.len() as f64;
         while self.points.last().is_some_and(|p| p.k >= it.k) {
             self.points.pop();

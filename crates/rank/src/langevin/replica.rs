@@ -1,4 +1,4 @@
-//! One replica of the parameters (holding `objective.chains()` chains) with its noise state, and
+//! One replica of the parameters (holding `objective.stacked()` chains) with its noise state, and
 //! its Langevin step θ ← θ − ηG∇L + √η σ G^½ ζ.
 
 use super::Scheme;
@@ -39,7 +39,7 @@ pub(crate) struct Replica<M> {
     pub noiseless: bool,
     /// Parameters in this replica (all its chains).
     pub numel: usize,
-    /// Chains stacked along the leading axis of every parameter (`objective.chains()`).
+    /// Chains stacked along the leading axis of every parameter (`objective.stacked()`).
     pub chains: usize,
 }
 

@@ -5,6 +5,7 @@
 
 use super::estimate::{ChainSummary, RankEstimate};
 use super::replica::{CompanionPoint, Replica, StepLosses};
+use super::warning::Warning;
 use super::{DriftCorrection, LangevinConfig, PowerIteration, StepSize, estimate_mu_max};
 use crate::hessian::{FdHessian, Preconditioned};
 use hessrank_core::params::flatten_f64;
@@ -34,8 +35,8 @@ pub struct Iteration<'a> {
 
 /// The constant factors of the update, ηG and √η σ G^½, on the plain device.
 pub(crate) fn step_factors(precond: &DiagPreconditioner, eta: f64, sigma2: f64) -> (ParamTensors, ParamTensors) {
-    let a = precond.g().map(|t| t.inner().mul_scalar(eta));
-    let b = precond.sqrt_g().map(|t| t.inner().mul_scalar((eta * sigma2).sqrt()));
+    let a = precond.dynamics_g().map(|t| t.inner().mul_scalar(eta));
+    let b = precond.dynamics_sqrt_g().map(|t| t.inner().mul_scalar((eta * sigma2).sqrt()));
     (a, b)
 }
 
@@ -75,7 +76,7 @@ pub struct LangevinRun<'a, O: Objective> {
     /// 4/σ²-scaled excess over the averaging window, per chain.
     pub(crate) excess: Vec<Vec<f64>>,
     pub(crate) bound_excess: f64,
-    pub(crate) warnings: Vec<String>,
+    pub(crate) warnings: Vec<Warning>,
     pub(crate) theta0_sha256: String,
     pub(crate) precond_sha256: String,
     pub(crate) start: Instant,
@@ -87,8 +88,9 @@ impl<'a, O: Objective> LangevinRun<'a, O>
 where
     O::Model: Clone,
 {
-    /// Validates the configuration, checks the preconditioner's layout against the model, and
-    /// chooses η (by power iteration on finite-difference HVPs for [`StepSize::Auto`]).
+    /// Validates the configuration, checks the preconditioner's layout against the model and that
+    /// the objective is deterministic (two evaluations at θ₀, [`hessrank_core::check_deterministic`]),
+    /// and chooses η (by power iteration on finite-difference HVPs for [`StepSize::Auto`]).
     pub fn new(
         config: &LangevinConfig,
         objective: &'a O,
@@ -112,12 +114,14 @@ where
         let start = Instant::now();
         let layout = ParamLayout::of(theta0);
         layout.check_same(precond.layout(), "preconditioner vs model")?;
-        let mut grad_evals = 0;
+        // A loss that is not a function of θ has no Hessian: refuse it before the run.
+        hessrank_core::check_deterministic(objective, theta0)?;
+        let mut grad_evals = 2;
         let needs_mu = matches!(config.step, StepSize::Auto { .. }) || config.check_step;
         let mu_max = if needs_mu {
             let h = FdHessian::new(curvature, theta0);
             let p: PowerIteration =
-                estimate_mu_max(&Preconditioned::new(&h, &precond.to_flat()), config.power_iters, config.seed);
+                estimate_mu_max(&Preconditioned::new(&h, &precond.dynamics_flat()), config.power_iters, config.seed);
             grad_evals += h.grad_evals();
             Some(p.mu_max)
         } else {
@@ -127,12 +131,7 @@ where
         let eta = match (config.step, mu_max) {
             (StepSize::Fixed(eta), Some(mu)) => {
                 if eta * mu >= 2.0 {
-                    warnings.push(format!(
-                        "η = {eta:.3e} with μ_max ≈ {mu:.4e} gives η μ_max = {:.3} ≥ 2: the run will diverge; \
-                         use η < {:.3e} (or an automatic step)",
-                        eta * mu,
-                        2.0 / mu
-                    ));
+                    warnings.push(Warning::UnstableStep { eta, mu_max: mu });
                 }
                 eta
             }
@@ -143,7 +142,7 @@ where
             }
         };
         let (a, b) = step_factors(precond, eta, config.sigma2);
-        let per_replica = objective.chains().max(1);
+        let per_replica = objective.stacked().max(1);
         let replica = |stream: u64, noiseless: bool| {
             Replica::new(theta0.clone(), CounterNoise::new(config.seed, stream), noiseless, layout.numel(), per_replica)
         };
@@ -170,13 +169,13 @@ where
             elapsed0: 0.0,
             bound_excess: divergence_bound(config, n_params),
             theta0_sha256: sha256_of(&flatten_f64(theta0)),
-            precond_sha256: sha256_of(&precond.to_flat()),
+            precond_sha256: sha256_of(&precond.dynamics_flat()),
             start,
         })
     }
 
     /// Warnings found while setting up (show them before running).
-    pub fn warnings(&self) -> &[String] {
+    pub fn warnings(&self) -> &[Warning] {
         &self.warnings
     }
 
@@ -318,7 +317,6 @@ where
             stderr_within_chains: f64::NAN,
             r_hat: f64::NAN,
             ess: f64::NAN,
-            chains: chain.len(),
             estimate_uncorrected: f64::NAN,
             drift: None,
             chain: Vec::new(),

@@ -6,6 +6,7 @@ use super::LangevinConfig;
 use super::Scheme;
 use super::replica::{Replica, draw_parts};
 use super::run::{LangevinRun, divergence_bound, step_factors};
+use super::warning::Warning;
 use hessrank_core::params::{flatten_f64, set_params};
 use hessrank_core::step_noise::CounterNoise;
 use hessrank_core::{DiagPreconditioner, Error, Objective, ParamLayout, ParamTensors, Result};
@@ -32,7 +33,7 @@ pub struct LangevinState {
     /// 4/σ²-scaled excess losses recorded in the averaging window, per chain.
     pub excess: Vec<Vec<f64>>,
     /// Warnings so far.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     /// Seconds spent so far.
     pub elapsed_s: f64,
     /// SHA-256 of θ₀ and of G.
@@ -120,7 +121,7 @@ where
             .map(|t| t.device().inner())
             .ok_or_else(|| Error::config("model", "no parameters", "≥ 1"))?;
         let (a, b) = step_factors(precond, state.eta, config.sigma2);
-        let per_replica = objective.chains().max(1);
+        let per_replica = objective.stacked().max(1);
         let rebuild = |s: &ReplicaState, noiseless: bool| -> Result<Replica<O::Model>> {
             let params = ParamTensors::from_flat(&layout, &s.params, &device)?;
             let noise = CounterNoise::new(config.seed, s.stream);
