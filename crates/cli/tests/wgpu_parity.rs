@@ -102,15 +102,22 @@ fn a_short_estimate_on_a_rank_5_quadratic_matches_ndarray() {
         r.push(Langevin::new(&config).run(&q, &theta0, &g).unwrap());
     }
     let (cpu, gpu) = (&r[0], &r[1]);
-    println!("rank-5 quadratic: ndarray {:.6} wgpu {:.6} (η {} vs {})", cpu.estimate, gpu.estimate, cpu.eta, gpu.eta);
+    println!(
+        "rank-5 quadratic: ndarray {:.6} wgpu {:.6} (η {} vs {})",
+        cpu.uncertainty.estimate, gpu.uncertainty.estimate, cpu.eta, gpu.eta
+    );
     assert!((cpu.eta - gpu.eta).abs() < 1e-3 * cpu.eta, "η: {} vs {}", cpu.eta, gpu.eta);
     assert!(
-        (cpu.estimate - gpu.estimate).abs() < 1e-3 * cpu.estimate,
+        (cpu.uncertainty.estimate - gpu.uncertainty.estimate).abs() < 1e-3 * cpu.uncertainty.estimate,
         "estimate: wgpu {} vs ndarray {}",
-        gpu.estimate,
-        cpu.estimate
+        gpu.uncertainty.estimate,
+        cpu.uncertainty.estimate
     );
-    assert!((gpu.estimate - 5.0).abs() < 1.5, "the wgpu estimate {} is near the rank 5", gpu.estimate);
+    assert!(
+        (gpu.uncertainty.estimate - 5.0).abs() < 1.5,
+        "the wgpu estimate {} is near the rank 5",
+        gpu.uncertainty.estimate
+    );
 }
 
 #[test]

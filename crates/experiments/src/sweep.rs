@@ -35,8 +35,8 @@ impl SweepRow {
     pub fn of(real: &RankEstimate, frozen: Option<(&RankEstimate, &PairedDifference)>, theory: Option<f64>) -> Self {
         Self {
             sigma2: real.config.sigma2,
-            real: Value { estimate: real.estimate, stderr: real.stderr },
-            frozen: frozen.map(|(f, _)| Value { estimate: f.estimate, stderr: f.stderr }),
+            real: Value { estimate: real.uncertainty.estimate, stderr: real.uncertainty.stderr },
+            frozen: frozen.map(|(f, _)| Value { estimate: f.uncertainty.estimate, stderr: f.uncertainty.stderr }),
             relu_excess: frozen.map(|(_, d)| d.clone()),
             theory,
         }

@@ -36,8 +36,15 @@ fn paper_settings_on_d8_m5_estimate_rank_64_within_15_percent() {
         .with_k_avg(10_000)
         .with_seed(1);
     let r = Langevin::new(&config).run(&objective, &net, &g).unwrap();
-    println!("EM paper settings: estimate {:.2} ± {:.2}, wall {:.2} s", r.estimate, r.stderr, r.wall_s);
-    assert!((r.estimate / 64.0 - 1.0).abs() < 0.15, "estimate {} (paper's setting)", r.estimate);
+    println!(
+        "EM paper settings: estimate {:.2} ± {:.2}, wall {:.2} s",
+        r.uncertainty.estimate, r.uncertainty.stderr, r.wall_s
+    );
+    assert!(
+        (r.uncertainty.estimate / 64.0 - 1.0).abs() < 0.15,
+        "estimate {} (paper's setting)",
+        r.uncertainty.estimate
+    );
 }
 
 #[test]
@@ -56,9 +63,14 @@ fn leimkuhler_matthews_with_the_automatic_step_is_within_5_percent() {
     assert!(mu <= mu_true * (1.0 + 1e-6) && mu > 0.9 * mu_true, "μ_max {mu} vs exact {mu_true}");
     println!(
         "LM auto: estimate {:.2} ± {:.2}, μ_max {mu:.4} (exact {mu_true:.4}), η {:.3e}",
-        r.estimate, r.stderr, r.eta
+        r.uncertainty.estimate, r.uncertainty.stderr, r.eta
     );
-    assert!((r.estimate / 64.0 - 1.0).abs() < 0.05, "estimate {} ± {}", r.estimate, r.stderr);
+    assert!(
+        (r.uncertainty.estimate / 64.0 - 1.0).abs() < 0.05,
+        "estimate {} ± {}",
+        r.uncertainty.estimate,
+        r.uncertainty.stderr
+    );
 }
 
 #[test]
@@ -84,10 +96,18 @@ fn batched_chains_match_single_nets_and_estimate_rank_64() {
     let config =
         LangevinConfig::new().with_chains(1).with_sigma2(2e-5).with_k_tot(15_000).with_k_avg(10_000).with_seed(3);
     let r = Langevin::new(&config).run(&objective, &batched, &g).unwrap();
-    println!("8 batched trials, LM auto: {:.2} ± {:.2}, wall {:.2} s", r.estimate, r.stderr, r.wall_s);
+    println!(
+        "8 batched trials, LM auto: {:.2} ± {:.2}, wall {:.2} s",
+        r.uncertainty.estimate, r.uncertainty.stderr, r.wall_s
+    );
     assert_eq!(r.chain.len(), 8);
     assert_eq!(r.n_params, 320);
-    assert!((r.estimate / 64.0 - 1.0).abs() < 0.03, "{} ± {}", r.estimate, r.stderr);
+    assert!(
+        (r.uncertainty.estimate / 64.0 - 1.0).abs() < 0.03,
+        "{} ± {}",
+        r.uncertainty.estimate,
+        r.uncertainty.stderr
+    );
     // What this finite run is expected to give: the discrete-time theory on each minimum's
     // closed-form Hessian spectrum (G = I, the run's η and K), averaged over the 8 trials. Its
     // modes with the smallest μ are not yet equilibrated, so it sits below 64 (≈ 63.1): the
@@ -101,7 +121,11 @@ fn batched_chains_match_single_nets_and_estimate_rank_64() {
         })
         .sum::<f64>()
         / minima.len() as f64;
-    assert!(r.ci95[0] < predicted && predicted < r.ci95[1], "95 % CI {:?} against the predicted {predicted}", r.ci95);
+    assert!(
+        r.uncertainty.ci95[0] < predicted && predicted < r.uncertainty.ci95[1],
+        "95 % CI {:?} against the predicted {predicted}",
+        r.uncertainty.ci95
+    );
 }
 
 /// On a pool of several threads the noise is drawn beside the gradient (d = 64: 20,480

@@ -158,7 +158,12 @@ fn a_toy_model_kind_runs_estimate_through_the_registry_alone() {
         .expected_estimate(c.k_tot, c.k_avg);
     println!("toy: {r}; theory {theory:.3}");
     assert_eq!(report.precond, "identity");
-    assert!((r.estimate - theory).abs() <= 3.0 * r.stderr, "{} ± {} vs theory {theory}", r.estimate, r.stderr);
+    assert!(
+        (r.uncertainty.estimate - theory).abs() <= 3.0 * r.uncertainty.stderr,
+        "{} ± {} vs theory {theory}",
+        r.uncertainty.estimate,
+        r.uncertainty.stderr
+    );
     assert!((theory - 12.0).abs() < 0.1, "the theory at this length counts the 12 modes: {theory}");
     // A block of the parameters is the rank of that block of H, through the same call.
     let err = estimate(&EstimateSpec { params: vec!["v".into()], ..spec.clone() }, &problem, None, &mut Quiet);

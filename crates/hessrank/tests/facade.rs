@@ -54,14 +54,20 @@ fn the_builder_estimate_matches_the_discrete_theory_on_the_exact_spectrum() {
     };
     let predicted = theory.expected_estimate(6000, 3000);
     assert!((12..=16).contains(&exact), "a 16-output teacher-student Hessian: {exact}");
-    assert!((r.estimate - predicted).abs() < 2.5 * r.stderr, "{r} vs the theory {predicted:.2} (exact count {exact})");
-    assert!(r.stderr < 0.1 * predicted, "the error bar is informative: {r}");
+    assert!(
+        (r.uncertainty.estimate - predicted).abs() < 2.5 * r.uncertainty.stderr,
+        "{r} vs the theory {predicted:.2} (exact count {exact})"
+    );
+    assert!(r.uncertainty.stderr < 0.1 * predicted, "the error bar is informative: {r}");
     let line = r.to_string();
     assert!(line.starts_with("rank ") && line.contains("R̂") && line.contains("95 % CI"), "{line}");
     // The same seed gives the same numbers.
     assert_eq!(
-        lm.run(&|m: &Mlp| m.forward(x.clone()).sub(y.clone()).powi_scalar(2).mean(), &model).unwrap().estimate,
-        r.estimate
+        lm.run(&|m: &Mlp| m.forward(x.clone()).sub(y.clone()).powi_scalar(2).mean(), &model)
+            .unwrap()
+            .uncertainty
+            .estimate,
+        r.uncertainty.estimate
     );
 }
 
@@ -141,7 +147,10 @@ fn a_block_estimate_is_the_rank_of_the_diagonal_block_not_of_the_whole_hessian()
     for (globs, want) in [(vec!["a"], 2.0), (vec!["b"], 3.0), (vec!["a", "b"], 4.0), (vec!["*"], 4.0)] {
         let r = lm.clone().params(globs.clone()).run(&loss, &model).unwrap();
         println!("{globs:?}: {r} (block rank {want})");
-        assert!((r.estimate - want).abs() < 2.5 * r.stderr && r.stderr < 0.1, "{globs:?}: {r} vs rank {want}");
+        assert!(
+            (r.uncertainty.estimate - want).abs() < 2.5 * r.uncertainty.stderr && r.uncertainty.stderr < 0.1,
+            "{globs:?}: {r} vs rank {want}"
+        );
     }
     let e = lm.params(["c.*"]).run(&loss, &model).unwrap_err();
     assert!(

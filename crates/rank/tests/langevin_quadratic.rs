@@ -35,9 +35,21 @@ fn leimkuhler_matthews_with_16_chains_recovers_rank_25_within_2_percent() {
         .with_k_avg(5000)
         .with_seed(3);
     let r = Langevin::new(&config).run(&q, &theta0, &g).unwrap();
-    println!("LM quadratic: {:.3} ± {:.3} CI {:?} μ_max {:?}", r.estimate, r.stderr, r.ci95, r.mu_max);
-    assert!((r.estimate - 25.0).abs() < 0.5, "estimate {} ± {}", r.estimate, r.stderr);
-    assert!(r.ci95[0] <= 25.0 && 25.0 <= r.ci95[1], "95 % interval {:?} misses 25", r.ci95);
+    println!(
+        "LM quadratic: {:.3} ± {:.3} CI {:?} μ_max {:?}",
+        r.uncertainty.estimate, r.uncertainty.stderr, r.uncertainty.ci95, r.mu_max
+    );
+    assert!(
+        (r.uncertainty.estimate - 25.0).abs() < 0.5,
+        "estimate {} ± {}",
+        r.uncertainty.estimate,
+        r.uncertainty.stderr
+    );
+    assert!(
+        r.uncertainty.ci95[0] <= 25.0 && 25.0 <= r.uncertainty.ci95[1],
+        "95 % interval {:?} misses 25",
+        r.uncertainty.ci95
+    );
     let mu = r.mu_max.unwrap();
     assert!((mu - 20.0).abs() < 0.2, "power iteration μ_max {mu}");
     assert_eq!(r.n_params, 60);
@@ -64,8 +76,12 @@ fn euler_maruyama_overestimates_by_what_the_discrete_theory_predicts() {
     let theory = DiscreteTheory { mu: ev.clone(), eta, sigma2: 1e-2, scheme: Scheme::EulerMaruyama };
     let predicted = theory.expected_estimate(6000, 5000);
     assert!(predicted > 27.0, "EM at η μ_max = 1 inflates the stiff modes: predicted {predicted}");
-    println!("EM quadratic: {:.3} ± {:.3} vs predicted {predicted:.3}", r.estimate, r.stderr);
-    assert!((r.estimate / predicted - 1.0).abs() < 0.03, "EM estimate {} vs discrete theory {predicted}", r.estimate);
+    println!("EM quadratic: {:.3} ± {:.3} vs predicted {predicted:.3}", r.uncertainty.estimate, r.uncertainty.stderr);
+    assert!(
+        (r.uncertainty.estimate / predicted - 1.0).abs() < 0.03,
+        "EM estimate {} vs discrete theory {predicted}",
+        r.uncertainty.estimate
+    );
 }
 
 /// Mean loss over chains at the recorded iterations.
@@ -237,10 +253,10 @@ fn same_seed_gives_bitwise_the_same_estimate_again_on_each_cpu_backend() {
         let a = Langevin::new(&config).run(&q, &theta0, &g).unwrap();
         let b = Langevin::new(&config).run(&q, &theta0, &g).unwrap();
         let c = Langevin::new(&config.clone().with_seed(10)).run(&q, &theta0, &g).unwrap();
-        assert_eq!(a.estimate.to_bits(), b.estimate.to_bits());
+        assert_eq!(a.uncertainty.estimate.to_bits(), b.uncertainty.estimate.to_bits());
         assert_eq!(a.eta.to_bits(), b.eta.to_bits());
         assert!(a.chain.iter().zip(&b.chain).all(|(x, y)| x.window_mean.to_bits() == y.window_mean.to_bits()));
-        assert_ne!(a.estimate, c.estimate);
+        assert_ne!(a.uncertainty.estimate, c.uncertainty.estimate);
         assert_eq!(a.config.seed, 9, "the seed is in the result");
     }
 }
@@ -280,7 +296,13 @@ fn an_interrupted_estimate_resumes_to_bitwise_the_same_result() {
         assert!(partial.partial && partial.iterations == 138, "{} {}", partial.partial, partial.iterations);
         let b = Langevin::new(&config).checkpoint(cut.clone()).resume(true).run(&q, &theta0, &g).unwrap();
         assert!(!b.partial);
-        assert_eq!(a.estimate.to_bits(), b.estimate.to_bits(), "{} vs {}", a.estimate, b.estimate);
+        assert_eq!(
+            a.uncertainty.estimate.to_bits(),
+            b.uncertainty.estimate.to_bits(),
+            "{} vs {}",
+            a.uncertainty.estimate,
+            b.uncertainty.estimate
+        );
         assert_eq!(a.drift.unwrap().to_bits(), b.drift.unwrap().to_bits());
         assert_eq!(a.grad_evals, b.grad_evals);
         // Other settings refuse the saved state.

@@ -23,8 +23,8 @@ fn rank_of_a_csv_matrix_with_a_gap() {
     assert_eq!(m, n);
     let config = LangevinConfig::new().with_chains(8).with_k_tot(4000).with_k_avg(3000).with_sigma2(1e-2).with_seed(2);
     let r = matrix_rank(&entries, n, &config, &device, "s.csv").unwrap();
-    println!("matrix rank: {:.3} ± {:.3}", r.estimate, r.stderr);
-    assert!((r.estimate - 12.0).abs() < 0.5, "{} ± {}", r.estimate, r.stderr);
+    println!("matrix rank: {:.3} ± {:.3}", r.uncertainty.estimate, r.uncertainty.stderr);
+    assert!((r.uncertainty.estimate - 12.0).abs() < 0.5, "{} ± {}", r.uncertainty.estimate, r.uncertainty.stderr);
 
     // A non-symmetric matrix and a NaN are refused, naming the file and the entry.
     let mut bad = entries.clone();

@@ -204,11 +204,11 @@ fn merging_two_two_chain_runs_equals_one_four_chain_run() {
     let merged = merge(&[a.clone(), b.clone()]).unwrap();
     assert_eq!(merged.chain.len(), 4);
     for (x, y) in [
-        (merged.estimate, whole.estimate),
-        (merged.stderr, whole.stderr),
-        (merged.r_hat, whole.r_hat),
-        (merged.ess, whole.ess),
-        (merged.ci95[0], whole.ci95[0]),
+        (merged.uncertainty.estimate, whole.uncertainty.estimate),
+        (merged.uncertainty.stderr, whole.uncertainty.stderr),
+        (merged.uncertainty.r_hat, whole.uncertainty.r_hat),
+        (merged.uncertainty.ess, whole.uncertainty.ess),
+        (merged.uncertainty.ci95[0], whole.uncertainty.ci95[0]),
     ] {
         assert_eq!(x.to_bits(), y.to_bits(), "merged {x} vs one run {y}");
     }

@@ -84,11 +84,14 @@ fn paired_runs_isolate_the_difference_of_two_objectives_with_a_small_error() {
         "paired {:.3} ± {:.3} vs {expected:.3}; unpaired SE {:.3}",
         d.value,
         d.stderr,
-        (ra.stderr.powi(2) + rb.stderr.powi(2)).sqrt()
+        (ra.uncertainty.stderr.powi(2) + rb.uncertainty.stderr.powi(2)).sqrt()
     );
     assert_eq!(d.chains, 8);
     assert!((d.value - expected).abs() < 3.0 * d.stderr, "{} ± {} vs {expected}", d.value, d.stderr);
-    assert!(d.stderr < 0.8 * (ra.stderr.powi(2) + rb.stderr.powi(2)).sqrt(), "pairing must shrink the error");
+    assert!(
+        d.stderr < 0.8 * (ra.uncertainty.stderr.powi(2) + rb.uncertainty.stderr.powi(2)).sqrt(),
+        "pairing must shrink the error"
+    );
     // Runs with other settings are not paired.
     let (rc, _) = run(&a, 4, 1500, 1000, sigma2);
     assert!(matches!(paired_difference(&ra, &rc).unwrap_err(), Error::InvalidConfig { field: "paired runs", .. }));

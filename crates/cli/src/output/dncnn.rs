@@ -22,8 +22,8 @@ pub fn write(dir: &RunStore, r: &DncnnReport) -> Result<()> {
         "DnCNN: normalised cumulative eigenvalue energy of the Hessian",
         &[
             VLine {
-                label: format!("Langevin estimate {:.0}", real.estimate),
-                x: real.estimate,
+                label: format!("Langevin estimate {:.0}", real.uncertainty.estimate),
+                x: real.uncertainty.estimate,
                 color: RGBColor(0, 0, 0),
             },
             VLine {
@@ -84,16 +84,16 @@ pub fn print(dir: &RunStore, r: &DncnnReport) {
     );
     println!(
         "  rank estimate (Algorithm 1, real loss)   {:.1} ± {:.1}  → captures {:.1} % of the Hessian's energy{}",
-        real.estimate,
-        real.stderr,
+        real.uncertainty.estimate,
+        real.uncertainty.stderr,
         100.0 * r.energy_captured.ours,
         if real.partial { " (PARTIAL)" } else { "" }
     );
-    let verdict = FrozenCheck::of(frozen.result.estimate, frozen.result.stderr, predicted);
+    let verdict = FrozenCheck::of(frozen.result.uncertainty.estimate, frozen.result.uncertainty.stderr, predicted);
     println!(
         "  frozen-Hessian check                     {:.1} ± {:.1}  vs theory {predicted:.1}: {:+.1} SE, {}",
-        frozen.result.estimate,
-        frozen.result.stderr,
+        frozen.result.uncertainty.estimate,
+        frozen.result.uncertainty.stderr,
         frozen.z_vs_theory,
         verdict.verdict()
     );
@@ -117,10 +117,10 @@ pub fn print(dir: &RunStore, r: &DncnnReport) {
         "  chains                                   {} real + {} frozen  (R̂ {:.3} / {:.3}, bulk ESS {:.0} / {:.0})",
         real.chain.len(),
         frozen.result.chain.len(),
-        real.r_hat,
-        frozen.result.r_hat,
-        real.ess,
-        frozen.result.ess
+        real.uncertainty.r_hat,
+        frozen.result.uncertainty.r_hat,
+        real.uncertainty.ess,
+        frozen.result.uncertainty.ess
     );
     for (which, w) in
         real.warnings.iter().map(|w| ("real", w)).chain(frozen.result.warnings.iter().map(|w| ("frozen", w)))

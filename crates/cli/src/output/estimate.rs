@@ -83,9 +83,15 @@ pub fn write_per_layer(dir: &RunStore, rows: &[BlockRow]) -> Result<()> {
     dir.csv(
         "per-layer.csv",
         &["block_index", "n_params", "estimate", "stderr", "r_hat"],
-        rows.iter()
-            .enumerate()
-            .map(|(i, r)| vec![i as f64, r.n_params as f64, r.result.estimate, r.result.stderr, r.result.r_hat]),
+        rows.iter().enumerate().map(|(i, r)| {
+            vec![
+                i as f64,
+                r.n_params as f64,
+                r.result.uncertainty.estimate,
+                r.result.uncertainty.stderr,
+                r.result.uncertainty.r_hat,
+            ]
+        }),
     )?;
     println!("per-block estimates in {} (per-layer.csv: blocks in the order of per-layer.json)", dir.path.display());
     Ok(())

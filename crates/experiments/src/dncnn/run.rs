@@ -128,7 +128,7 @@ pub fn run(
     // 5. The rank at every threshold, the energies and the verdicts.
     let curve = threshold_curve(&p.real_trace, eta, Some(&mu), Some(theory));
     let frozen_curve = threshold_curve(&p.frozen_trace, eta, None, None);
-    let check = FrozenCheck::of(p.frozen.estimate, p.frozen.stderr, predicted[0]);
+    let check = FrozenCheck::of(p.frozen.uncertainty.estimate, p.frozen.uncertainty.stderr, predicted[0]);
     let mut warnings = spectrum_warnings(&spectrum, th.record.grad_norm, spec.ubaru_saad.degree);
     let scale_drift = bn_scale_drift(&spec.state_dir.join(state_files(0).1), model)?;
     warnings.extend(scale_drift.as_ref().and_then(scale_drift_warning));
@@ -153,7 +153,7 @@ pub fn run(
             variant: format!("{:?}", spec.ubaru_saad.gap_rule),
         },
         energy_captured: EnergyCaptured {
-            ours: spectrum.energy_at_rank(p.real.estimate),
+            ours: spectrum.energy_at_rank(p.real.uncertainty.estimate),
             ubaru_saad: spectrum.energy_at_rank(us.rank),
         },
         theory: TheorySummary {

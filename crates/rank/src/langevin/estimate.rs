@@ -49,27 +49,22 @@ pub struct Uncertainty {
     pub r_hat: f64,
     /// Bulk effective sample size of the traces, all chains together.
     pub ess: f64,
-    /// Warnings about the statistics (R̂ or ESS out of range).
-    pub warnings: Vec<Warning>,
+}
+
+impl Uncertainty {
+    /// The statistics' warnings (R̂ or ESS out of range).
+    pub fn warnings(&self) -> Vec<Warning> {
+        Warning::of_statistics(self.r_hat, self.ess)
+    }
 }
 
 /// The rank estimate with its diagnostics, serialisable with its configuration and seed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RankEstimate {
-    /// The estimate r̂ (pooled over chains, drift-corrected if requested).
-    pub estimate: f64,
-    /// Its standard error (across chains when there are ≥ 2, else from the chain's autocorrelation).
-    pub stderr: f64,
-    /// 95 % confidence interval.
-    pub ci95: [f64; 2],
-    /// Standard error from the spread of the chain estimates (None for one chain).
-    pub stderr_between_chains: Option<f64>,
-    /// Standard error from each chain's own trace (Geyer), pooled.
-    pub stderr_within_chains: f64,
-    /// Rank-normalised split-R̂ of the excess-loss traces in the window.
-    pub r_hat: f64,
-    /// Bulk effective sample size of those traces.
-    pub ess: f64,
+    /// The estimate r̂ (pooled over chains, drift-corrected if requested), its standard error,
+    /// interval, R̂ and ESS (in the JSON, at the top level beside the other fields).
+    #[serde(flatten)]
+    pub uncertainty: Uncertainty,
     /// The pooled estimate before drift correction.
     pub estimate_uncorrected: f64,
     /// The correction applied, estimate_uncorrected − estimate (None without a companion chain).
@@ -141,7 +136,6 @@ pub fn uncertainty(traces: &[Vec<f64>]) -> Uncertainty {
     let refs: Vec<&[f64]> = traces.iter().map(Vec::as_slice).collect();
     let r_hat = split_r_hat(&refs);
     let ess = ess_bulk(&refs);
-    let warnings = Warning::of_statistics(r_hat, ess);
     Uncertainty {
         estimate: mean,
         stderr,
@@ -150,7 +144,6 @@ pub fn uncertainty(traces: &[Vec<f64>]) -> Uncertainty {
         stderr_within_chains,
         r_hat,
         ess,
-        warnings,
     }
 }
 
@@ -160,16 +153,10 @@ impl RankEstimate {
         let u = uncertainty(&traces);
         let uncorrected = chain.iter().map(|c| c.estimate_uncorrected).sum::<f64>() / chain.len() as f64;
         self.warnings.retain(|w| !w.is_statistical());
-        self.warnings.extend(u.warnings);
-        self.estimate = u.estimate;
-        self.stderr = u.stderr;
-        self.ci95 = u.ci95;
-        self.stderr_between_chains = u.stderr_between_chains;
-        self.stderr_within_chains = u.stderr_within_chains;
-        self.r_hat = u.r_hat;
-        self.ess = u.ess;
+        self.warnings.extend(u.warnings());
         self.estimate_uncorrected = uncorrected;
         self.drift = self.config.drift.uses_companion().then_some(uncorrected - u.estimate);
+        self.uncertainty = u;
         self.chain = chain;
         self.traces = traces;
     }
@@ -179,18 +166,19 @@ impl RankEstimate {
 /// threshold below which modes had no time to equilibrate (they are not counted).
 impl std::fmt::Display for RankEstimate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let u = &self.uncertainty;
         write!(
             f,
             "rank {:.1} ± {:.1} (95 % CI {:.1}–{:.1}; {} chain{}, R̂ {:.3}, ESS {:.0}; counts eigenvalues of G^½HG^½ \
              above {:.2e}){}",
-            self.estimate,
-            self.stderr,
-            self.ci95[0],
-            self.ci95[1],
+            u.estimate,
+            u.stderr,
+            u.ci95[0],
+            u.ci95[1],
             self.chain.len(),
             if self.chain.len() == 1 { "" } else { "s" },
-            self.r_hat,
-            self.ess,
+            u.r_hat,
+            u.ess,
             self.eigenvalue_threshold,
             if self.partial { " PARTIAL: interrupted" } else { "" }
         )
@@ -214,6 +202,6 @@ mod tests {
         assert_eq!(u.stderr_between_chains, Some(u.stderr));
         assert!((u.ci95[1] - 10.0 - 4.303 * u.stderr).abs() < 1e-12);
         // Chains centred apart by far more than their spread have not mixed.
-        assert!(u.r_hat > 1.5 && u.warnings.contains(&Warning::RHat { r_hat: u.r_hat }), "{u:?}");
+        assert!(u.r_hat > 1.5 && u.warnings().contains(&Warning::RHat { r_hat: u.r_hat }), "{u:?}");
     }
 }

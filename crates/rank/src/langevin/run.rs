@@ -310,13 +310,16 @@ where
             })
             .collect();
         let mut r = RankEstimate {
-            estimate: f64::NAN,
-            stderr: f64::NAN,
-            ci95: [f64::NAN; 2],
-            stderr_between_chains: None,
-            stderr_within_chains: f64::NAN,
-            r_hat: f64::NAN,
-            ess: f64::NAN,
+            // Filled in by `set_chains` from the window's traces.
+            uncertainty: super::estimate::Uncertainty {
+                estimate: f64::NAN,
+                stderr: f64::NAN,
+                ci95: [f64::NAN; 2],
+                stderr_between_chains: None,
+                stderr_within_chains: f64::NAN,
+                r_hat: f64::NAN,
+                ess: f64::NAN,
+            },
             estimate_uncorrected: f64::NAN,
             drift: None,
             chain: Vec::new(),
