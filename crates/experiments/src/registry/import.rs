@@ -102,36 +102,28 @@ pub fn from_weights(
             Problem::new(model, objective, Some(frozen), origin).with_kind(kind)
         }
         Arch::Mlp(cfg) => {
+            let kind = ModelKind::Mlp { model_config: cfg.clone(), data: classifier_data };
             let shape = (cfg.sizes[0], cfg.classes());
-            let renames = cfg.pytorch_sequential_renames();
-            let problem = classifier(
-                cfg.init(device)?,
-                renames,
-                spec,
-                (&classifier_data, shape, data),
-                origin,
-                device,
-                &mut notes,
-            )?;
-            problem.with_kind(ModelKind::Mlp { model_config: cfg.clone(), data: classifier_data })
+            let batch = Batch { file: data, shape, kind };
+            classifier(cfg.init(device)?, cfg.pytorch_sequential_renames(), spec, batch, origin, device, &mut notes)?
         }
         Arch::Cnn(cfg) => {
+            let kind = ModelKind::Cnn { model_config: cfg.clone(), data: classifier_data };
             let shape = (cfg.side * cfg.side, cfg.classes);
-            let renames = cfg.pytorch_sequential_renames();
-            let problem = classifier(
-                cfg.init(device)?,
-                renames,
-                spec,
-                (&classifier_data, shape, data),
-                origin,
-                device,
-                &mut notes,
-            )?;
-            problem.with_kind(ModelKind::Cnn { model_config: cfg.clone(), data: classifier_data })
+            let batch = Batch { file: data, shape, kind };
+            classifier(cfg.init(device)?, cfg.pytorch_sequential_renames(), spec, batch, origin, device, &mut notes)?
         }
     };
     problem.notes = notes;
     Ok(problem)
+}
+
+/// An imported classifier's batch: the user's file (else the default one its kind names), its
+/// `(features, classes)`, and the kind the problem is recorded as.
+struct Batch<'a> {
+    file: Option<&'a Path>,
+    shape: (usize, usize),
+    kind: ModelKind,
 }
 
 /// A classifier trained elsewhere: `template` with the tensors of the weights file (the
@@ -140,14 +132,17 @@ fn classifier<M: Classifier + ModuleSnapshot + 'static>(
     template: M,
     renames: Vec<(String, String)>,
     spec: &ImportSpec,
-    (default, shape, file): (&ClassifierData, (usize, usize), Option<&Path>),
+    batch: Batch<'_>,
     origin: String,
     device: &Device,
     notes: &mut Vec<String>,
 ) -> Result<Problem<'static>> {
     let (model, report) = load_weights(template, &spec.weights, &spec.options(renames))?;
     notes.push(format!("weights: {}", report.summary()));
-    let objective = batch::labelled::<M>(file, default, shape, true, device, notes)?;
+    let (ModelKind::Mlp { data: default, .. } | ModelKind::Cnn { data: default, .. }) = &batch.kind else {
+        unreachable!("a classifier kind")
+    };
+    let objective = batch::labelled::<M>(batch.file, default, batch.shape, true, device, notes)?;
     let frozen = objective.frozen_at(&model);
-    Ok(Problem::new(model, objective, Some(frozen), origin))
+    Ok(Problem::new(model, objective, Some(frozen), origin).with_kind(batch.kind))
 }
