@@ -28,9 +28,7 @@ pub fn run(ctx: &Ctx, a: MatrixRankArgs) -> Result<()> {
     let dir = RunStore::create(&ctx.out, "matrix-rank")?;
     let r = matrix_rank(&s, n, &config, &ctx.device, &a.file.display().to_string())?;
     println!("{}: {n}×{n}, {}", a.file.display(), summary_line(&r));
-    for w in &r.warnings {
-        eprintln!("warning: {w}");
-    }
+    crate::output::print_warnings(&r.warnings);
     dir.json("result.json", &MatrixRankResult { file: &a.file, n, estimate: r })?;
     println!("results in {}", dir.path.display());
     Ok(())

@@ -28,9 +28,7 @@ pub fn run(ctx: &Ctx, a: MergeArgs) -> Result<()> {
     dir.json(store::RESULT, &merged)?;
     dir.write_estimate(&merged)?;
     println!("{} runs: {}", a.dirs.len(), summary_line(&merged));
-    for w in &merged.warnings {
-        eprintln!("warning: {w}");
-    }
+    crate::output::print_warnings(&merged.warnings);
     println!("results in {}", dir.path.display());
     Ok(())
 }

@@ -125,7 +125,7 @@ pub fn print(dir: &RunStore, r: &DncnnReport) {
     for (which, w) in
         real.warnings.iter().map(|w| ("real", w)).chain(frozen.result.warnings.iter().map(|w| ("frozen", w)))
     {
-        println!("  warning ({which}): {w}");
+        println!("  {} ({which}): {w}", if w.is_note() { "note" } else { "warning" });
     }
     println!(
         "  Ubaru–Saad                               {:.1} ± {:.1}  → captures {:.1} % (threshold {:.3e})",

@@ -51,8 +51,6 @@ pub fn print(dir: &RunStore, r: &Figure1Report) {
         r.true_rank,
         r.discrete_expected_estimate
     );
-    for w in &r.estimate.warnings {
-        eprintln!("warning: {w}");
-    }
+    crate::output::print_warnings(&r.estimate.warnings);
     println!("plot and data in {}", dir.path.display());
 }

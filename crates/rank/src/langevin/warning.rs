@@ -15,13 +15,24 @@ pub enum Warning {
         /// μ_max of G^½HG^½ from power iteration.
         mu_max: f64,
     },
-    /// Split-R̂ of the window's traces above [`R_HAT_MAX`].
-    RHat {
+    /// A note, not a fault: with C ≥ 2 independent chains started at θ₀, R̂ > [`R_HAT_MAX`] or
+    /// bulk ESS < [`ESS_MIN`] says the loss has not become stationary: modes of G^½HG^½ near
+    /// μ_K = 1/(2ηK_tot) are partly equilibrated, so the estimate counts the modes above μ_K and
+    /// grows with K. The between-chain interval still covers the expectation of this run length at
+    /// its stated rate (the chains are independent replicates of it).
+    StillRising {
         /// The split-R̂.
         r_hat: f64,
+        /// The bulk ESS.
+        ess: f64,
+        /// μ_K = 1/(2ηK_tot), the eigenvalue threshold of the count.
+        threshold: f64,
     },
-    /// Bulk ESS of the window's traces below [`ESS_MIN`].
-    LowEss {
+    /// One chain: its interval comes from the autocorrelation of its own trace, which assumes the
+    /// trace is stationary, and R̂ > [`R_HAT_MAX`] or bulk ESS < [`ESS_MIN`] says it is not.
+    NotStationary {
+        /// The split-R̂ (of the chain's two halves).
+        r_hat: f64,
         /// The bulk ESS.
         ess: f64,
     },
@@ -30,19 +41,24 @@ pub enum Warning {
 impl Warning {
     /// Whether the warning is about the statistics of the chains (recomputed when runs are pooled).
     pub fn is_statistical(&self) -> bool {
-        matches!(self, Warning::RHat { .. } | Warning::LowEss { .. })
+        matches!(self, Warning::StillRising { .. } | Warning::NotStationary { .. })
     }
 
-    /// The statistics' warnings for split-R̂ `r_hat` and bulk ESS `ess`.
-    pub fn of_statistics(r_hat: f64, ess: f64) -> Vec<Warning> {
-        let mut out = Vec::new();
-        if r_hat.is_nan() || r_hat > R_HAT_MAX {
-            out.push(Warning::RHat { r_hat });
+    /// Whether it is a note (what the numbers mean) rather than a fault of the run.
+    pub fn is_note(&self) -> bool {
+        matches!(self, Warning::StillRising { .. })
+    }
+
+    /// What split-R̂ `r_hat` and bulk ESS `ess` of `chains` chains say, for a run whose eigenvalue
+    /// threshold is `threshold`: nothing when R̂ ≤ [`R_HAT_MAX`] and ESS ≥ [`ESS_MIN`]; else, with
+    /// C ≥ 2, the "still rising" note, and with one chain the stationarity warning.
+    pub fn of_statistics(r_hat: f64, ess: f64, chains: usize, threshold: f64) -> Vec<Warning> {
+        let stationary = r_hat <= R_HAT_MAX && ess >= ESS_MIN;
+        match (stationary, chains) {
+            (true, _) => Vec::new(),
+            (false, 0 | 1) => vec![Warning::NotStationary { r_hat, ess }],
+            (false, _) => vec![Warning::StillRising { r_hat, ess, threshold }],
         }
-        if ess.is_nan() || ess < ESS_MIN {
-            out.push(Warning::LowEss { ess });
-        }
-        out
     }
 }
 
@@ -56,14 +72,17 @@ impl std::fmt::Display for Warning {
                 eta * mu_max,
                 2.0 / mu_max
             ),
-            Warning::RHat { r_hat } => write!(
+            Warning::StillRising { r_hat, ess, threshold } => write!(
                 f,
-                "R̂ = {r_hat:.3} > {R_HAT_MAX}: the chains have not mixed over the averaging window; run more \
-                 iterations (a longer K_tot and K_avg) or more chains"
+                "still rising (R̂ {r_hat:.3}, bulk ESS {ess:.0}): the loss is not yet stationary, so the estimate \
+                 counts the modes of G^½HG^½ above μ_K = {threshold:.3e} and grows with K_tot where the spectrum \
+                 goes on below it (threshold.svg draws the count against μ); the interval holds for this run length"
             ),
-            Warning::LowEss { ess } => write!(
+            Warning::NotStationary { r_hat, ess } => write!(
                 f,
-                "bulk ESS = {ess:.0} < {ESS_MIN:.0}: the standard error is unreliable; run more iterations or more chains"
+                "one chain: its interval assumes a stationary trace, and R̂ {r_hat:.3} / bulk ESS {ess:.0} (< \
+                 {ESS_MIN:.0} or R̂ > {R_HAT_MAX}) say it is not; the standard error is unreliable: run 2 or more \
+                 chains (their spread needs no stationarity) or more iterations"
             ),
         }
     }
