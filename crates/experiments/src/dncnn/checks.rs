@@ -23,27 +23,84 @@ pub const US_BLOWUP_LIMIT: f64 = 2.0;
 /// curvature of the channel has fallen by its square, over 1.5×).
 pub const SCALE_DRIFT_LIMIT: f64 = 1.25;
 
+/// A premise of Algorithm 1 or of U&S that the exact spectrum or the chains show broken, with its
+/// numbers; `Display` says what it means.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CheckWarning {
+    /// Negative eigenvalues carry more than [`NOT_A_MINIMUM_SHARE`] of Σ|λ|.
+    NotAMinimum {
+        /// Negative eigenvalues.
+        negatives: usize,
+        /// The smallest eigenvalue.
+        lambda_min: f64,
+        /// Their share of Σ|λ|.
+        share: f64,
+        /// ‖∇L(θ₀)‖.
+        grad_norm: f64,
+    },
+    /// λ_min lies below U&S's interval, where its filter is magnified beyond [`US_BLOWUP_LIMIT`].
+    UsOutsideInterval {
+        /// The smallest eigenvalue.
+        lambda_min: f64,
+        /// The filter's degree.
+        degree: usize,
+        /// The filter's largest magnification there.
+        blowup: f64,
+    },
+    /// The chains grew the norms of BatchNorm-fed channels beyond [`SCALE_DRIFT_LIMIT`].
+    ScaleDrift {
+        /// The channels.
+        channels: usize,
+        /// The smallest and largest norm ratio over chains and channels.
+        ratios: [f64; 2],
+        /// The iteration of the saved state.
+        k: usize,
+    },
+}
+
+impl std::fmt::Display for CheckWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            CheckWarning::NotAMinimum { negatives, lambda_min, share, grad_norm } => write!(
+                f,
+                "θ₀ is not a minimum: {negatives} negative eigenvalues (λ_min {lambda_min:.3e}) carry {:.1} % of \
+                 Σ|λ|, and ‖∇L‖ = {grad_norm:.3e}; Algorithm 1 and the energy captured assume a minimum \
+                 (Proposition 1), so they mean little here",
+                100.0 * share
+            ),
+            CheckWarning::UsOutsideInterval { lambda_min, degree, blowup } => write!(
+                f,
+                "Ubaru–Saad assumes a PSD matrix: λ_min {lambda_min:.3e} lies below its interval, where its \
+                 degree-{degree} filter is magnified up to ×{blowup:.1e}; its count is not meaningful here"
+            ),
+            CheckWarning::ScaleDrift { channels, ratios: [lo, hi], k } => write!(
+                f,
+                "the noise grew the norms of the {channels} channels feeding BatchNorm (flat directions of the loss, \
+                 which a noise-free step leaves alone) by ×{lo:.2}–×{hi:.2} by k = {k}: their curvature fell by up \
+                 to ×{:.0}, so the theory at θ₀ over-predicts the modes that equilibrate; a shorter K_tot or a \
+                 smaller σ² keeps the quadratic model",
+                hi * hi
+            ),
+        }
+    }
+}
+
 /// What the exact spectrum says about the assumptions of Algorithm 1 and of U&S.
-pub fn spectrum_warnings(spectrum: &Spectrum, grad_norm: f64, us_degree: usize) -> Vec<String> {
+pub fn spectrum_warnings(spectrum: &Spectrum, grad_norm: f64, us_degree: usize) -> Vec<CheckWarning> {
     let mut warnings = Vec::new();
     let share = spectrum.negative_share();
     if share > NOT_A_MINIMUM_SHARE {
-        warnings.push(format!(
-            "θ₀ is not a minimum: {} negative eigenvalues (λ_min {:.3e}) carry {:.1} % of Σ|λ|, and ‖∇L‖ = {:.3e}; \
-             Algorithm 1 and the energy captured assume a minimum (Proposition 1), so they mean little here",
-            spectrum.negatives(0.0),
-            spectrum.min(),
-            100.0 * share,
-            grad_norm
-        ));
+        warnings.push(CheckWarning::NotAMinimum {
+            negatives: spectrum.negatives(0.0),
+            lambda_min: spectrum.min(),
+            share,
+            grad_norm,
+        });
     }
     let blowup = chebyshev_blowup(spectrum.min(), spectrum.max(), us_degree);
     if blowup > US_BLOWUP_LIMIT {
-        warnings.push(format!(
-            "Ubaru–Saad assumes a PSD matrix: λ_min {:.3e} lies below its interval, where its degree-{us_degree} \
-             filter is magnified up to ×{blowup:.1e}; its count is not meaningful here",
-            spectrum.min()
-        ));
+        warnings.push(CheckWarning::UsOutsideInterval { lambda_min: spectrum.min(), degree: us_degree, blowup });
     }
     warnings
 }
@@ -70,18 +127,8 @@ pub fn bn_scale_drift(state: &Path, model: &DnCnn) -> Result<Option<BnScaleDrift
 }
 
 /// The warning for a drift beyond [`SCALE_DRIFT_LIMIT`].
-pub fn scale_drift_warning(d: &BnScaleDrift) -> Option<String> {
+pub fn scale_drift_warning(d: &BnScaleDrift) -> Option<CheckWarning> {
     let ratios: Vec<f64> = d.channels.iter().flat_map(|c| c.ratios.iter().copied()).collect();
     let (lo, hi) = ratios.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
-    (hi > SCALE_DRIFT_LIMIT).then(|| {
-        format!(
-            "the noise grew the norms of the {} channels feeding BatchNorm (flat directions of the loss, which \
-             a noise-free step leaves alone) by ×{lo:.2}–×{hi:.2} by k = {}: their curvature fell by up to \
-             ×{:.0}, so the theory at θ₀ over-predicts the modes that equilibrate; a shorter K_tot or a smaller \
-             σ² keeps the quadratic model",
-            d.channels.len(),
-            d.k,
-            hi * hi
-        )
-    })
+    (hi > SCALE_DRIFT_LIMIT).then(|| CheckWarning::ScaleDrift { channels: d.channels.len(), ratios: [lo, hi], k: d.k })
 }

@@ -7,7 +7,7 @@ mod checks;
 mod run;
 mod theta0;
 
-pub use checks::{BnScaleDrift, NOT_A_MINIMUM_SHARE, SCALE_DRIFT_LIMIT, US_BLOWUP_LIMIT};
+pub use checks::{BnScaleDrift, CheckWarning, NOT_A_MINIMUM_SHARE, SCALE_DRIFT_LIMIT, US_BLOWUP_LIMIT};
 pub use run::run;
 pub use theta0::dncnn_kind;
 
@@ -212,7 +212,7 @@ pub struct DncnnReport {
     /// The seed.
     pub seed: u64,
     /// Premises that failed (θ₀ not a minimum, U&S outside its interval, BatchNorm scale drift).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<CheckWarning>,
     /// The chains' drift along the scale-invariant channels (None without BatchNorm).
     pub scale_drift: Option<BnScaleDrift>,
     /// Seconds from start to end.
