@@ -130,5 +130,9 @@ pub fn bn_scale_drift(state: &Path, model: &DnCnn) -> Result<Option<BnScaleDrift
 pub fn scale_drift_warning(d: &BnScaleDrift) -> Option<CheckWarning> {
     let ratios: Vec<f64> = d.channels.iter().flat_map(|c| c.ratios.iter().copied()).collect();
     let (lo, hi) = ratios.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
-    (hi > SCALE_DRIFT_LIMIT).then(|| CheckWarning::ScaleDrift { channels: d.channels.len(), ratios: [lo, hi], k: d.k })
+    (hi > SCALE_DRIFT_LIMIT).then_some(CheckWarning::ScaleDrift {
+        channels: d.channels.len(),
+        ratios: [lo, hi],
+        k: d.k,
+    })
 }
