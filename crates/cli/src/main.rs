@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+mod args;
 mod backend;
 mod cmd;
 mod flags;

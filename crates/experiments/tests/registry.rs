@@ -169,3 +169,38 @@ fn a_toy_model_kind_runs_estimate_through_the_registry_alone() {
     let err = estimate(&EstimateSpec { params: vec!["v".into()], ..spec.clone() }, &problem, None, &mut Quiet);
     assert!(matches!(err, Err(Error::InvalidConfig { field: "params", .. })), "a glob matching nothing is named");
 }
+
+/// Scale-invariant groups found numerically at θ₀: exactly the DnCNN's 8 BatchNorm-fed output
+/// channels of `mid.0.conv.weight` (the groups the model declares, entry for entry), and none on
+/// the MLP and CNN classifiers or on a deep linear net.
+#[test]
+fn detection_finds_exactly_the_dncnns_eight_groups_and_none_elsewhere() {
+    use hessrank_rank::symmetry::find_scale_groups;
+    let device = f64_device();
+    let dir = repo_models().join("dncnn-mnist");
+    let (model, _, manifest) = registry::load_dncnn(&dir, &device).unwrap();
+    let ModelKind::Dncnn { data, .. } = &manifest.model else { panic!() };
+    let objective =
+        hessrank_models::NoisyMnist::new(&hessrank_models::Mnist::bundled().unwrap(), &data.noise, &device).unwrap();
+    let found = find_scale_groups(&objective, &model).unwrap();
+    let declared = model.scale_invariant_groups();
+    let names: Vec<&str> = found.iter().map(|g| g.group.as_str()).collect();
+    println!("DnCNN groups: {names:?}");
+    assert_eq!(found.len(), 8, "{names:?}");
+    for (g, (name, range)) in found.iter().zip(&declared) {
+        assert_eq!(&g.group, name);
+        assert_eq!(g.indices, range.clone().collect::<Vec<_>>());
+        assert!(g.norm > 0.0);
+    }
+    // Through the registry's Problem, as for any model: the same 8 on the DnCNN, none on the
+    // classifiers (ReLU's rescaling symmetry moves two layers against each other, not one group).
+    for (kind, want) in [("dncnn-mnist", 8), ("mlp-mnist", 0), ("cnn-mnist", 0)] {
+        let problem = ProblemSpec::checkpoint(repo_models().join(kind)).load(&device).unwrap();
+        let groups = problem.ops().scale_groups().unwrap();
+        assert_eq!(groups.len(), want, "{kind}: {:?}", groups.iter().map(|g| &g.group).collect::<Vec<_>>());
+    }
+    let min = hessrank_models::GlobalMinimum::random(4, 3, 2).unwrap();
+    let net = min.net(&device);
+    let objective = hessrank_models::SampleObjective::regression(&min.t, 64, 2, &device);
+    assert!(find_scale_groups(&objective, &net).unwrap().is_empty(), "the linear net has no scale symmetry");
+}

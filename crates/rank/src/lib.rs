@@ -19,6 +19,7 @@ pub mod hessian;
 pub mod langevin;
 pub mod matrix_file;
 pub mod quadratic;
+pub mod symmetry;
 pub mod theory;
 pub mod validation;
 

@@ -215,6 +215,9 @@ pub struct DncnnReport {
     pub warnings: Vec<CheckWarning>,
     /// The chains' drift along the scale-invariant channels (None without BatchNorm).
     pub scale_drift: Option<BnScaleDrift>,
+    /// The scale-invariant groups of the loss at θ₀, found numerically (the model declares the
+    /// same: each BatchNorm-fed output channel).
+    pub scale_groups: Vec<hessrank_rank::symmetry::ScaleGroup>,
     /// Seconds from start to end.
     pub wall_s: f64,
     /// What the run was given.

@@ -131,6 +131,7 @@ pub fn run(
     let check = FrozenCheck::of(p.frozen.uncertainty.estimate, p.frozen.uncertainty.stderr, predicted[0]);
     let mut warnings = spectrum_warnings(&spectrum, th.record.grad_norm, spec.ubaru_saad.degree);
     let scale_drift = bn_scale_drift(&spec.state_dir.join(state_files(0).1), model)?;
+    let scale_groups = hessrank_rank::symmetry::find_scale_groups(objective, model)?;
     warnings.extend(scale_drift.as_ref().and_then(scale_drift_warning));
     let sigma2_sweep = runs
         .iter()
@@ -177,6 +178,7 @@ pub fn run(
         seed: spec.langevin.seed,
         warnings,
         scale_drift,
+        scale_groups,
         wall_s: t0.elapsed().as_secs_f64(),
         config: DncnnRunConfig {
             langevin: config_at(spec.sigma2[0]),

@@ -45,6 +45,9 @@ pub trait ProblemOps {
     fn is_f64(&self) -> bool;
     /// The plain (non-autodiff) device of θ₀'s parameters, where G lives.
     fn plain_device(&self) -> Option<burn::tensor::Device>;
+    /// The scale-invariant groups of the loss at θ₀, found numerically
+    /// ([`hessrank_rank::symmetry::find_scale_groups`]).
+    fn scale_groups(&self) -> Result<Vec<hessrank_rank::symmetry::ScaleGroup>>;
 }
 
 /// The objective Hessians are measured on: the frozen-activation one where it exists (the same
@@ -150,6 +153,10 @@ where
 
     fn plain_device(&self) -> Option<burn::tensor::Device> {
         params_of(&self.model).tensors.first().map(|t| t.device())
+    }
+
+    fn scale_groups(&self) -> Result<Vec<hessrank_rank::symmetry::ScaleGroup>> {
+        hessrank_rank::symmetry::find_scale_groups(&self.objective, &self.model)
     }
 }
 

@@ -1,0 +1,174 @@
+//! The flags several commands share (Algorithm 1's settings, saving and resuming, the U&S
+//! baseline's settings), their parsers, and the one-line summary of an estimate.
+
+use crate::Ctx;
+use hessrank_rank::{DriftCorrection, LangevinConfig, Scheme, StepSize};
+
+/// η given as `auto`, `auto:C` (η = C/μ_max) or a positive number.
+pub fn parse_eta(s: &str) -> Result<StepSize, String> {
+    let bad = || format!("invalid --eta {s:?}: use auto, auto:C with 0 < C < 2, or a number > 0");
+    if s == "auto" {
+        return Ok(StepSize::Auto { c: 1.0 });
+    }
+    if let Some(c) = s.strip_prefix("auto:") {
+        let c: f64 = c.parse().map_err(|_| bad())?;
+        return if c > 0.0 && c < 2.0 { Ok(StepSize::Auto { c }) } else { Err(bad()) };
+    }
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(StepSize::Fixed(v)),
+        _ => Err(bad()),
+    }
+}
+
+/// The scheme flag.
+pub fn parse_scheme(s: &str) -> Result<Scheme, String> {
+    s.parse::<Scheme>().map_err(|e| format!("invalid --scheme: {e}"))
+}
+
+/// The drift flag: none, plain or cv.
+pub fn parse_drift(s: &str) -> Result<DriftCorrection, String> {
+    s.parse::<DriftCorrection>().map_err(|e| format!("invalid --drift: {e}"))
+}
+
+/// The U&S threshold rule: published or first-minimum.
+pub fn parse_us_rule(s: &str) -> Result<hessrank_rank::baselines::GapRule, String> {
+    s.parse().map_err(|e| format!("invalid --us-rule: {e}"))
+}
+
+/// One σ² entry: a finite number > 0, named when it is not.
+pub fn parse_sigma2(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("invalid --sigma2 entry {s:?}: each σ² must be a finite number > 0")),
+    }
+}
+
+/// Langevin settings shared by the commands that run Algorithm 1.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LangevinArgs {
+    /// Step size: auto, auto:C (η = C/μ_max) or a number.
+    #[arg(long, value_parser = parse_eta, default_value = "auto", allow_hyphen_values = true)]
+    pub eta: StepSize,
+    /// Noise power σ² (default 1e-5); a comma-separated list runs a sweep where the command
+    /// supports one.
+    #[arg(long, value_delimiter = ',', value_parser = parse_sigma2, allow_hyphen_values = true)]
+    pub sigma2: Vec<f64>,
+    /// Total iterations K_tot (default: 2,000; dncnn: 1,500).
+    #[arg(long)]
+    pub iters: Option<usize>,
+    /// Iterations averaged at the end, K_avg (default 1,000).
+    #[arg(long)]
+    pub avg: Option<usize>,
+    /// Independent chains (default 4; their spread gives the error bar).
+    #[arg(long)]
+    pub chains: Option<usize>,
+    /// Index of this run's first chain (chain c draws noise stream first-chain + c of the seed):
+    /// runs of one seed over disjoint chain ranges can be merged.
+    #[arg(long, default_value_t = 0)]
+    pub first_chain: u64,
+    /// Discretisation: lm (Leimkuhler–Matthews) or em (Euler–Maruyama, the paper's).
+    #[arg(long, value_parser = parse_scheme, default_value = "lm")]
+    pub scheme: Scheme,
+    /// Drift correction by a noise-free companion chain: none, plain (subtract its loss) or cv
+    /// (also subtract the cross term ∇L(θ̄)ᵀ(θ − θ̄), far less noisy); `--drift` alone means cv
+    /// (default: none; dncnn: cv).
+    #[arg(long, value_parser = parse_drift, num_args = 0..=1, default_missing_value = "cv")]
+    pub drift: Option<DriftCorrection>,
+}
+
+/// Saving and resuming long runs, shared by `estimate`, `dncnn` and `table1`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ResumeArgs {
+    /// Save the running Langevin state (langevin-state*.json in the run folder) every this many
+    /// iterations.
+    #[arg(long, default_value_t = 500)]
+    pub checkpoint_every: usize,
+    /// Continue the run saved in this results folder (same flags and seed), writing its results
+    /// there.
+    #[arg(long)]
+    pub resume: Option<std::path::PathBuf>,
+}
+
+/// The Ubaru–Saad baseline's settings, shared by `dncnn` and `table1` (degree × vectors is its
+/// matrix-vector budget; the paper: 50 × 300).
+#[derive(clap::Args, Debug, Clone)]
+pub struct UsArgs {
+    /// U&S probe vectors.
+    #[arg(long, default_value_t = 300)]
+    pub us_vecs: usize,
+    /// U&S polynomial degree.
+    #[arg(long, default_value_t = 50)]
+    pub us_degree: usize,
+    /// U&S threshold rule: published (Ubaru and Saad's code, the paper's baseline) or first-minimum.
+    #[arg(long, value_parser = parse_us_rule, default_value = "published")]
+    pub us_rule: hessrank_rank::baselines::GapRule,
+}
+
+impl UsArgs {
+    /// U&S's configuration with `seed`.
+    pub fn config(&self, seed: u64) -> hessrank_rank::baselines::UbaruSaadConfig {
+        hessrank_rank::baselines::UbaruSaadConfig {
+            gap_rule: self.us_rule,
+            degree: self.us_degree,
+            nvecs: self.us_vecs,
+            seed,
+            ..Default::default()
+        }
+    }
+}
+
+impl LangevinArgs {
+    /// The configuration of a command that takes one σ², validated (errors name the flag).
+    pub fn config(&self, ctx: &Ctx) -> anyhow::Result<LangevinConfig> {
+        anyhow::ensure!(
+            self.sigma2.len() <= 1,
+            "--sigma2 takes one value here (got {}); the σ² sweep is on estimate and dncnn",
+            self.sigma2.len()
+        );
+        self.config_with(ctx, LangevinConfig::new())
+    }
+
+    /// Every σ² given, or the default one.
+    pub fn sigma2s(&self) -> Vec<f64> {
+        if self.sigma2.is_empty() { vec![LangevinConfig::new().sigma2] } else { self.sigma2.clone() }
+    }
+
+    /// The flags given, over `base` (the library's defaults, or a command's own), at the first
+    /// σ² given: the one builder of every command's configuration, validated (errors name the flag).
+    pub fn config_with(&self, ctx: &Ctx, base: LangevinConfig) -> anyhow::Result<LangevinConfig> {
+        let c = LangevinConfig {
+            step: self.eta,
+            sigma2: self.sigma2.first().copied().unwrap_or(base.sigma2),
+            k_tot: self.iters.unwrap_or(base.k_tot),
+            k_avg: self.avg.unwrap_or(base.k_avg),
+            chains: self.chains.unwrap_or(base.chains),
+            scheme: self.scheme,
+            first_chain: self.first_chain,
+            drift: self.drift.unwrap_or(base.drift),
+            seed: ctx.seed,
+            ..base
+        };
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+/// Prints a rank estimate in one line.
+pub fn summary_line(r: &hessrank_rank::RankEstimate) -> String {
+    format!(
+        "estimated rank {:.1} ± {:.1} (95 % CI {:.1}–{:.1}; {} chains, R̂ {:.3}, ESS {:.0}; η = {:.3e}{}; {} gradient \
+         evaluations, {:.1} s{})",
+        r.uncertainty.estimate,
+        r.uncertainty.stderr,
+        r.uncertainty.ci95[0],
+        r.uncertainty.ci95[1],
+        r.chain.len(),
+        r.uncertainty.r_hat,
+        r.uncertainty.ess,
+        r.eta,
+        r.eta_mu_max.map(|x| format!(", η μ_max = {x:.2}")).unwrap_or_default(),
+        r.grad_evals,
+        r.wall_s,
+        if r.partial { ", PARTIAL: interrupted" } else { "" }
+    )
+}

@@ -1,0 +1,199 @@
+//! Scale-invariant parameter groups, found numerically at θ₀: sets of entries w whose joint scaling
+//! leaves the loss unchanged, L(θ with w ×α) = L(θ) for α near 1 (the weights feeding a
+//! normalization layer). Along such a group the loss is exactly flat, so long Langevin runs drift
+//! along it.
+//!
+//! Candidates are every parameter tensor and every slice of it along its first axis (an output
+//! channel, or a row) and, for matrices, along its second (a column: the output unit of Burn's
+//! `Linear`, whose weight is [in, out]). A candidate is a group when
+//! - scaling it by 1 ± 1e-3 changes the loss by at most [`LOSS_TOL`] of |L(θ₀)|, and
+//! - |∇L·w| is at most [`GRAD_TOL`] of ‖∇_w L‖·‖w‖ (the gradient is orthogonal to w), and
+//! - the loss does depend on it: a random step of the same length within the group changes the
+//!   loss by more than [`DEPENDS_TOL`] of |L(θ₀)| (a parameter the loss ignores, such as a bias
+//!   that BatchNorm subtracts, is flat in every direction, not scale-invariant).
+//!
+//! The tolerances separate what breaks the symmetry only slightly from curvature, measured on the
+//! DnCNN checkpoint (f64, [`scan_candidates`]): BatchNorm's ε in (x − μ)/√(σ² + ε) makes its channels
+//! invariant only up to ε/σ², which moves the loss by ≤ 1.2e-10 of L under the ±1e-3 scaling, with
+//! gradient cosines ≤ 8.5e-7; every group that is not invariant moves it by ≥ 1.9e-6 with cosines ≥
+//! 2.9e-2. Rounding moves the loss by ~1e-15 (the ignored bias: 5e-16), a random step within any
+//! group the loss depends on by ≥ 1.3e-6. Groups are reported at the finest level: when slices of
+//! a tensor are groups, those slices are reported, not the tensor.
+
+use hessrank_core::objective::ScalarExt;
+use hessrank_core::params::{flatten_f64, unflatten_f64};
+use hessrank_core::{Objective, ParamLayout, Result, noise::SeededNoise, value_and_grad};
+use serde::{Deserialize, Serialize};
+
+/// A change of the loss under the ±1e-3 scaling below this fraction of |L(θ₀)| counts as none.
+pub const LOSS_TOL: f64 = 1e-8;
+/// |∇L·w| below this fraction of ‖∇_w L‖·‖w‖ counts as orthogonal.
+pub const GRAD_TOL: f64 = 1e-4;
+/// A change under a random step within the group above this fraction of |L(θ₀)| means the loss
+/// depends on the group (rounding is ~1e-15).
+pub const DEPENDS_TOL: f64 = 1e-12;
+/// The relative scaling of the test, 1 ± this.
+pub const SCALE_STEP: f64 = 1e-3;
+
+/// One scale-invariant group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScaleGroup {
+    /// Its name: the parameter's path, `path[c]` for a slice along the first axis, `path[:, j]`
+    /// along the second.
+    pub group: String,
+    /// Its entries, as indices into the flat parameter vector (layout order).
+    pub indices: Vec<usize>,
+    /// ‖w‖ at θ₀ (a candidate with ‖w‖ = 0 is not tested: scaling does not move it).
+    pub norm: f64,
+}
+
+/// A candidate: name and flat indices.
+type Candidate = (String, Vec<usize>);
+
+/// The candidates of one tensor at `offset` with `shape`: the whole, its first-axis slices and,
+/// for a matrix, its columns.
+fn candidates(path: &str, shape: &[usize], offset: usize) -> (Candidate, Vec<Vec<Candidate>>) {
+    let numel: usize = shape.iter().product();
+    let whole = (path.to_string(), (offset..offset + numel).collect());
+    let mut levels = Vec::new();
+    if shape.len() >= 2 && shape[0] > 1 {
+        let inner = numel / shape[0];
+        levels.push(
+            (0..shape[0])
+                .map(|c| (format!("{path}[{c}]"), (offset + c * inner..offset + (c + 1) * inner).collect()))
+                .collect(),
+        );
+    }
+    if shape.len() == 2 && shape[1] > 1 {
+        levels.push(
+            (0..shape[1])
+                .map(|j| (format!("{path}[:, {j}]"), (0..shape[0]).map(|i| offset + i * shape[1] + j).collect()))
+                .collect(),
+        );
+    }
+    (whole, levels)
+}
+
+/// What the test measured on one candidate, each relative to its scale.
+#[derive(Debug, Clone, Serialize)]
+pub struct CandidateScan {
+    /// The candidate's name.
+    pub group: String,
+    /// |∇L·w| / (‖∇_w L‖·‖w‖).
+    pub grad_cos: f64,
+    /// max over ±: |L(θ with w ×(1 ± 1e-3)) − L(θ₀)| / |L(θ₀)|.
+    pub scale_change: f64,
+    /// |L(θ + random step of length 1e-3‖w‖ within w) − L(θ₀)| / |L(θ₀)|.
+    pub random_change: f64,
+}
+
+/// The measurements of every candidate (the whole tensors and their slices), for inspection.
+pub fn scan_candidates<O: Objective>(objective: &O, model: &O::Model) -> Result<Vec<CandidateScan>>
+where
+    O::Model: Clone,
+{
+    let theta = flatten_f64(model);
+    let vg = value_and_grad(objective, model);
+    let grad = vg.grads.to_flat();
+    let l0 = vg.loss.abs().max(f64::MIN_POSITIVE);
+    let loss_at = |flat: &[f64]| -> Result<f64> {
+        Ok(objective.loss(&unflatten_f64(model.clone(), flat)?).sum().into_scalar_f64())
+    };
+    let mut noise = SeededNoise::new(0x5ca1e, 0);
+    let mut out = Vec::new();
+    let layout = ParamLayout::of(model);
+    let mut offset = 0;
+    for spec in &layout.specs {
+        let (whole, levels) = candidates(&spec.path, &spec.shape, offset);
+        offset += spec.numel();
+        for (group, indices) in std::iter::once(whole).chain(levels.into_iter().flatten()) {
+            let norm = indices.iter().map(|&i| theta[i] * theta[i]).sum::<f64>().sqrt();
+            let gnorm = indices.iter().map(|&i| grad[i] * grad[i]).sum::<f64>().sqrt();
+            let dot: f64 = indices.iter().map(|&i| grad[i] * theta[i]).sum();
+            let mut scale_change = 0.0f64;
+            for s in [1.0 + SCALE_STEP, 1.0 - SCALE_STEP] {
+                let mut flat = theta.clone();
+                indices.iter().for_each(|&i| flat[i] *= s);
+                scale_change = scale_change.max((loss_at(&flat)? - vg.loss).abs() / l0);
+            }
+            let dir = noise.normal_vec(indices.len());
+            let dnorm = dir.iter().map(|x| x * x).sum::<f64>().sqrt();
+            let mut flat = theta.clone();
+            for (&i, d) in indices.iter().zip(&dir) {
+                flat[i] += SCALE_STEP * norm * d / dnorm;
+            }
+            let random_change = (loss_at(&flat)? - vg.loss).abs() / l0;
+            out.push(CandidateScan { group, grad_cos: dot.abs() / (gnorm * norm), scale_change, random_change });
+        }
+    }
+    Ok(out)
+}
+
+/// The scale-invariant groups of `objective` at `model` (see the module's criteria).
+pub fn find_scale_groups<O: Objective>(objective: &O, model: &O::Model) -> Result<Vec<ScaleGroup>>
+where
+    O::Model: Clone,
+{
+    let theta = flatten_f64(model);
+    let vg = value_and_grad(objective, model);
+    let grad = vg.grads.to_flat();
+    let l0 = vg.loss;
+    let [tol, depends] = [LOSS_TOL, DEPENDS_TOL].map(|t| t * l0.abs().max(f64::MIN_POSITIVE));
+    let loss_at = |flat: &[f64]| -> Result<f64> {
+        Ok(objective.loss(&unflatten_f64(model.clone(), flat)?).sum().into_scalar_f64())
+    };
+    let mut noise = SeededNoise::new(0x5ca1e, 0);
+    let mut is_group = |indices: &[usize]| -> Result<bool> {
+        let norm = indices.iter().map(|&i| theta[i] * theta[i]).sum::<f64>().sqrt();
+        let gnorm = indices.iter().map(|&i| grad[i] * grad[i]).sum::<f64>().sqrt();
+        let dot: f64 = indices.iter().map(|&i| grad[i] * theta[i]).sum();
+        if norm == 0.0 || dot.abs() > GRAD_TOL * gnorm * norm + f64::MIN_POSITIVE {
+            return Ok(false);
+        }
+        for s in [1.0 + SCALE_STEP, 1.0 - SCALE_STEP] {
+            let mut flat = theta.clone();
+            indices.iter().for_each(|&i| flat[i] *= s);
+            if (loss_at(&flat)? - l0).abs() > tol {
+                return Ok(false);
+            }
+        }
+        // The loss must depend on the group: a random step of the same length within it.
+        let dir = noise.normal_vec(indices.len());
+        let dnorm = dir.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let mut flat = theta.clone();
+        for (&i, d) in indices.iter().zip(&dir) {
+            flat[i] += SCALE_STEP * norm * d / dnorm;
+        }
+        Ok((loss_at(&flat)? - l0).abs() > depends)
+    };
+    let layout = ParamLayout::of(model);
+    let mut groups = Vec::new();
+    let mut offset = 0;
+    for spec in &layout.specs {
+        let (whole, levels) = candidates(&spec.path, &spec.shape, offset);
+        offset += spec.numel();
+        let mut found = None;
+        for level in &levels {
+            let mut hits = Vec::new();
+            for (name, indices) in level {
+                if is_group(indices)? {
+                    hits.push((name.clone(), indices.clone()));
+                }
+            }
+            if !hits.is_empty() {
+                found = Some(hits);
+                break;
+            }
+        }
+        let hits = match found {
+            Some(hits) => hits,
+            None if is_group(&whole.1)? => vec![whole],
+            None => continue,
+        };
+        for (group, indices) in hits {
+            let norm = indices.iter().map(|&i| theta[i] * theta[i]).sum::<f64>().sqrt();
+            groups.push(ScaleGroup { group, indices, norm });
+        }
+    }
+    Ok(groups)
+}
