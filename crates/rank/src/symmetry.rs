@@ -20,6 +20,7 @@
 //! group the loss depends on by ≥ 1.3e-6. Groups are reported at the finest level: when slices of
 //! a tensor are groups, those slices are reported, not the tensor.
 
+use burn::module::Module;
 use hessrank_core::objective::ScalarExt;
 use hessrank_core::params::{flatten_f64, unflatten_f64};
 use hessrank_core::{Objective, ParamLayout, Result, noise::SeededNoise, value_and_grad};
@@ -97,7 +98,8 @@ where
     let grad = vg.grads.to_flat();
     let l0 = vg.loss.abs().max(f64::MIN_POSITIVE);
     let loss_at = |flat: &[f64]| -> Result<f64> {
-        Ok(objective.loss(&unflatten_f64(model.clone(), flat)?).sum().into_scalar_f64())
+        // Without gradients: no autodiff graph is kept for the ~3 evaluations per candidate.
+        Ok(objective.loss(&unflatten_f64(model.clone(), flat)?.no_grad()).sum().into_scalar_f64())
     };
     let mut noise = SeededNoise::new(0x5ca1e, 0);
     let mut out = Vec::new();
@@ -140,7 +142,8 @@ where
     let l0 = vg.loss;
     let [tol, depends] = [LOSS_TOL, DEPENDS_TOL].map(|t| t * l0.abs().max(f64::MIN_POSITIVE));
     let loss_at = |flat: &[f64]| -> Result<f64> {
-        Ok(objective.loss(&unflatten_f64(model.clone(), flat)?).sum().into_scalar_f64())
+        // Without gradients: no autodiff graph is kept for the ~3 evaluations per candidate.
+        Ok(objective.loss(&unflatten_f64(model.clone(), flat)?.no_grad()).sum().into_scalar_f64())
     };
     let mut noise = SeededNoise::new(0x5ca1e, 0);
     let mut is_group = |indices: &[usize]| -> Result<bool> {
