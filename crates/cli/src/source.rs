@@ -5,7 +5,6 @@
 use anyhow::{Result, ensure};
 use burn::tensor::Device;
 use hessrank_experiments::registry::{Arch, ImportSpec, ModelSource, Problem, ProblemSpec};
-use hessrank_models::WeightsOptions;
 use std::path::{Path, PathBuf};
 
 /// A model trained elsewhere: its architecture, its weights and the batch its loss is computed on.
@@ -38,13 +37,6 @@ pub struct ImportArgs {
 }
 
 impl ImportArgs {
-    /// The load options of `--weights`: the user's renames, then `arch_renames`.
-    pub fn options(&self, arch_renames: Vec<(String, String)>) -> WeightsOptions {
-        WeightsOptions { allow_partial: self.allow_partial, ..Default::default() }
-            .with_renames(self.renames.iter().cloned())
-            .with_renames(arch_renames)
-    }
-
     /// The registry's spec: `--arch`/`--weights` if given, else the checkpoint in `dir`.
     pub fn spec(&self, dir: &Path) -> Result<ProblemSpec> {
         let source = match (&self.arch, &self.weights) {

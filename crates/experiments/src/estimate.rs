@@ -16,7 +16,7 @@ use serde::Serialize;
 use std::path::PathBuf;
 
 /// Which preconditioner G the dynamics use.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub enum PrecondChoice {
     /// The problem's own G (Adam's from training, or one the caller attached) where it has one, else
     /// the identity.
@@ -28,6 +28,14 @@ pub enum PrecondChoice {
     Identity,
     /// A preconditioner file saved by hessrank.
     File(PathBuf),
+    /// One already resolved, with its name (a front end that resolves G early, to name a bad
+    /// choice before any work, hands it on without reading it twice).
+    Given {
+        /// G.
+        g: DiagPreconditioner,
+        /// Its name as the run records it.
+        name: String,
+    },
 }
 
 impl PrecondChoice {
@@ -44,9 +52,10 @@ impl PrecondChoice {
                 Ok((problem.identity_precond()?, "identity".into()))
             }
             (PrecondChoice::File(file), _) => {
-                let device = problem.identity_precond()?.g().tensors[0].device();
-                Ok((DiagPreconditioner::load(file, &problem.layout(), &device)?, file.display().to_string()))
+                let g = DiagPreconditioner::load(file, &problem.layout(), &problem.plain_device()?)?;
+                Ok((g, file.display().to_string()))
             }
+            (PrecondChoice::Given { g, name }, _) => Ok((g.clone(), name.clone())),
         }
     }
 }

@@ -82,10 +82,81 @@ pub struct CandidateScan {
     pub group: String,
     /// |∇L·w| / (‖∇_w L‖·‖w‖).
     pub grad_cos: f64,
-    /// max over ±: |L(θ with w ×(1 ± 1e-3)) − L(θ₀)| / |L(θ₀)|.
+    /// max over ±: |L(θ with w ×(1 ± 1e-3)) − L(θ₀)| / |L(θ₀)| (NaN where not measured).
     pub scale_change: f64,
-    /// |L(θ + random step of length 1e-3‖w‖ within w) − L(θ₀)| / |L(θ₀)|.
+    /// |L(θ + random step of length 1e-3‖w‖ within w) − L(θ₀)| / |L(θ₀)| (NaN where not measured).
     pub random_change: f64,
+}
+
+impl CandidateScan {
+    /// Whether the measurements make the candidate a scale-invariant group (the module's criteria).
+    pub fn is_group(&self) -> bool {
+        self.grad_cos <= GRAD_TOL && self.scale_change <= LOSS_TOL && self.random_change > DEPENDS_TOL
+    }
+}
+
+/// The measurements at θ₀ of one objective and model: θ₀, its loss and gradient, and the noise of
+/// the random steps.
+struct Scanner<'a, O: Objective> {
+    objective: &'a O,
+    model: &'a O::Model,
+    theta: Vec<f64>,
+    grad: Vec<f64>,
+    loss0: f64,
+    noise: SeededNoise,
+}
+
+impl<'a, O: Objective> Scanner<'a, O>
+where
+    O::Model: Clone,
+{
+    fn new(objective: &'a O, model: &'a O::Model) -> Self {
+        let vg = value_and_grad(objective, model);
+        let grad = vg.grads.to_flat();
+        Scanner {
+            objective,
+            model,
+            theta: flatten_f64(model),
+            grad,
+            loss0: vg.loss,
+            noise: SeededNoise::new(0x5ca1e, 0),
+        }
+    }
+
+    /// |L(θ with the entries `indices` changed by `step`) − L(θ₀)| / |L(θ₀)|, evaluated without
+    /// gradients (no autodiff graph is kept).
+    fn change(&self, indices: &[usize], step: impl Fn(f64, usize) -> f64) -> Result<f64> {
+        let mut flat = self.theta.clone();
+        for (k, &i) in indices.iter().enumerate() {
+            flat[i] = step(flat[i], k);
+        }
+        let loss = self.objective.loss(&unflatten_f64(self.model.clone(), &flat)?.no_grad()).sum().into_scalar_f64();
+        Ok((loss - self.loss0).abs() / self.loss0.abs().max(f64::MIN_POSITIVE))
+    }
+
+    /// The candidate's measurements; with `full = false` the losses are evaluated only while the
+    /// criteria still hold (a gradient not orthogonal to w settles it for free).
+    fn measure(&mut self, group: String, indices: &[usize], full: bool) -> Result<CandidateScan> {
+        let norm = indices.iter().map(|&i| self.theta[i].powi(2)).sum::<f64>().sqrt();
+        let gnorm = indices.iter().map(|&i| self.grad[i].powi(2)).sum::<f64>().sqrt();
+        let dot: f64 = indices.iter().map(|&i| self.grad[i] * self.theta[i]).sum();
+        let grad_cos = if norm == 0.0 { f64::NAN } else { dot.abs() / (gnorm * norm).max(f64::MIN_POSITIVE) };
+        let mut scan = CandidateScan { group, grad_cos, scale_change: f64::NAN, random_change: f64::NAN };
+        if !full && !(grad_cos <= GRAD_TOL) {
+            return Ok(scan);
+        }
+        let up = self.change(indices, |x, _| x * (1.0 + SCALE_STEP))?;
+        let down = self.change(indices, |x, _| x * (1.0 - SCALE_STEP))?;
+        scan.scale_change = up.max(down);
+        if !full && scan.scale_change > LOSS_TOL {
+            return Ok(scan);
+        }
+        // The loss must depend on the group: a random step of the same length within it.
+        let dir = self.noise.normal_vec(indices.len());
+        let dnorm = dir.iter().map(|x| x * x).sum::<f64>().sqrt();
+        scan.random_change = self.change(indices, |x, k| x + SCALE_STEP * norm * dir[k] / dnorm)?;
+        Ok(scan)
+    }
 }
 
 /// The measurements of every candidate (the whole tensors and their slices), for inspection.
@@ -93,39 +164,14 @@ pub fn scan_candidates<O: Objective>(objective: &O, model: &O::Model) -> Result<
 where
     O::Model: Clone,
 {
-    let theta = flatten_f64(model);
-    let vg = value_and_grad(objective, model);
-    let grad = vg.grads.to_flat();
-    let l0 = vg.loss.abs().max(f64::MIN_POSITIVE);
-    let loss_at = |flat: &[f64]| -> Result<f64> {
-        // Without gradients: no autodiff graph is kept for the ~3 evaluations per candidate.
-        Ok(objective.loss(&unflatten_f64(model.clone(), flat)?.no_grad()).sum().into_scalar_f64())
-    };
-    let mut noise = SeededNoise::new(0x5ca1e, 0);
+    let mut scanner = Scanner::new(objective, model);
     let mut out = Vec::new();
-    let layout = ParamLayout::of(model);
     let mut offset = 0;
-    for spec in &layout.specs {
+    for spec in &ParamLayout::of(model).specs {
         let (whole, levels) = candidates(&spec.path, &spec.shape, offset);
         offset += spec.numel();
         for (group, indices) in std::iter::once(whole).chain(levels.into_iter().flatten()) {
-            let norm = indices.iter().map(|&i| theta[i] * theta[i]).sum::<f64>().sqrt();
-            let gnorm = indices.iter().map(|&i| grad[i] * grad[i]).sum::<f64>().sqrt();
-            let dot: f64 = indices.iter().map(|&i| grad[i] * theta[i]).sum();
-            let mut scale_change = 0.0f64;
-            for s in [1.0 + SCALE_STEP, 1.0 - SCALE_STEP] {
-                let mut flat = theta.clone();
-                indices.iter().for_each(|&i| flat[i] *= s);
-                scale_change = scale_change.max((loss_at(&flat)? - vg.loss).abs() / l0);
-            }
-            let dir = noise.normal_vec(indices.len());
-            let dnorm = dir.iter().map(|x| x * x).sum::<f64>().sqrt();
-            let mut flat = theta.clone();
-            for (&i, d) in indices.iter().zip(&dir) {
-                flat[i] += SCALE_STEP * norm * d / dnorm;
-            }
-            let random_change = (loss_at(&flat)? - vg.loss).abs() / l0;
-            out.push(CandidateScan { group, grad_cos: dot.abs() / (gnorm * norm), scale_change, random_change });
+            out.push(scanner.measure(group, &indices, true)?);
         }
     }
     Ok(out)
@@ -136,39 +182,7 @@ pub fn find_scale_groups<O: Objective>(objective: &O, model: &O::Model) -> Resul
 where
     O::Model: Clone,
 {
-    let theta = flatten_f64(model);
-    let vg = value_and_grad(objective, model);
-    let grad = vg.grads.to_flat();
-    let l0 = vg.loss;
-    let [tol, depends] = [LOSS_TOL, DEPENDS_TOL].map(|t| t * l0.abs().max(f64::MIN_POSITIVE));
-    let loss_at = |flat: &[f64]| -> Result<f64> {
-        // Without gradients: no autodiff graph is kept for the ~3 evaluations per candidate.
-        Ok(objective.loss(&unflatten_f64(model.clone(), flat)?.no_grad()).sum().into_scalar_f64())
-    };
-    let mut noise = SeededNoise::new(0x5ca1e, 0);
-    let mut is_group = |indices: &[usize]| -> Result<bool> {
-        let norm = indices.iter().map(|&i| theta[i] * theta[i]).sum::<f64>().sqrt();
-        let gnorm = indices.iter().map(|&i| grad[i] * grad[i]).sum::<f64>().sqrt();
-        let dot: f64 = indices.iter().map(|&i| grad[i] * theta[i]).sum();
-        if norm == 0.0 || dot.abs() > GRAD_TOL * gnorm * norm + f64::MIN_POSITIVE {
-            return Ok(false);
-        }
-        for s in [1.0 + SCALE_STEP, 1.0 - SCALE_STEP] {
-            let mut flat = theta.clone();
-            indices.iter().for_each(|&i| flat[i] *= s);
-            if (loss_at(&flat)? - l0).abs() > tol {
-                return Ok(false);
-            }
-        }
-        // The loss must depend on the group: a random step of the same length within it.
-        let dir = noise.normal_vec(indices.len());
-        let dnorm = dir.iter().map(|x| x * x).sum::<f64>().sqrt();
-        let mut flat = theta.clone();
-        for (&i, d) in indices.iter().zip(&dir) {
-            flat[i] += SCALE_STEP * norm * d / dnorm;
-        }
-        Ok((loss_at(&flat)? - l0).abs() > depends)
-    };
+    let mut scanner = Scanner::new(objective, model);
     let layout = ParamLayout::of(model);
     let mut groups = Vec::new();
     let mut offset = 0;
@@ -179,7 +193,7 @@ where
         for level in &levels {
             let mut hits = Vec::new();
             for (name, indices) in level {
-                if is_group(indices)? {
+                if scanner.measure(name.clone(), indices, false)?.is_group() {
                     hits.push((name.clone(), indices.clone()));
                 }
             }
@@ -190,11 +204,11 @@ where
         }
         let hits = match found {
             Some(hits) => hits,
-            None if is_group(&whole.1)? => vec![whole],
+            None if scanner.measure(whole.0.clone(), &whole.1, false)?.is_group() => vec![whole],
             None => continue,
         };
         for (group, indices) in hits {
-            let norm = indices.iter().map(|&i| theta[i] * theta[i]).sum::<f64>().sqrt();
+            let norm = indices.iter().map(|&i| scanner.theta[i].powi(2)).sum::<f64>().sqrt();
             groups.push(ScaleGroup { group, indices, norm });
         }
     }

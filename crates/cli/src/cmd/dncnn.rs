@@ -14,6 +14,7 @@ use anyhow::Result;
 use clap::Parser;
 use hessrank_core::error::Error;
 use hessrank_experiments::dncnn::{DncnnSpec, Theta0Source, run as run_dncnn};
+use hessrank_experiments::registry::ModelSource;
 use hessrank_experiments::store::RunStore;
 use hessrank_models::NoisyMnistConfig;
 use hessrank_rank::{DriftCorrection, LangevinConfig};
@@ -70,7 +71,8 @@ fn spec(ctx: &Ctx, a: &DncnnArgs, state_dir: PathBuf) -> Result<DncnnSpec> {
     let theta0 = match (&i.arch, &i.weights) {
         (Some(arch), Some(file)) => {
             anyhow::ensure!(arch == "dncnn", "--arch {arch}: the dncnn experiment takes --arch dncnn");
-            Theta0Source::Weights { file: file.clone(), options: i.options(Vec::new()), data: i.data.clone() }
+            let ModelSource::Weights(import) = i.spec(&a.dir)?.source else { unreachable!("--weights given") };
+            Theta0Source::Weights { file: file.clone(), options: import.options(Vec::new()), data: i.data.clone() }
         }
         _ => {
             anyhow::ensure!(

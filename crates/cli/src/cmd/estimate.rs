@@ -62,7 +62,7 @@ fn precond_choice(flag: Option<&str>) -> PrecondChoice {
 
 /// Runs `estimate`.
 pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
-    let spec = EstimateSpec {
+    let mut spec = EstimateSpec {
         langevin: a.langevin.config_with(ctx, LangevinConfig::new())?,
         sigma2: a.langevin.sigma2s(),
         precond: precond_choice(a.precond.as_deref()),
@@ -73,8 +73,8 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
     };
     spec.validate_settings()?;
     let problem = source::load(&a.import.spec(&a.model)?, &ctx.device)?;
-    // G is resolved once here so that a bad --precond is named before any work.
-    spec.precond.resolve(&problem).map_err(|e| match &spec.precond {
+    // G is resolved once, here, so that a bad --precond is named before any work.
+    let (g, precond) = spec.precond.resolve(&problem).map_err(|e| match &spec.precond {
         PrecondChoice::Adam => anyhow::anyhow!(
             "--precond adam: these weights come without Adam's second moment; use identity or a preconditioner file"
         ),
@@ -83,12 +83,12 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
         }
         _ => e.into(),
     })?;
+    spec.precond = PrecondChoice::Given { g, name: precond.clone() };
     let dir = RunStore::resume_or_create(a.save.resume.as_deref(), &ctx.out, "estimate")?;
-    let precond = a.precond.as_deref().unwrap_or(if problem.precond.is_some() { "adam" } else { "identity" });
     let source = Source { model: &problem.origin, weights: &a.import.weights, data: &a.import.data };
     let (backend, dtype) = (ctx.backend.to_string(), format!("{:?}", ctx.dtype));
     let (langevin, sigma2, seed) = (&spec.langevin, &spec.sigma2, ctx.seed);
-    let config = EstimateConfig { source, precond, langevin, sigma2, backend, dtype, seed };
+    let config = EstimateConfig { source, precond: &precond, langevin, sigma2, backend, dtype, seed };
     dir.json(store::CONFIG, &config)?;
     let mut observer = CliObserver::new(ctx.quiet, ctx.stop.clone());
     let outcome = if a.per_layer {

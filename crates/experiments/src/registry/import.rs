@@ -57,7 +57,7 @@ pub struct ImportSpec {
 
 impl ImportSpec {
     /// The load options: the user's renames first, then the architecture's own PyTorch layout.
-    fn options(&self, arch_renames: Vec<(String, String)>) -> WeightsOptions {
+    pub fn options(&self, arch_renames: Vec<(String, String)>) -> WeightsOptions {
         WeightsOptions { allow_partial: self.allow_partial, ..Default::default() }
             .with_renames(self.renames.iter().cloned())
             .with_renames(arch_renames)

@@ -230,16 +230,21 @@ impl<'a> Problem<'a> {
         self.ops.has_frozen()
     }
 
-    /// G = I on θ₀'s parameters.
-    pub fn identity_precond(&self) -> Result<DiagPreconditioner> {
-        let device = self.ops.plain_device().ok_or_else(|| {
+    /// The plain (non-autodiff) device of θ₀'s parameters, where G lives (an error for a model
+    /// without trainable parameters).
+    pub fn plain_device(&self) -> Result<burn::tensor::Device> {
+        self.ops.plain_device().ok_or_else(|| {
             Error::config(
                 "model",
                 "no trainable parameters",
                 "a model on an autodiff device with at least one parameter",
             )
-        })?;
-        Ok(DiagPreconditioner::identity(&self.layout(), &device))
+        })
+    }
+
+    /// G = I on θ₀'s parameters.
+    pub fn identity_precond(&self) -> Result<DiagPreconditioner> {
+        Ok(DiagPreconditioner::identity(&self.layout(), &self.plain_device()?))
     }
 
     /// An error naming `field` unless θ₀ is in f64: the exact Hessian is formed by central
