@@ -142,7 +142,8 @@ where
         let dot: f64 = indices.iter().map(|&i| self.grad[i] * self.theta[i]).sum();
         let grad_cos = if norm == 0.0 { f64::NAN } else { dot.abs() / (gnorm * norm).max(f64::MIN_POSITIVE) };
         let mut scan = CandidateScan { group, grad_cos, scale_change: f64::NAN, random_change: f64::NAN };
-        if !full && !(grad_cos <= GRAD_TOL) {
+        // A NaN cosine (a zero-norm candidate) fails too.
+        if !full && (grad_cos.is_nan() || grad_cos > GRAD_TOL) {
             return Ok(scan);
         }
         let up = self.change(indices, |x, _| x * (1.0 + SCALE_STEP))?;
