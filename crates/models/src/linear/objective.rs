@@ -83,7 +83,8 @@ impl Objective for SampleObjective {
     fn loss(&self, model: &LinearNet) -> Tensor<1> {
         let n = self.x.shape().dims::<2>()[0] as f64;
         let r = model.forward(self.x.clone()).sub(self.y.clone());
-        r.powi_scalar(2).sum().div_scalar(n)
+        // not div_scalar: Burn 0.22.1 rounds its divisor to f32 in the backward pass
+        r.powi_scalar(2).sum().mul_scalar(1.0 / n)
     }
 }
 
