@@ -1,10 +1,10 @@
-//! The flags that say which problem a command probes (`--model`, `--arch`, `--weights`, `--data`,
-//! `--rename`, `--allow-partial`, `--label-smoothing`), turned into the registry's spec; loading
+//! The flags that say which problem a command probes (`--model`, `--arch`, `--weights`, `--onnx`,
+//! `--loss`, `--data`, `--rename`, `--allow-partial`, `--label-smoothing`), turned into the registry's spec; loading
 //! is the library's (`hessrank_experiments::registry`), this file only parses and prints.
 
 use anyhow::{Result, ensure};
 use burn::tensor::Device;
-use hessrank_experiments::registry::{Arch, ImportSpec, ModelSource, Problem, ProblemSpec};
+use hessrank_experiments::registry::{Arch, ImportSpec, ModelSource, OnnxLoss, OnnxSpec, Problem, ProblemSpec};
 use std::path::{Path, PathBuf};
 
 /// A model trained elsewhere: its architecture, its weights and the batch its loss is computed on.
@@ -19,6 +19,16 @@ pub struct ImportArgs {
     /// Weights trained elsewhere (.safetensors, or PyTorch .pt/.pth), loaded instead of the checkpoint.
     #[arg(long, requires = "arch")]
     pub weights: Option<PathBuf>,
+    /// Any network exported to ONNX (`torch.onnx.export(model, x, FILE, dynamo=False,
+    /// do_constant_folding=False)`): its float initializers are θ₀, named as in the file. Needs
+    /// `--data` (one tensor per graph input by name, plus `targets`) and `--loss`; G = I.
+    #[arg(long, conflicts_with_all = ["arch", "weights", "renames", "allow_partial"], requires_all = ["data", "loss"])]
+    pub onnx: Option<PathBuf>,
+    /// With --onnx, the loss of the graph's output: `mse` (PyTorch's F.mse_loss against
+    /// `targets`), `cross-entropy` (F.cross_entropy of logits [N, C]; `targets` integer labels [N]
+    /// or probabilities [N, C]) or `graph` (the graph's single output is the loss).
+    #[arg(long, requires = "onnx", value_parser = parse_loss)]
+    pub loss: Option<OnnxLoss>,
     /// The fixed batch the loss is computed on (.safetensors; DnCNN: `noisy` and `clean`, each
     /// [N, 1, 28, 28]), instead of the checkpoint's (or, with --weights, the default MNIST batch).
     #[arg(long)]
@@ -39,6 +49,13 @@ pub struct ImportArgs {
 impl ImportArgs {
     /// The registry's spec: `--arch`/`--weights` if given, else the checkpoint in `dir`.
     pub fn spec(&self, dir: &Path) -> Result<ProblemSpec> {
+        if let Some(model) = &self.onnx {
+            let (Some(data), Some(loss)) = (&self.data, self.loss) else {
+                anyhow::bail!("--onnx needs --data FILE.safetensors and --loss mse|cross-entropy|graph")
+            };
+            let source = ModelSource::Onnx(OnnxSpec { model: model.clone(), data: data.clone(), loss });
+            return Ok(ProblemSpec { source, data: None, label_smoothing: self.label_smoothing });
+        }
         let source = match (&self.arch, &self.weights) {
             (Some(arch), Some(weights)) => {
                 let arch: Arch = arch.parse().map_err(|e| match e {
@@ -66,6 +83,11 @@ impl ImportArgs {
     }
 }
 
+/// One `--loss`.
+fn parse_loss(s: &str) -> Result<OnnxLoss, String> {
+    s.parse()
+}
+
 /// One `--rename REGEX=REPLACEMENT`.
 pub fn parse_rename(s: &str) -> Result<(String, String), String> {
     let (from, to) = s.split_once('=').ok_or_else(|| format!("invalid --rename {s:?}: expected REGEX=REPLACEMENT"))?;
@@ -78,6 +100,7 @@ pub fn load(spec: &ProblemSpec, device: &Device) -> Result<Problem<'static>> {
     let what = match &spec.source {
         ModelSource::Checkpoint(dir) => dir.display().to_string(),
         ModelSource::Weights(i) => format!("--weights {}", i.weights.display()),
+        ModelSource::Onnx(o) => format!("--onnx {}", o.model.display()),
     };
     let problem = spec.load(device).map_err(|e| match e {
         hessrank_core::Error::InvalidConfig { field: "label_smoothing", value, expected } => {

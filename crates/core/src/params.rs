@@ -95,6 +95,22 @@ impl ParamLayout {
         blocks
     }
 
+    /// The layers of a flat parameter list named like PyTorch's state_dict (an ONNX graph's
+    /// initializers): each parameter's path up to its last dot is its layer (`layer1.0.conv1` for
+    /// `layer1.0.conv1.weight`), in order of first appearance, each with the exact paths it holds
+    /// (so a layer never takes the parameters of a deeper one: `fc.sub.weight` is not `fc`'s).
+    pub fn prefix_layers(&self) -> Vec<(String, Vec<String>)> {
+        let mut layers: Vec<(String, Vec<String>)> = Vec::new();
+        for spec in &self.specs {
+            let name = spec.path.rsplit_once('.').map_or(spec.path.as_str(), |(prefix, _)| prefix).to_string();
+            match layers.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, paths)) => paths.push(spec.path.clone()),
+                None => layers.push((name, vec![spec.path.clone()])),
+            }
+        }
+        layers
+    }
+
     /// Checks that `other` has the same paths and shapes, naming the first difference.
     pub fn check_same(&self, other: &ParamLayout, what: &str) -> Result<()> {
         if self == other {

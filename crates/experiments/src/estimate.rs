@@ -263,8 +263,9 @@ pub fn per_layer(
     let (g, _) = spec.precond.resolve(problem)?;
     let config = spec.config_at(0);
     let mut rows = Vec::new();
-    for (block, glob) in layout.layer_blocks() {
-        let (g, n_params) = restrict(g.clone(), &layout, std::slice::from_ref(&glob))?;
+    for (block, globs) in problem.layers() {
+        let (g, n_params) = restrict(g.clone(), &layout, &globs)?;
+        let glob = globs.join(", ");
         let (result, _) = problem.ops().run_real(&config, &g, StateFiles::NONE, observer, block.as_str())?;
         observer.note(&format!("{block:<10} {n_params:>6} parameters: {result}"));
         rows.push(BlockRow { block, params: glob, n_params, result });

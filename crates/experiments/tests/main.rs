@@ -8,4 +8,5 @@ mod experiments;
 mod ground_truth;
 mod langevin_dncnn;
 mod langevin_linear;
+mod onnx;
 mod registry;

@@ -24,7 +24,7 @@ pub enum OnnxError {
         reason: String,
     },
     /// An operator the interpreter does not run.
-    #[error("{path}: node {node:?} is an {op} operator, which hessrank does not run; supported: {supported}")]
+    #[error("{path}: node {node:?}: operator {op} is not supported; supported: {supported}")]
     Unsupported {
         /// The file.
         path: PathBuf,

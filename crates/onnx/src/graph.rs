@@ -173,7 +173,8 @@ impl Graph {
     }
 }
 
-/// Control flow, named before onnx-ir sees it (its errors on it are less direct).
+/// Control flow and operators outside [`SUPPORTED`], named as the file names them, before onnx-ir
+/// renames the nodes (its own errors on them are less direct).
 fn check_raw_ops(path: &Path, model: &ModelProto) -> Result<()> {
     for node in &model.graph.node {
         let op = node.op_type.as_str();
@@ -185,6 +186,11 @@ fn check_raw_ops(path: &Path, model: &ModelProto) -> Result<()> {
                 problem: "control flow is not supported: export a graph without data-dependent branches or loops"
                     .into(),
             });
+        }
+    }
+    for node in &model.graph.node {
+        if !SUPPORTED.contains(&node.op_type.as_str()) {
+            return Err(unsupported(path, &node.name, &node.op_type));
         }
     }
     Ok(())

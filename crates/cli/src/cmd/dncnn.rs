@@ -68,6 +68,10 @@ pub struct DncnnArgs {
 fn spec(ctx: &Ctx, a: &DncnnArgs, state_dir: PathBuf) -> Result<DncnnSpec> {
     let i = &a.import;
     anyhow::ensure!(i.label_smoothing.is_none(), "--label-smoothing: the DnCNN's loss is a mean squared error");
+    anyhow::ensure!(
+        i.onnx.is_none(),
+        "--onnx: the dncnn experiment runs the built-in DnCNN; probe an exported network with `hessrank estimate --onnx`"
+    );
     let theta0 = match (&i.arch, &i.weights) {
         (Some(arch), Some(file)) => {
             anyhow::ensure!(arch == "dncnn", "--arch {arch}: the dncnn experiment takes --arch dncnn");

@@ -173,6 +173,20 @@ pub struct Problem<'a> {
     /// What loading chose on the user's behalf (default batches, replaced settings, the weights'
     /// load report), for the front end to show.
     pub notes: Vec<String>,
+    /// How `--per-layer` splits the parameters into layers.
+    pub layering: Layering,
+}
+
+/// How a model's parameters group into layers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Layering {
+    /// By module: a top-level module, or one element of a top-level list of modules
+    /// ([`ParamLayout::layer_blocks`]; the built-in networks).
+    #[default]
+    Modules,
+    /// By name: the path up to the last dot ([`ParamLayout::prefix_layers`]; an ONNX graph's
+    /// initializers, named like PyTorch's state_dict).
+    Prefix,
 }
 
 impl<'a> Problem<'a> {
@@ -191,6 +205,7 @@ impl<'a> Problem<'a> {
             precond: None,
             origin: origin.into(),
             notes: Vec::new(),
+            layering: Layering::Modules,
         }
     }
 
@@ -218,6 +233,15 @@ impl<'a> Problem<'a> {
     /// The model-typed operations.
     pub fn ops(&self) -> &dyn ProblemOps {
         self.ops.as_ref()
+    }
+
+    /// The layers `--per-layer` estimates, each with the globs that select its parameters.
+    pub fn layers(&self) -> Vec<(String, Vec<String>)> {
+        let layout = self.layout();
+        match self.layering {
+            Layering::Modules => layout.layer_blocks().into_iter().map(|(name, glob)| (name, vec![glob])).collect(),
+            Layering::Prefix => layout.prefix_layers(),
+        }
     }
 
     /// The trainable parameters of θ₀.
