@@ -122,3 +122,42 @@ fn onnx_relu_graph_validates_with_paired_frozen_chains() {
     println!("frozen {:?} theory {} z {}", row.frozen, row.theory, row.z_vs_theory);
     assert!(row.agrees_within_2_5_se, "frozen chains vs theory: z = {}", row.z_vs_theory);
 }
+
+/// The paper's DnCNN exported from PyTorch (the weights and batch of the import fixture) and the
+/// native DnCNN loaded from the same state_dict have the same exact spectrum (both f64, the
+/// frozen-activation Hessians, 753 eigenvalues) to 1e-9 of λ_max, which is PyTorch's own (central
+/// differences of its gradient) to 1e-8.
+#[test]
+fn the_dncnn_through_onnx_has_the_native_dncnns_spectrum() {
+    use hessrank_experiments::registry::{Arch, ImportSpec};
+    let device = f64_device();
+    let onnx = load("dncnn", OnnxLoss::Mse);
+    let pt = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/tests/fixtures/pytorch-dncnn");
+    let import = ImportSpec {
+        arch: Arch::Dncnn,
+        weights: pt.join("weights.safetensors"),
+        renames: vec![],
+        allow_partial: false,
+    };
+    let native = ProblemSpec {
+        source: ModelSource::Weights(import),
+        data: Some(pt.join("batch.safetensors")),
+        label_smoothing: None,
+    }
+    .load(&device)
+    .unwrap();
+    assert!(onnx.has_frozen() && native.has_frozen());
+    let a = spectrum(&onnx, 1000).unwrap().spectrum.eigenvalues;
+    let b = spectrum(&native, 1000).unwrap().spectrum.eigenvalues;
+    let reference: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(pt.join("reference.json")).unwrap()).unwrap();
+    let mut c: Vec<f64> =
+        reference["hessian_eigenvalues"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    c.sort_by(|x, y| y.total_cmp(x));
+    let diff = |x: &[f64], y: &[f64]| x.iter().zip(y).fold(0.0f64, |m, (p, q)| m.max((p - q).abs())) / y[0];
+    let (native_err, torch_err) = (diff(&a, &b), diff(&a, &c));
+    println!("ONNX vs native: {native_err:.1e}; vs PyTorch: {torch_err:.1e} (λ_max {:.4})", b[0]);
+    assert_eq!((a.len(), b.len()), (753, 753));
+    assert!(native_err < 1e-9, "{native_err:e}");
+    assert!(torch_err < 1e-8, "{torch_err:e}");
+}

@@ -145,6 +145,37 @@ pub fn takes_direct_path(conv: &Conv2d, x: &Tensor<4>) -> bool {
     is_same_3x3(conv) && fast_path_device(x)
 }
 
+/// A 3×3, stride-1, one-pixel-padded, ungrouped convolution given as tensors (for callers without
+/// a `Conv2d` module, such as an ONNX interpreter), `relu` fused in: the direct kernel where
+/// [`fast_path_device`] holds for `x`, Burn's `conv2d` elsewhere. The caller checks the shape.
+pub fn conv3x3_same(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, relu: bool) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if fast_path_device(&x) && weight.dtype() == x.dtype() {
+        return extension::conv3x3(x, weight, bias, relu);
+    }
+    let options = burn::tensor::ops::ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+    let y = burn::tensor::module::conv2d(x, weight, bias, options);
+    if relu { burn::tensor::activation::relu(y) } else { y }
+}
+
+/// BatchNorm over [n, c, h, w] with the batch's own statistics (biased variance), given as
+/// tensors, `relu` fused in: the transpose-free kernel on Flex with autodiff, `None` elsewhere
+/// (the caller computes it with Burn's operations). No running statistics are kept.
+pub fn batch_norm_batch_stats(
+    x: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f64,
+    relu: bool,
+) -> Option<Tensor<4>> {
+    #[cfg(feature = "flex")]
+    if x.device().is_autodiff() && fast_path_device(&x) {
+        return Some(extension::batch_norm_train(x, gamma, beta, epsilon, relu).0);
+    }
+    let _ = (x, gamma, beta, epsilon, relu);
+    None
+}
+
 /// `bn.forward(x)`, through the transpose-free kernel when it applies (see the crate docs).
 pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     batch_norm_then(bn, x, Activation::Identity)
@@ -240,7 +271,8 @@ pub fn takes_fused_update(theta: &Tensor<1>) -> bool {
 }
 
 /// Whether `x` lives on a backend and dtype the direct kernel is compiled for.
-fn fast_path_device<const D: usize>(x: &Tensor<D>) -> bool {
+/// Whether `x` lives where the kernels run: Flex, f32 or f64, with the `flex` feature.
+pub fn fast_path_device<const D: usize>(x: &Tensor<D>) -> bool {
     #[cfg(feature = "flex")]
     {
         matches!(x.dtype(), DType::F32 | DType::F64) && extension::is_flex(&x.device())

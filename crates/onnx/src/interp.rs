@@ -36,6 +36,39 @@ pub struct Interpreter {
     constants: Vec<Vec<Option<Value>>>,
     /// The graph's name of each parameter, in the module's order.
     param_keys: Vec<String>,
+    /// Per node: a Conv or training-mode BatchNorm whose only consumer is a Relu, which the real
+    /// objective fuses into it (the native DnCNN's kernels do the same).
+    fuse_relu: Vec<bool>,
+    /// Per node: a Relu fused into its producer (it passes its input through).
+    fused_away: Vec<bool>,
+}
+
+/// Which nodes fuse the ReLU that follows them, and which ReLUs that makes pass-throughs.
+fn relu_fusion(graph: &Graph) -> (Vec<bool>, Vec<bool>) {
+    let n = graph.nodes.len();
+    let mut consumers: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (k, node) in graph.nodes.iter().enumerate() {
+        for arg in node.inputs() {
+            consumers.entry(arg.name.as_str()).or_default().push(k);
+        }
+    }
+    let outputs: Vec<&str> = graph.outputs.iter().map(|(name, _)| name.as_str()).collect();
+    let (mut fuse, mut away) = (vec![false; n], vec![false; n]);
+    for (k, node) in graph.nodes.iter().enumerate() {
+        let fusible = matches!(node, Node::Conv2d(_) | Node::Conv1d(_))
+            || matches!(node, Node::Custom(c) if c.op_type == BATCH_NORM_TRAINING);
+        let Some(out) = node.outputs().first() else { continue };
+        if !fusible || outputs.contains(&out.name.as_str()) {
+            continue;
+        }
+        if let Some([j]) = consumers.get(out.name.as_str()).map(Vec::as_slice)
+            && matches!(graph.nodes[*j], Node::Relu(_))
+        {
+            fuse[k] = true;
+            away[*j] = true;
+        }
+    }
+    (fuse, away)
 }
 
 /// A constant argument's value, on `device` if float.
@@ -62,7 +95,8 @@ impl Interpreter {
                 n => n.inputs().iter().map(|a| constant_of(a, device)).collect(),
             })
             .collect();
-        Interpreter { graph, device: device.clone(), constants, param_keys }
+        let (fuse_relu, fused_away) = relu_fusion(&graph);
+        Interpreter { graph, device: device.clone(), constants, param_keys, fuse_relu, fused_away }
     }
 
     /// The graph.
@@ -93,6 +127,8 @@ impl Interpreter {
             p.clear();
             p.resize(self.graph.nodes.len(), None);
         }
+        // Fusing needs no pattern: only the real objective fuses.
+        let fuse = matches!(patterns, Patterns::Off);
         for (k, node) in self.graph.nodes.iter().enumerate() {
             let inputs: Vec<Option<Value>> = match node {
                 Node::Constant(_) => Vec::new(),
@@ -117,7 +153,12 @@ impl Interpreter {
                     None => Freeze::Off,
                 },
             };
-            let outputs = self.eval(k, node, &inputs, freeze).map_err(|problem| self.error(node, problem))?;
+            let outputs = if fuse && self.fused_away[k] {
+                vec![inputs[0].clone().expect("the fused node's output")]
+            } else {
+                self.eval(k, node, &inputs, freeze, fuse && self.fuse_relu[k])
+                    .map_err(|problem| self.error(node, problem))?
+            };
             for (arg, v) in node.outputs().iter().zip(outputs) {
                 if v.shape().len() > MAX_RANK {
                     return Err(self.error(node, format!("output of rank {} exceeds {MAX_RANK}", v.shape().len())));
@@ -145,8 +186,8 @@ impl Interpreter {
         OnnxError::Node { path: self.graph.path.clone(), node: node.name().into(), op, problem }
     }
 
-    /// One node.
-    fn eval(&self, k: usize, node: &Node, x: Inputs<'_>, freeze: Freeze<'_>) -> OpResult<Vec<Value>> {
+    /// One node (with the ReLU that follows it when `relu`).
+    fn eval(&self, k: usize, node: &Node, x: Inputs<'_>, freeze: Freeze<'_>, relu: bool) -> OpResult<Vec<Value>> {
         let dev = &self.device;
         let f = |i: usize| float_input(x, i, dev);
         let one = |t: DynTensor| Ok(vec![Value::float(t)]);
@@ -238,13 +279,13 @@ impl Interpreter {
                     PaddingConfig1d::Explicit(l, r) => (l, r),
                 };
                 let b = x.get(2).and_then(Option::as_ref).map(|_| f(2)).transpose()?;
-                one(ops::linalg::conv(f(0)?, f(1)?, b, &[c.stride], &[pad], &[c.dilation], c.groups)?)
+                one(ops::linalg::conv(f(0)?, f(1)?, b, &[c.stride], &[pad], &[c.dilation], c.groups, relu)?)
             }
             Node::Conv2d(n) => {
                 let c = &n.config;
                 no_auto_pad(&c.auto_pad)?;
                 let b = x.get(2).and_then(Option::as_ref).map(|_| f(2)).transpose()?;
-                one(ops::linalg::conv(f(0)?, f(1)?, b, &c.stride, &pad2(&c.padding), &c.dilation, c.groups)?)
+                one(ops::linalg::conv(f(0)?, f(1)?, b, &c.stride, &pad2(&c.padding), &c.dilation, c.groups, relu)?)
             }
             Node::ConvTranspose2d(n) => {
                 let c = &n.config;
@@ -265,7 +306,7 @@ impl Interpreter {
             }
             Node::Custom(c) if c.op_type == BATCH_NORM_TRAINING => {
                 let eps = c.attrs.get_f32("epsilon").map_or(1e-5, f64::from);
-                one(ops::norm::batch_norm_training(f(0)?, f(1)?, f(2)?, eps)?)
+                one(ops::norm::batch_norm_training(f(0)?, f(1)?, f(2)?, eps, relu)?)
             }
             Node::LayerNormalization(n) => {
                 let xs = f(0)?;

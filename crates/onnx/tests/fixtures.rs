@@ -77,3 +77,8 @@ fn exact_minima_match_pytorch() {
     check("mse_exact_minimum");
     check("cross_entropy_exact_minimum");
 }
+
+#[test]
+fn dncnn_matches_pytorch() {
+    check("dncnn");
+}

@@ -91,7 +91,8 @@ pub fn linear(x: DynTensor, w: DynTensor, b: Option<DynTensor>, transpose_weight
     }
 }
 
-/// Convolution, 1-D or 2-D, with per-side padding.
+/// Convolution, 1-D or 2-D, with per-side padding, followed by a ReLU when `relu` (fused into
+/// the direct kernel where it runs).
 pub fn conv(
     x: DynTensor,
     w: DynTensor,
@@ -100,12 +101,14 @@ pub fn conv(
     padding: &[(usize, usize)],
     dilation: &[usize],
     groups: usize,
+    relu: bool,
 ) -> OpResult<DynTensor> {
     let bias = b.map(|b| b.into_rank::<1>());
     match (x.rank(), w.rank(), stride.len()) {
         (3, 3, 1) => {
             let options = ConvOptions::new_with_padding([stride[0]], [padding[0]], [dilation[0]], groups);
-            Ok(DynTensor::R3(conv1d(x.into_rank::<3>(), w.into_rank::<3>(), bias, options)))
+            let y = conv1d(x.into_rank::<3>(), w.into_rank::<3>(), bias, options);
+            Ok(DynTensor::R3(if relu { burn::tensor::activation::relu(y) } else { y }))
         }
         (4, 4, 2) => {
             let options = ConvOptions::new_with_padding(
@@ -115,7 +118,7 @@ pub fn conv(
                 groups,
             );
             let (x, w) = (x.into_rank::<4>(), w.into_rank::<4>());
-            Ok(DynTensor::R4(crate::fast::conv2d(x, w, bias, options)))
+            Ok(DynTensor::R4(crate::fast::conv2d(x, w, bias, options, relu)))
         }
         (rx, rw, _) => Err(format!("input of rank {rx} and weight of rank {rw} do not make a 1-D or 2-D convolution")),
     }

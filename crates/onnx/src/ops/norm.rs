@@ -56,11 +56,23 @@ pub fn batch_norm(
 }
 
 /// BatchNormalization in training mode: the mean and biased variance of each channel over the
-/// batch and spatial axes.
-pub fn batch_norm_training(x: DynTensor, scale: DynTensor, bias: DynTensor, eps: f64) -> OpResult<DynTensor> {
+/// batch and spatial axes; followed by a ReLU when `relu` (fused into the kernel where it runs).
+pub fn batch_norm_training(
+    x: DynTensor,
+    scale: DynTensor,
+    bias: DynTensor,
+    eps: f64,
+    relu: bool,
+) -> OpResult<DynTensor> {
     let dims = x.dims();
     if dims.len() < 2 {
         return Err(format!("input {dims:?} has no channel axis"));
+    }
+    if dims.len() == 4 && scale.rank() == 1 && bias.rank() == 1 {
+        let (x4, g, b) = (x.clone().into_rank::<4>(), scale.clone().into_rank::<1>(), bias.clone().into_rank::<1>());
+        if let Some(y) = crate::fast::batch_norm_batch_stats(x4, g, b, eps, relu) {
+            return Ok(DynTensor::R4(y));
+        }
     }
     let (n, c) = (dims[0], dims[1]);
     let spatial: usize = dims[2..].iter().product();
@@ -69,7 +81,8 @@ pub fn batch_norm_training(x: DynTensor, scale: DynTensor, bias: DynTensor, eps:
     let y = normalize_rows(DynTensor::R2(t), c, n * spatial, eps).into_rank::<2>();
     let y = DynTensor::R3(y.reshape([c, n, spatial]).swap_dims(0, 1)).reshape(&dims);
     let rank = dims.len();
-    affine(y, Some(per_channel(scale, rank)), Some(per_channel(bias, rank)))
+    let y = affine(y, Some(per_channel(scale, rank)), Some(per_channel(bias, rank)))?;
+    Ok(if relu { crate::each_rank!(y, t => burn::tensor::activation::relu(t)) } else { y })
 }
 
 /// LayerNormalization over the axes from `axis` on; scale and bias broadcast over those axes.
