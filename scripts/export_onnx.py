@@ -29,7 +29,8 @@ def export(model, inputs, targets, out_dir, opset=17):
     names = list(inputs)
     mode = torch.onnx.TrainingMode.TRAINING if model.training else torch.onnx.TrainingMode.EVAL
     torch.onnx.export(model, tuple(inputs[n] for n in names), str(out / "model.onnx"), dynamo=False,
-                      do_constant_folding=False, opset_version=opset, input_names=names, training=mode)
+                      do_constant_folding=False, opset_version=opset, input_names=names, training=mode,
+                      keep_initializers_as_inputs=True)
     tensors = {n: t.detach().contiguous() for n, t in inputs.items()}
     if targets is not None:
         tensors["targets"] = targets.detach().contiguous()

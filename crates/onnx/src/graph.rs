@@ -95,8 +95,10 @@ pub struct Graph {
     pub outputs: Vec<(String, Option<Vec<usize>>)>,
     /// The parameters, with their values at θ₀.
     pub params: Vec<RawParam>,
-    /// The floating-point initializers kept as constants, with why.
+    /// The floating-point initializers kept as constants (see [`crate::prepass::Rewritten`]).
     pub constants: Vec<String>,
+    /// Parameters feeding more than one node, with the count.
+    pub tied: Vec<(String, usize)>,
 }
 
 impl Graph {
@@ -152,6 +154,7 @@ impl Graph {
             outputs,
             params: rewritten.params,
             constants: rewritten.constants,
+            tied: rewritten.tied,
         })
     }
 

@@ -7,6 +7,7 @@ use crate::error::{OnnxError, Result};
 use crate::freeze::{Freeze, Pattern};
 use crate::graph::Graph;
 use crate::ops::elementwise::{self as ew, Binary, Unary};
+use crate::ops::linalg::ConvGeometry;
 use crate::ops::{self, Inputs, OpResult, axis, float_input, float_value};
 use crate::params::OnnxParams;
 use crate::prepass::BATCH_NORM_TRAINING;
@@ -279,13 +280,18 @@ impl Interpreter {
                     PaddingConfig1d::Explicit(l, r) => (l, r),
                 };
                 let b = x.get(2).and_then(Option::as_ref).map(|_| f(2)).transpose()?;
-                one(ops::linalg::conv(f(0)?, f(1)?, b, &[c.stride], &[pad], &[c.dilation], c.groups, relu)?)
+                let geometry =
+                    ConvGeometry { stride: &[c.stride], padding: &[pad], dilation: &[c.dilation], groups: c.groups };
+                one(ops::linalg::conv(f(0)?, f(1)?, b, geometry, relu)?)
             }
             Node::Conv2d(n) => {
                 let c = &n.config;
                 no_auto_pad(&c.auto_pad)?;
                 let b = x.get(2).and_then(Option::as_ref).map(|_| f(2)).transpose()?;
-                one(ops::linalg::conv(f(0)?, f(1)?, b, &c.stride, &pad2(&c.padding), &c.dilation, c.groups, relu)?)
+                let padding = pad2(&c.padding);
+                let geometry =
+                    ConvGeometry { stride: &c.stride, padding: &padding, dilation: &c.dilation, groups: c.groups };
+                one(ops::linalg::conv(f(0)?, f(1)?, b, geometry, relu)?)
             }
             Node::ConvTranspose2d(n) => {
                 let c = &n.config;

@@ -90,8 +90,10 @@ pub struct OnnxProblem {
     pub objective: OnnxObjective,
     /// The same loss with θ₀'s activation pattern frozen (`None` for a smooth graph).
     pub frozen: Option<OnnxObjective>,
-    /// The floating-point initializers kept as constants, with why.
+    /// The floating-point initializers kept as constants (statistics, shapes, indices, bounds).
     pub constants: Vec<String>,
+    /// Parameters feeding more than one node, with the count (tied, or merged by the exporter).
+    pub tied: Vec<(String, usize)>,
     /// The loss at θ₀.
     pub loss0: f64,
 }
@@ -211,7 +213,14 @@ impl OnnxProblem {
         let loss0 = objective.loss(&params.clone().no_grad()).into_scalar_f64();
         let frozen =
             graph.has_kinks().then(|| OnnxObjective { patterns: Some(Arc::new(patterns)), ..objective.clone() });
-        Ok(OnnxProblem { params, objective, frozen, constants: graph.constants.clone(), loss0 })
+        Ok(OnnxProblem {
+            params,
+            objective,
+            frozen,
+            constants: graph.constants.clone(),
+            tied: graph.tied.clone(),
+            loss0,
+        })
     }
 }
 

@@ -37,10 +37,14 @@ pub struct Rewritten {
     pub model: ModelProto,
     /// The parameters, in initializer order.
     pub params: Vec<RawParam>,
-    /// The initializers kept as constants, each with why.
+    /// The floating-point initializers kept as constants: statistics, shapes, indices or bounds
+    /// (or `NAME (unused)`).
     pub constants: Vec<String>,
     /// The data inputs: (name in the file, name in the rewritten graph).
     pub inputs: Vec<(String, String)>,
+    /// Parameters that feed more than one node as data, with the count: tied weights, or equal
+    /// tensors PyTorch's exporter merged into one (it does unless `keep_initializers_as_inputs`).
+    pub tied: Vec<(String, usize)>,
 }
 
 /// The rewritten graph's name of parameter `k`. onnx-ir rewrites names into identifiers
@@ -104,29 +108,22 @@ pub fn rewrite(path: &Path, mut model: ModelProto) -> Result<Rewritten> {
     let graph =
         model.graph.as_mut().ok_or_else(|| OnnxError::Parse { path: path.to_path_buf(), reason: "no graph".into() })?;
 
-    // An Identity of an initializer that only feeds statistics (TorchScript deduplicates equal
-    // tensors: BatchNorm's fresh running variance can be an Identity of its weight) becomes a
-    // constant copy of its own, so the parameter it copies stays the only parameter.
-    let uses = |graph: &onnx_ir::GraphProto, name: &str| -> Vec<(String, usize)> {
-        graph
-            .node
-            .iter()
-            .flat_map(|n| n.input.iter().enumerate().filter(|(_, i)| *i == name).map(|(k, _)| (n.op_type.clone(), k)))
-            .collect()
-    };
-    let initializer_names: HashSet<String> = graph.initializer.iter().map(|t| t.name.clone()).collect();
+    // An Identity of an initializer is a copy of it of its own: PyTorch's exporter merges equal
+    // tensors (a fresh BatchNorm's running variance and its weight, two layers initialised alike)
+    // into one initializer and names the others by Identity nodes. Each becomes the initializer it
+    // was, so the graph has the model's parameters, untied, under their state_dict names.
     let mut copies = Vec::new();
     let mut drop_nodes = HashSet::new();
     for (k, node) in graph.node.iter().enumerate() {
-        if node.op_type == "Identity" && node.input.len() == 1 && initializer_names.contains(&node.input[0]) {
-            let out_uses = uses(graph, &node.output[0]);
-            if !out_uses.is_empty() && out_uses.iter().all(|(op, i)| non_data_inputs(op).contains(i)) {
-                let source = graph.initializer.iter().find(|t| t.name == node.input[0]).expect("listed");
-                let mut copy = source.clone();
-                copy.name = node.output[0].clone();
-                copies.push(copy);
-                drop_nodes.insert(k);
-            }
+        if node.op_type == "Identity"
+            && node.input.len() == 1
+            && node.output.len() == 1
+            && let Some(source) = graph.initializer.iter().find(|t| t.name == node.input[0])
+        {
+            let mut copy = source.clone();
+            copy.name = node.output[0].clone();
+            copies.push(copy);
+            drop_nodes.insert(k);
         }
     }
     if !drop_nodes.is_empty() {
@@ -137,11 +134,15 @@ pub fn rewrite(path: &Path, mut model: ModelProto) -> Result<Rewritten> {
 
     // Classify: a float initializer some node uses as data is a parameter.
     let mut data_use: HashMap<&str, bool> = HashMap::new();
+    let mut data_nodes: HashMap<&str, usize> = HashMap::new();
     for node in &graph.node {
         let skip = non_data_inputs(&node.op_type);
         for (k, input) in node.input.iter().enumerate() {
             let entry = data_use.entry(input.as_str()).or_insert(false);
             *entry |= !skip.contains(&k);
+            if !skip.contains(&k) {
+                *data_nodes.entry(input.as_str()).or_insert(0) += 1;
+            }
         }
     }
     let mut params = Vec::new();
@@ -159,7 +160,7 @@ pub fn rewrite(path: &Path, mut model: ModelProto) -> Result<Rewritten> {
                 param_protos.push(t);
             }
             (true, Some(false)) => {
-                constants.push(format!("{} (a statistic, shape, index or bound input)", t.name));
+                constants.push(t.name.clone());
                 keep.push(t);
             }
             (true, None) => {
@@ -169,6 +170,10 @@ pub fn rewrite(path: &Path, mut model: ModelProto) -> Result<Rewritten> {
             (false, _) => keep.push(t),
         }
     }
+    let tied: Vec<(String, usize)> = params
+        .iter()
+        .filter_map(|p| data_nodes.get(p.name.as_str()).filter(|&&n| n > 1).map(|&n| (p.name.clone(), n)))
+        .collect();
     graph.initializer = keep;
     let declared: HashSet<String> = graph.input.iter().map(|i| i.name.clone()).collect();
     for t in &param_protos {
@@ -238,7 +243,7 @@ pub fn rewrite(path: &Path, mut model: ModelProto) -> Result<Rewritten> {
         entry.domain = DOMAIN.into();
         entry.version = 1;
     }
-    Ok(Rewritten { model, params, constants, inputs })
+    Ok(Rewritten { model, params, constants, inputs, tied })
 }
 
 /// Whether a BatchNormalization node normalizes by batch statistics (`training_mode = 1`, or the

@@ -111,3 +111,24 @@ fn data_that_does_not_fit_the_graph_or_the_loss_is_named() {
     let e = load_err(&mse, &fixture("mse_exact_minimum").join("data.safetensors"), Loss::Graph);
     one_line_with(&e, &["model.onnx", "--loss graph needs a scalar output", "[6, 2]"]);
 }
+
+/// Equal tensors PyTorch's exporter merged (its default form names the copies by Identity nodes)
+/// are separate parameters again, under their own names; nothing is reported tied.
+#[test]
+fn tensors_the_exporter_merged_are_separate_parameters_again() {
+    let dir = scratch("twins");
+    let data = batch(
+        &dir,
+        "x.safetensors",
+        vec![
+            NamedTensor::float("x", vec![4, 3], vec![0.3; 12], false),
+            NamedTensor::float("targets", vec![4, 3], vec![0.0; 12], false),
+        ],
+    );
+    let spec = OnnxSpec { model: fixture("bad").join("merged_twins.onnx"), data, loss: Loss::Mse };
+    let problem = OnnxProblem::load(&spec, &f64_device()).unwrap();
+    let mut names = problem.params.names().to_vec();
+    names.sort();
+    assert_eq!(names, ["a.bias", "a.weight", "b.bias", "b.weight"]);
+    assert!(problem.tied.is_empty(), "{:?}", problem.tied);
+}

@@ -33,7 +33,18 @@ pub fn from_onnx(spec: &OnnxSpec, label_smoothing: Option<f64>, device: &Device)
         loss_name(spec.loss)
     )];
     if !loaded.constants.is_empty() {
-        notes.push(format!("kept as constants: {}", loaded.constants.join(", ")));
+        notes.push(format!(
+            "kept as constants (BatchNorm statistics, shapes, indices, bounds): {}",
+            loaded.constants.join(", ")
+        ));
+    }
+    if !loaded.tied.is_empty() {
+        let tied: Vec<String> = loaded.tied.iter().map(|(name, n)| format!("{name} ({n} nodes)")).collect();
+        notes.push(format!(
+            "one parameter feeds several nodes: {}; tied weights, or equal tensors PyTorch's exporter merged \
+             (export with keep_initializers_as_inputs=True if they are separate parameters)",
+            tied.join(", ")
+        ));
     }
     if loaded.frozen.is_none() {
         notes.push("the graph is smooth (no piecewise-linear operator): it has no frozen-activation variant".into());

@@ -91,18 +91,29 @@ pub fn linear(x: DynTensor, w: DynTensor, b: Option<DynTensor>, transpose_weight
     }
 }
 
+/// A convolution's geometry, one entry per spatial axis.
+#[derive(Debug, Clone, Copy)]
+pub struct ConvGeometry<'a> {
+    /// Strides.
+    pub stride: &'a [usize],
+    /// Padding (begin, end).
+    pub padding: &'a [(usize, usize)],
+    /// Dilations.
+    pub dilation: &'a [usize],
+    /// Groups.
+    pub groups: usize,
+}
+
 /// Convolution, 1-D or 2-D, with per-side padding, followed by a ReLU when `relu` (fused into
 /// the direct kernel where it runs).
 pub fn conv(
     x: DynTensor,
     w: DynTensor,
     b: Option<DynTensor>,
-    stride: &[usize],
-    padding: &[(usize, usize)],
-    dilation: &[usize],
-    groups: usize,
+    geometry: ConvGeometry<'_>,
     relu: bool,
 ) -> OpResult<DynTensor> {
+    let ConvGeometry { stride, padding, dilation, groups } = geometry;
     let bias = b.map(|b| b.into_rank::<1>());
     match (x.rank(), w.rank(), stride.len()) {
         (3, 3, 1) => {
