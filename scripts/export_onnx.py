@@ -10,7 +10,9 @@ with --loss graph, when the model returns its own scalar loss). BatchNorm runs a
 says: model.eval() exports running statistics, model.train() the statistics of the batch.
 
 The export keeps every parameter a named initializer (do_constant_folding=False), so hessrank's
-parameters, `--params` globs and `--per-layer` layers are the state_dict's keys.
+parameters, `--params` globs and `--per-layer` layers are the state_dict's keys, and keeps equal
+tensors apart (keep_initializers_as_inputs=True; PyTorch's exporter otherwise merges, say, every
+fresh BatchNorm's weight of ones into one initializer).
 
 Run as a script for a demonstration: python3 scripts/export_onnx.py OUT_DIR (needs torch, onnx,
 safetensors).

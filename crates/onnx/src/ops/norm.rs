@@ -36,23 +36,20 @@ fn affine(y: DynTensor, scale: Option<DynTensor>, bias: Option<DynTensor>) -> Op
     }
 }
 
-/// BatchNormalization over `[N, C, …]` with the given per-channel mean and variance.
-pub fn batch_norm(
-    x: DynTensor,
-    scale: DynTensor,
-    bias: DynTensor,
-    mean: DynTensor,
-    var: DynTensor,
-    eps: f64,
-) -> OpResult<DynTensor> {
+/// BatchNormalization over `[N, C, …]` with the given per-channel mean and variance, as one
+/// per-channel affine map: y = x·s + t with s = γ/√(var + ε) and t = β − mean·s computed on the
+/// [C] vectors (two passes over x instead of four).
+pub fn batch_norm(x: DynTensor, scale: DynTensor, bias: DynTensor, mean: DynTensor, var: DynTensor, eps: f64) -> OpResult<DynTensor> {
     let rank = x.rank();
     if rank < 2 {
         return Err(format!("input {:?} has no channel axis", x.dims()));
     }
-    let denom = crate::each_rank!(var, t => t.add_scalar(eps).sqrt());
-    let y = binary(Binary::Sub, x, per_channel(mean, rank))?;
-    let y = binary(Binary::Div, y, per_channel(denom, rank))?;
-    affine(y, Some(per_channel(scale, rank)), Some(per_channel(bias, rank)))
+    let (gamma, beta) = (scale.into_rank::<1>(), bias.into_rank::<1>());
+    let inv_std = var.into_rank::<1>().add_scalar(eps).sqrt().recip();
+    let s = gamma * inv_std;
+    let t = beta - mean.into_rank::<1>() * s.clone();
+    let y = binary(Binary::Mul, x, per_channel(DynTensor::R1(s), rank))?;
+    binary(Binary::Add, y, per_channel(DynTensor::R1(t), rank))
 }
 
 /// BatchNormalization in training mode: the mean and biased variance of each channel over the
