@@ -39,7 +39,14 @@ fn affine(y: DynTensor, scale: Option<DynTensor>, bias: Option<DynTensor>) -> Op
 /// BatchNormalization over `[N, C, …]` with the given per-channel mean and variance, as one
 /// per-channel affine map: y = x·s + t with s = γ/√(var + ε) and t = β − mean·s computed on the
 /// [C] vectors (two passes over x instead of four).
-pub fn batch_norm(x: DynTensor, scale: DynTensor, bias: DynTensor, mean: DynTensor, var: DynTensor, eps: f64) -> OpResult<DynTensor> {
+pub fn batch_norm(
+    x: DynTensor,
+    scale: DynTensor,
+    bias: DynTensor,
+    mean: DynTensor,
+    var: DynTensor,
+    eps: f64,
+) -> OpResult<DynTensor> {
     let rank = x.rank();
     if rank < 2 {
         return Err(format!("input {:?} has no channel axis", x.dims()));
