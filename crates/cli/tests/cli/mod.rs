@@ -8,6 +8,7 @@ pub use std::path::{Path, PathBuf};
 mod commands;
 mod experiments;
 mod imports;
+mod onnx;
 
 pub fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("hessrank-cli-{}-{name}", std::process::id()));
