@@ -82,3 +82,8 @@ fn exact_minima_match_pytorch() {
 fn dncnn_matches_pytorch() {
     check("dncnn");
 }
+
+#[test]
+fn a_graph_with_a_dynamic_batch_axis_runs_on_the_batch_of_the_data() {
+    check("attention_dynamic_batch");
+}
