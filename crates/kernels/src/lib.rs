@@ -49,7 +49,7 @@ impl Activation {
 
     /// [`Activation::Relu`] when `relu`, else [`Activation::Identity`] (the backend extension's
     /// operations take a flag).
-    pub(crate) fn relu_if(relu: bool) -> Activation {
+    pub fn relu_if(relu: bool) -> Activation {
         if relu { Activation::Relu } else { Activation::Identity }
     }
 }
@@ -154,8 +154,7 @@ pub fn conv3x3_same(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, re
         return extension::conv3x3(x, weight, bias, relu);
     }
     let options = burn::tensor::ops::ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
-    let y = burn::tensor::module::conv2d(x, weight, bias, options);
-    if relu { burn::tensor::activation::relu(y) } else { y }
+    Activation::relu_if(relu).apply(burn::tensor::module::conv2d(x, weight, bias, options))
 }
 
 /// BatchNorm over [n, c, h, w] with the batch's own statistics (biased variance), given as

@@ -16,8 +16,7 @@ pub fn conv2d(x: Tensor<4>, w: Tensor<4>, b: Option<Tensor<1>>, options: ConvOpt
     if same_3x3 {
         hessrank_kernels::conv3x3_same(x, w, b, relu)
     } else {
-        let y = burn::tensor::module::conv2d(x, w, b, options);
-        if relu { burn::tensor::activation::relu(y) } else { y }
+        hessrank_kernels::Activation::relu_if(relu).apply(burn::tensor::module::conv2d(x, w, b, options))
     }
 }
 

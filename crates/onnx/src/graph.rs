@@ -4,7 +4,7 @@
 
 use crate::error::{OnnxError, Result};
 use crate::prepass::{BATCH_NORM_TRAINING, RawParam, rewrite};
-use onnx_ir::{ArgType, Message, ModelProto, Node, OnnxGraphBuilder};
+use onnx_ir::{Message, ModelProto, Node, OnnxGraphBuilder};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -267,9 +267,4 @@ fn check_node(path: &Path, node: &Node) -> Result<()> {
         other => other.node_type().to_string(),
     };
     Err(unsupported(path, node.name(), &op))
-}
-
-/// Whether an argument type is a tensor of float elements.
-pub fn is_float(ty: &ArgType) -> bool {
-    ty.elem_type().is_float()
 }

@@ -192,6 +192,8 @@ impl Interpreter {
         let dev = &self.device;
         let f = |i: usize| float_input(x, i, dev);
         let one = |t: DynTensor| Ok(vec![Value::float(t)]);
+        // An optional input (a bias, Gemm's C): `None` where the node leaves it out.
+        let optional = |i: usize| x.get(i).and_then(Option::as_ref).map(|_| f(i)).transpose();
         let bin = |op: Binary| -> OpResult<Vec<Value>> {
             match (&x[0], &x[1]) {
                 (Some(Value::Int { shape: sa, data: a }), Some(Value::Int { shape: sb, data: b }))
@@ -256,7 +258,7 @@ impl Interpreter {
             Node::LogSoftmax(n) => one(ew::softmax(f(0)?, n.config.axis, true)),
             Node::MatMul(_) => one(ops::linalg::matmul(f(0)?, f(1)?)?),
             Node::Gemm(n) => {
-                let c = x.get(2).and_then(Option::as_ref).map(|_| f(2)).transpose()?;
+                let c = optional(2)?;
                 let cfg = &n.config;
                 one(ops::linalg::gemm(
                     f(0)?,
@@ -269,7 +271,7 @@ impl Interpreter {
                 )?)
             }
             Node::Linear(n) => {
-                let b = x.get(2).and_then(Option::as_ref).map(|_| f(2)).transpose()?;
+                let b = optional(2)?;
                 one(ops::linalg::linear(f(0)?, f(1)?, b, n.config.transpose_weight)?)
             }
             Node::Conv1d(n) => {
@@ -279,7 +281,7 @@ impl Interpreter {
                     PaddingConfig1d::Valid => (0, 0),
                     PaddingConfig1d::Explicit(l, r) => (l, r),
                 };
-                let b = x.get(2).and_then(Option::as_ref).map(|_| f(2)).transpose()?;
+                let b = optional(2)?;
                 let geometry =
                     ConvGeometry { stride: &[c.stride], padding: &[pad], dilation: &[c.dilation], groups: c.groups };
                 one(ops::linalg::conv(f(0)?, f(1)?, b, geometry, relu)?)
@@ -287,7 +289,7 @@ impl Interpreter {
             Node::Conv2d(n) => {
                 let c = &n.config;
                 no_auto_pad(&c.auto_pad)?;
-                let b = x.get(2).and_then(Option::as_ref).map(|_| f(2)).transpose()?;
+                let b = optional(2)?;
                 let padding = pad2(&c.padding);
                 let geometry =
                     ConvGeometry { stride: &c.stride, padding: &padding, dilation: &c.dilation, groups: c.groups };
@@ -300,7 +302,7 @@ impl Interpreter {
                     return Err("the output_shape attribute is not supported: give pads and output_padding".into());
                 }
                 let options = ConvTransposeOptions::new(c.stride, c.padding, c.padding_out, c.dilation, c.groups);
-                let b = x.get(2).and_then(Option::as_ref).map(|_| f(2)).transpose()?;
+                let b = optional(2)?;
                 one(ops::linalg::conv_transpose(f(0)?, f(1)?, b, options)?)
             }
             Node::BatchNormalization(n) => {
@@ -317,7 +319,7 @@ impl Interpreter {
             Node::LayerNormalization(n) => {
                 let xs = f(0)?;
                 let ax = axis(n.config.axis, xs.rank())?;
-                let bias = x.get(2).and_then(Option::as_ref).map(|_| f(2)).transpose()?;
+                let bias = optional(2)?;
                 one(ops::norm::layer_norm(xs, ax, f(1)?, bias, n.config.epsilon)?)
             }
             Node::GroupNormalization(n) => {
@@ -327,49 +329,25 @@ impl Interpreter {
             Node::MaxPool2d(n) => {
                 let c = &n.config;
                 no_auto_pad(&c.auto_pad)?;
-                let w = ops::pool::Window {
-                    kernel: c.kernel_size,
-                    stride: c.strides,
-                    padding: pad2(&c.padding),
-                    dilation: c.dilation,
-                    ceil_mode: c.ceil_mode,
-                };
+                let w = ops::pool::Window::two_d(c.kernel_size, c.strides, pad2(&c.padding), c.dilation, c.ceil_mode);
                 one(ops::pool::max_pool(f(0)?, w, freeze)?)
             }
             Node::MaxPool1d(n) => {
                 let c = &n.config;
                 no_auto_pad(&c.auto_pad)?;
-                let w = ops::pool::Window {
-                    kernel: [1, c.kernel_size],
-                    stride: [1, c.stride],
-                    padding: [(0, 0), pad1(&c.padding)],
-                    dilation: [1, c.dilation],
-                    ceil_mode: c.ceil_mode,
-                };
+                let w = ops::pool::Window::one_d(c.kernel_size, c.stride, pad1(&c.padding), c.dilation, c.ceil_mode);
                 one(ops::pool::max_pool(f(0)?, w, freeze)?)
             }
             Node::AveragePool2d(n) => {
                 let c = &n.config;
                 no_auto_pad(&c.auto_pad)?;
-                let w = ops::pool::Window {
-                    kernel: c.kernel_size,
-                    stride: c.strides,
-                    padding: pad2(&c.padding),
-                    dilation: c.dilation,
-                    ceil_mode: c.ceil_mode,
-                };
+                let w = ops::pool::Window::two_d(c.kernel_size, c.strides, pad2(&c.padding), c.dilation, c.ceil_mode);
                 one(ops::pool::avg_pool(f(0)?, w, c.count_include_pad)?)
             }
             Node::AveragePool1d(n) => {
                 let c = &n.config;
                 no_auto_pad(&c.auto_pad)?;
-                let w = ops::pool::Window {
-                    kernel: [1, c.kernel_size],
-                    stride: [1, c.stride],
-                    padding: [(0, 0), pad1(&c.padding)],
-                    dilation: [1, c.dilation],
-                    ceil_mode: c.ceil_mode,
-                };
+                let w = ops::pool::Window::one_d(c.kernel_size, c.stride, pad1(&c.padding), c.dilation, c.ceil_mode);
                 one(ops::pool::avg_pool(f(0)?, w, c.count_include_pad)?)
             }
             Node::GlobalAveragePool(_) => one(ops::pool::global_avg_pool(f(0)?)?),

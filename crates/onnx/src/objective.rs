@@ -77,7 +77,6 @@ pub struct OnnxObjective {
     interp: Arc<Interpreter>,
     data: Arc<HashMap<String, Value>>,
     targets: Targets,
-    loss: Loss,
     /// The θ₀ pattern of every piecewise-linear node (the frozen objective), if frozen.
     patterns: Option<Arc<Vec<Option<Pattern>>>>,
 }
@@ -96,6 +95,8 @@ pub struct OnnxProblem {
     pub tied: Vec<(String, usize)>,
     /// The loss at θ₀.
     pub loss0: f64,
+    /// What was converted to the run's float dtype, e.g. `"parameters F32 → F64"`.
+    pub conversions: Vec<String>,
 }
 
 fn bad(path: &Path, key: &str, problem: String) -> OnnxError {
@@ -145,6 +146,29 @@ impl OnnxProblem {
         }
         let names = graph.params.iter().map(|p| p.name.clone()).collect();
         let param_keys = graph.params.iter().map(|p| p.key.clone()).collect();
+        let run_dtype = match device.settings().float_dtype {
+            burn::tensor::FloatDType::F64 => "F64",
+            _ => "F32",
+        };
+        let converted = |dtypes: Vec<&str>| {
+            let mut from: Vec<&str> = dtypes.into_iter().filter(|d| *d != run_dtype).collect();
+            from.sort_unstable();
+            from.dedup();
+            (!from.is_empty()).then(|| format!("{} → {run_dtype}", from.join("/")))
+        };
+        let mut conversions = Vec::new();
+        if let Some(c) = converted(graph.params.iter().map(|p| p.dtype).collect()) {
+            conversions.push(format!("parameters {c}"));
+        }
+        let float_inputs = graph.inputs.iter().filter(|i| !i.integer).map(|i| i.name.as_str()).chain([TARGETS]);
+        let data_dtypes = float_inputs
+            .filter_map(|k| file.tensors.get(k))
+            .filter(|t| matches!(t.values, HostValues::Float(_)))
+            .map(|t| t.dtype.as_str())
+            .collect();
+        if let Some(c) = converted(data_dtypes) {
+            conversions.push(format!("data {c}"));
+        }
         let values = graph.params.iter().map(|p| DynTensor::from_host(p.values.clone(), &p.shape, device)).collect();
         let params = OnnxParams::new(names, values);
         let interp = Arc::new(Interpreter::new(graph.clone(), param_keys, device));
@@ -209,7 +233,7 @@ impl OnnxProblem {
                 Targets::Distribution(Tensor::from_data(TensorData::new(dist, [out_shape[0], out_shape[1]]), device))
             }
         };
-        let objective = OnnxObjective { interp, data: Arc::new(data), targets, loss: spec.loss, patterns: None };
+        let objective = OnnxObjective { interp, data: Arc::new(data), targets, patterns: None };
         let loss0 = objective.loss(&params.clone().no_grad()).into_scalar_f64();
         let frozen =
             graph.has_kinks().then(|| OnnxObjective { patterns: Some(Arc::new(patterns)), ..objective.clone() });
@@ -220,6 +244,7 @@ impl OnnxProblem {
             constants: graph.constants.clone(),
             tied: graph.tied.clone(),
             loss0,
+            conversions,
         })
     }
 }
@@ -314,18 +339,18 @@ impl Objective for OnnxObjective {
         let Value::Float { t: out, .. } = self.output(model) else {
             panic!("the graph's output is not a float tensor")
         };
-        match (&self.targets, self.loss) {
-            (Targets::Values(t), _) => {
+        match &self.targets {
+            Targets::Values(t) => {
                 let diff = crate::ops::elementwise::binary(crate::ops::elementwise::Binary::Sub, out, t.clone())
                     .expect("same shape");
                 diff.flatten().powi_scalar(2).mean().reshape([1])
             }
-            (Targets::Distribution(d), _) => {
+            Targets::Distribution(d) => {
                 let n = d.dims()[0] as f64;
                 let logp = burn::tensor::activation::log_softmax(out.into_rank::<2>(), 1);
                 (logp * d.clone()).sum().neg().mul_scalar(1.0 / n).reshape([1])
             }
-            (Targets::None, _) => out.flatten().reshape([1]),
+            Targets::None => out.flatten().reshape([1]),
         }
     }
 }

@@ -29,6 +29,8 @@ pub struct RawParam {
     pub shape: Vec<usize>,
     /// Its values at θ₀.
     pub values: Vec<f64>,
+    /// Its element type in the file, `"F32"` or `"F64"`.
+    pub dtype: &'static str,
 }
 
 /// The rewritten model and what the rewrite decided.
@@ -156,7 +158,8 @@ pub fn rewrite(path: &Path, mut model: ModelProto) -> Result<Rewritten> {
             (true, Some(true)) => {
                 let shape: Vec<usize> = t.dims.iter().map(|&d| d as usize).collect();
                 let key = param_key(params.len());
-                params.push(RawParam { name: t.name.clone(), key, shape, values: float_values(path, &t)? });
+                let dtype = if t.data_type == DOUBLE { "F64" } else { "F32" };
+                params.push(RawParam { name: t.name.clone(), key, shape, values: float_values(path, &t)?, dtype });
                 param_protos.push(t);
             }
             (true, Some(false)) => {

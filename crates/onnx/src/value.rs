@@ -83,12 +83,6 @@ impl DynTensor {
         with_rank!(self, t => { let dims = t.dims().to_vec(); t.reshape::<D, _>(dims_array::<D>(&dims)) })
     }
 
-    /// A rank-`D` tensor.
-    pub fn from_rank<const D: usize>(t: Tensor<D>) -> Self {
-        let dims = t.dims().to_vec();
-        Self::from_flat(t.reshape([dims.iter().product::<usize>()]), &dims)
-    }
-
     /// The tensor flattened to rank 1.
     pub fn flatten(self) -> Tensor<1> {
         let n = self.numel();

@@ -33,9 +33,22 @@ fn onnx_graphs_run_through_spectrum_estimate_and_baseline() {
     assert_finite(&json(&dir.join("result.json")), "result");
 
     let mut c = hessrank(&out);
-    c.args(["--threads", "1", "estimate", "--iters", "100", "--avg", "50", "--chains", "2", "--per-layer"]);
+    c.args([
+        "--threads",
+        "1",
+        "--dtype",
+        "f32",
+        "estimate",
+        "--iters",
+        "100",
+        "--avg",
+        "50",
+        "--chains",
+        "2",
+        "--per-layer",
+    ]);
     with(&mut c);
-    c.assert().success();
+    c.assert().success().stdout(predicates::str::contains("converted parameters F64 → F32, data F64 → F32"));
     let dirs: Vec<PathBuf> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -56,36 +69,12 @@ fn onnx_flags_that_do_not_fit_are_named() {
     let out = scratch("onnx-flags");
     let (m, d) =
         (onnx_fixture("mse_exact_minimum", "model.onnx"), onnx_fixture("mse_exact_minimum", "data.safetensors"));
-    // --onnx needs --data and --loss
-    hessrank(&out)
-        .arg("estimate")
-        .arg("--onnx")
-        .arg(&m)
-        .arg("--data")
-        .arg(&d)
-        .assert()
-        .failure()
-        .stderr(predicates::str::contains("--loss"));
-    // an unknown loss
-    hessrank(&out)
-        .arg("estimate")
-        .arg("--onnx")
-        .arg(&m)
-        .arg("--data")
-        .arg(&d)
-        .args(["--loss", "hinge"])
-        .assert()
-        .failure()
-        .stderr(predicates::str::contains("unknown loss \"hinge\""));
-    // label smoothing belongs to the cross-entropy
-    hessrank(&out)
-        .arg("estimate")
-        .arg("--onnx")
-        .arg(&m)
-        .arg("--data")
-        .arg(&d)
-        .args(["--loss", "mse", "--label-smoothing", "0.1"])
-        .assert()
-        .failure()
-        .stderr(predicates::str::contains("--label-smoothing 0.1"));
+    let fails_with = |extra: &[&str], message: &str| {
+        let mut c = hessrank(&out);
+        c.arg("estimate").arg("--onnx").arg(&m).arg("--data").arg(&d).args(extra);
+        c.assert().failure().stderr(predicates::str::contains(message));
+    };
+    fails_with(&[], "--loss"); // --onnx needs --data and --loss
+    fails_with(&["--loss", "hinge"], "unknown loss \"hinge\"");
+    fails_with(&["--loss", "mse", "--label-smoothing", "0.1"], "--label-smoothing 0.1"); // a cross-entropy setting
 }

@@ -32,6 +32,9 @@ pub fn from_onnx(spec: &OnnxSpec, label_smoothing: Option<f64>, device: &Device)
         loaded.loss0,
         loss_name(spec.loss)
     )];
+    if !loaded.conversions.is_empty() {
+        notes.push(format!("converted {}", loaded.conversions.join(", ")));
+    }
     if !loaded.constants.is_empty() {
         notes.push(format!(
             "kept as constants (BatchNorm statistics, shapes, indices, bounds): {}",

@@ -151,7 +151,7 @@ pub fn relu(x: DynTensor, freeze: Freeze<'_>) -> DynTensor {
 pub fn leaky_relu(x: DynTensor, alpha: f64, freeze: Freeze<'_>) -> DynTensor {
     match freeze {
         Freeze::Use(Pattern::Factor(f)) => {
-            return super::elementwise::binary(Binary::Mul, x, f.clone()).expect("same shape");
+            return binary(Binary::Mul, x, f.clone()).expect("same shape");
         }
         Freeze::Record(slot) => {
             let m = positive(&x);

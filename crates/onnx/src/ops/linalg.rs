@@ -2,7 +2,7 @@
 //! Gemm with transB = 1, α = β = 1), Conv 1-D/2-D (stride, padding, dilation, groups) and
 //! ConvTranspose 2-D, on Burn's module operations (differentiable on every backend).
 
-use super::elementwise::{Binary, binary, expand_to};
+use super::elementwise::{Binary, binary, expand_to, scalar};
 use super::{OpResult, broadcast_shape};
 use crate::value::DynTensor;
 use burn::tensor::Tensor;
@@ -72,10 +72,10 @@ pub fn gemm(
     }
     let mut y = DynTensor::R2(a.matmul(b));
     if alpha != 1.0 {
-        y = super::elementwise::scalar(y, Binary::Mul, alpha);
+        y = scalar(y, Binary::Mul, alpha);
     }
     if let Some(c) = c {
-        let c = if beta != 1.0 { super::elementwise::scalar(c, Binary::Mul, beta) } else { c };
+        let c = if beta != 1.0 { scalar(c, Binary::Mul, beta) } else { c };
         y = binary(Binary::Add, y, c)?;
     }
     Ok(y)

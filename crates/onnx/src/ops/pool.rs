@@ -22,6 +22,30 @@ pub struct Window {
     pub ceil_mode: bool,
 }
 
+impl Window {
+    /// A 2-D window from onnx-ir's fields (padding [(top, bottom), (left, right)]).
+    pub fn two_d(
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [(usize, usize); 2],
+        dilation: [usize; 2],
+        ceil_mode: bool,
+    ) -> Self {
+        Window { kernel, stride, padding, dilation, ceil_mode }
+    }
+
+    /// A 1-D window, as a 2-D one over a height of one.
+    pub fn one_d(kernel: usize, stride: usize, padding: (usize, usize), dilation: usize, ceil_mode: bool) -> Self {
+        Window {
+            kernel: [1, kernel],
+            stride: [1, stride],
+            padding: [(0, 0), padding],
+            dilation: [1, dilation],
+            ceil_mode,
+        }
+    }
+}
+
 /// `x` viewed as [N, C, H, W] (1-D input gets H = 1), with the shape to return to.
 fn as_2d(x: DynTensor) -> OpResult<(burn::tensor::Tensor<4>, bool)> {
     match x.rank() {
