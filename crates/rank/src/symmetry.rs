@@ -36,39 +36,98 @@ pub const DEPENDS_TOL: f64 = 1e-12;
 /// The relative scaling of the test, 1 ± this.
 pub const SCALE_STEP: f64 = 1e-3;
 
+/// Which entries of one parameter tensor a group holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GroupSlice {
+    /// The whole tensor.
+    Whole,
+    /// The slice at this index of the first axis (an output channel of a convolution, a row).
+    Row(usize),
+    /// The column at this index of a matrix (an output unit of Burn's `Linear`, weight [in, out]).
+    Column(usize),
+}
+
 /// One scale-invariant group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScaleGroup {
     /// Its name: the parameter's path, `path[c]` for a slice along the first axis, `path[:, j]`
     /// along the second.
     pub group: String,
-    /// Its entries, as indices into the flat parameter vector (layout order).
-    pub indices: Vec<usize>,
-    /// ‖w‖ at θ₀ (a candidate with ‖w‖ = 0 is not tested: scaling does not move it).
+    /// The parameter's index in the layout (trainable parameters, layout order).
+    pub param: usize,
+    /// Which entries of that parameter.
+    pub slice: GroupSlice,
+    /// ‖w‖ at θ₀. Zero for a dead slice (all zeros) beside live groups of the same tensor: it is
+    /// reported, and left out of the projected dynamics (a zero vector has no sphere).
     pub norm: f64,
 }
 
-/// A candidate: name and flat indices.
-type Candidate = (String, Vec<usize>);
+impl ScaleGroup {
+    /// The group's entries as indices into the flat parameter vector of `layout` (layout order).
+    /// Errors when the layout has no such parameter or slice.
+    pub fn indices(&self, layout: &ParamLayout) -> Result<Vec<usize>> {
+        let spec = layout.specs.get(self.param).ok_or_else(|| {
+            hessrank_core::Error::config(
+                "scale group",
+                &self.group,
+                format!("a parameter index < {}", layout.specs.len()),
+            )
+        })?;
+        let offset: usize = layout.specs[..self.param].iter().map(|s| s.numel()).sum();
+        let numel = spec.numel();
+        let out_of_range = || {
+            hessrank_core::Error::config(
+                "scale group",
+                &self.group,
+                format!("a slice of {} {:?}", spec.path, spec.shape),
+            )
+        };
+        match self.slice {
+            GroupSlice::Whole => Ok((offset..offset + numel).collect()),
+            GroupSlice::Row(c) if spec.shape.len() >= 2 && c < spec.shape[0] => {
+                let inner = numel / spec.shape[0];
+                Ok((offset + c * inner..offset + (c + 1) * inner).collect())
+            }
+            GroupSlice::Column(j) if spec.shape.len() == 2 && j < spec.shape[1] => {
+                Ok((0..spec.shape[0]).map(|i| offset + i * spec.shape[1] + j).collect())
+            }
+            _ => Err(out_of_range()),
+        }
+    }
+
+    /// Whether the group is dead (‖w‖ = 0 at θ₀).
+    pub fn is_dead(&self) -> bool {
+        self.norm == 0.0
+    }
+}
+
+/// A candidate: name, slice and flat indices.
+type Candidate = (String, GroupSlice, Vec<usize>);
 
 /// The candidates of one tensor at `offset` with `shape`: the whole, its first-axis slices and,
 /// for a matrix, its columns.
 fn candidates(path: &str, shape: &[usize], offset: usize) -> (Candidate, Vec<Vec<Candidate>>) {
     let numel: usize = shape.iter().product();
-    let whole = (path.to_string(), (offset..offset + numel).collect());
+    let whole = (path.to_string(), GroupSlice::Whole, (offset..offset + numel).collect());
     let mut levels = Vec::new();
     if shape.len() >= 2 && shape[0] > 1 {
         let inner = numel / shape[0];
         levels.push(
             (0..shape[0])
-                .map(|c| (format!("{path}[{c}]"), (offset + c * inner..offset + (c + 1) * inner).collect()))
+                .map(|c| {
+                    let indices = (offset + c * inner..offset + (c + 1) * inner).collect();
+                    (format!("{path}[{c}]"), GroupSlice::Row(c), indices)
+                })
                 .collect(),
         );
     }
     if shape.len() == 2 && shape[1] > 1 {
         levels.push(
             (0..shape[1])
-                .map(|j| (format!("{path}[:, {j}]"), (0..shape[0]).map(|i| offset + i * shape[1] + j).collect()))
+                .map(|j| {
+                    let indices = (0..shape[0]).map(|i| offset + i * shape[1] + j).collect();
+                    (format!("{path}[:, {j}]"), GroupSlice::Column(j), indices)
+                })
                 .collect(),
         );
     }
@@ -171,46 +230,51 @@ where
     for spec in &ParamLayout::of(model).specs {
         let (whole, levels) = candidates(&spec.path, &spec.shape, offset);
         offset += spec.numel();
-        for (group, indices) in std::iter::once(whole).chain(levels.into_iter().flatten()) {
+        for (group, _, indices) in std::iter::once(whole).chain(levels.into_iter().flatten()) {
             out.push(scanner.measure(group, &indices, true)?);
         }
     }
     Ok(out)
 }
 
-/// The scale-invariant groups of `objective` at `model` (see the module's criteria).
+/// The scale-invariant groups of `objective` at `model` (see the module's criteria). Where slices
+/// of a tensor are groups, the dead slices (all zeros) of that tensor are reported too, with norm 0.
 pub fn find_scale_groups<O: Objective>(objective: &O, model: &O::Model) -> Result<Vec<ScaleGroup>>
 where
     O::Model: Clone,
 {
     let mut scanner = Scanner::new(objective, model);
+    let theta = scanner.theta.clone();
     let layout = ParamLayout::of(model);
     let mut groups = Vec::new();
     let mut offset = 0;
-    for spec in &layout.specs {
+    for (param, spec) in layout.specs.iter().enumerate() {
         let (whole, levels) = candidates(&spec.path, &spec.shape, offset);
         offset += spec.numel();
+        let norm = |indices: &[usize]| indices.iter().map(|&i| theta[i].powi(2)).sum::<f64>().sqrt();
         let mut found = None;
         for level in &levels {
             let mut hits = Vec::new();
-            for (name, indices) in level {
+            for (name, slice, indices) in level {
                 if scanner.measure(name.clone(), indices, false)?.is_group() {
-                    hits.push((name.clone(), indices.clone()));
+                    hits.push((name.clone(), *slice, indices.clone()));
                 }
             }
             if !hits.is_empty() {
+                hits.extend(level.iter().filter(|(_, _, indices)| norm(indices) == 0.0).cloned());
+                hits.sort_by_key(|(_, _, indices)| indices[0]);
                 found = Some(hits);
                 break;
             }
         }
         let hits = match found {
             Some(hits) => hits,
-            None if scanner.measure(whole.0.clone(), &whole.1, false)?.is_group() => vec![whole],
+            None if scanner.measure(whole.0.clone(), &whole.2, false)?.is_group() => vec![whole],
             None => continue,
         };
-        for (group, indices) in hits {
-            let norm = indices.iter().map(|&i| scanner.theta[i].powi(2)).sum::<f64>().sqrt();
-            groups.push(ScaleGroup { group, indices, norm });
+        for (group, slice, indices) in hits {
+            let norm = norm(&indices);
+            groups.push(ScaleGroup { group, param, slice, norm });
         }
     }
     Ok(groups)

@@ -4,6 +4,7 @@
 mod common;
 mod langevin_quadratic;
 mod matrix_rank;
+mod projection;
 mod statistics;
 mod theory;
 mod ubaru_saad;

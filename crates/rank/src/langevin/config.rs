@@ -118,6 +118,11 @@ pub struct LangevinConfig {
     /// With a fixed η, also estimate μ_max first and warn when η μ_max ≥ 2 (the run would diverge).
     #[config(default = true)]
     pub check_step: bool,
+    /// The scale-invariant groups whose dynamics run on the sphere of their θ₀ norm (the
+    /// projected scheme of [`super::projection`]); empty: the plain dynamics. Dead groups
+    /// (‖w₀‖ = 0) are left out.
+    #[config(default = "Vec::new()")]
+    pub projected_groups: Vec<crate::symmetry::ScaleGroup>,
 }
 
 impl LangevinConfig {
@@ -135,6 +140,7 @@ impl LangevinConfig {
         "drift",
         "power_iters",
         "check_step",
+        "projected_groups",
     ];
 
     /// Checks every field, naming the first bad one with its value and the allowed range.
@@ -162,6 +168,13 @@ impl LangevinConfig {
         }
         if !(self.divergence_factor.is_finite() && self.divergence_factor > 1.0) {
             return Err(Error::config("divergence_factor", self.divergence_factor, "a finite number > 1"));
+        }
+        if let Some(g) = self.projected_groups.iter().find(|g| !(g.norm.is_finite() && g.norm >= 0.0)) {
+            return Err(Error::config(
+                "projected group norm",
+                format!("{} = {}", g.group, g.norm),
+                "a finite ‖w₀‖ ≥ 0",
+            ));
         }
         Ok(())
     }

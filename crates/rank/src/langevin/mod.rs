@@ -44,6 +44,7 @@ mod driver;
 mod estimate;
 mod merge;
 mod observer;
+pub mod projection;
 mod replica;
 mod run;
 mod state;

@@ -2,6 +2,7 @@
 //! its Langevin step θ ← θ − ηG∇L + √η σ G^½ ζ.
 
 use super::Scheme;
+use super::projection::Projection;
 use burn::tensor::Tensor;
 use hessrank_core::params::{gradients_of, map_trainable, params_of};
 use hessrank_core::step_noise::{CounterNoise, HostNormals};
@@ -95,7 +96,9 @@ impl<M: burn::module::Module> Replica<M> {
         params_of(self.model.as_ref().expect("model present between steps"))
     }
 
-    /// One LD step: θ ← θ − (ηG)∇L + (√η σ G^½) ζ, with ζ = ξ_k (EM) or (ξ_k + ξ_{k+1})/2 (LM).
+    /// One LD step: θ ← θ − (ηG)∇L + (√η σ G^½) ζ, with ζ = ξ_k (EM) or (ξ_k + ξ_{k+1})/2 (LM);
+    /// with a `projection`, every scale-invariant group's step is projected onto its sphere's
+    /// tangent space and the group retracted to its θ₀ norm ([`Projection`]).
     ///
     /// Returns the chains' losses at θ_k (before the step) and, given the companion's point, the
     /// cross terms ∇L(θ̄_k)ᵀ(θ_k − θ̄_k) per chain; with `keep_gradient`, also ∇L(θ_k).
@@ -110,12 +113,13 @@ impl<M: burn::module::Module> Replica<M> {
         objective: &O,
         factors: (&ParamTensors, &ParamTensors),
         scheme: Scheme,
+        projection: Option<&Projection>,
         companion: Option<&CompanionPoint>,
         keep_gradient: bool,
     ) -> (StepLosses, Option<ParamTensors>) {
         let concurrent = self.numel >= CONCURRENT_NOISE_MIN && rayon::current_num_threads() > 1;
         if concurrent && rayon::current_thread_index().is_none() {
-            return rayon::scope(|_| self.step(objective, factors, scheme, companion, keep_gradient));
+            return rayon::scope(|_| self.step(objective, factors, scheme, projection, companion, keep_gradient));
         }
         let (a, b) = factors;
         let model = self.model.take().expect("model present between steps");
@@ -154,7 +158,13 @@ impl<M: burn::module::Module> Replica<M> {
                 let z = Tensor::from_data(z.into_data(), &theta.device());
                 (b.tensors[i].clone(), z)
             });
-            hessrank_kernels::langevin_update(theta, a.tensors[i].clone(), g, noise)
+            match projection.filter(|p| p.covers(i)) {
+                Some(p) => {
+                    let new = hessrank_kernels::langevin_update(theta.clone(), a.tensors[i].clone(), g, noise);
+                    p.apply(i, theta, new)
+                }
+                None => hessrank_kernels::langevin_update(theta, a.tensors[i].clone(), g, noise),
+            }
         }));
         // One read-back per step: the losses and, after them, the cross terms.
         let read = match &cross {

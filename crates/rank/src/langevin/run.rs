@@ -4,6 +4,7 @@
 //! iteration is the chains' scalar losses (and their control-variate terms).
 
 use super::estimate::{ChainSummary, RankEstimate};
+use super::projection::Projection;
 use super::replica::{CompanionPoint, Replica, StepLosses};
 use super::warning::Warning;
 use super::{DriftCorrection, LangevinConfig, PowerIteration, StepSize, estimate_mu_max};
@@ -40,6 +41,23 @@ pub(crate) fn step_factors(precond: &DiagPreconditioner, eta: f64, sigma2: f64) 
     (a, b)
 }
 
+/// The projection of the configuration's scale-invariant groups at θ₀ (`None` without groups).
+/// The groups are in the model's own layout: for a batched objective, each chain's groups are
+/// slices of the stacked parameters (a row per chain), so chains never share a group.
+pub(crate) fn projection_of<M: burn::module::Module>(
+    config: &LangevinConfig,
+    theta0: &M,
+    layout: &ParamLayout,
+    like: &ParamTensors,
+) -> Result<Option<Projection>> {
+    if config.projected_groups.is_empty() {
+        return Ok(None);
+    }
+    let device =
+        like.tensors.first().map(|t| t.device()).ok_or_else(|| Error::config("model", "no parameters", "≥ 1"))?;
+    Projection::new(&config.projected_groups, layout, &flatten_f64(theta0), &device)
+}
+
 /// The largest excess loss before a run counts as diverged: `divergence_factor` · σ²/4 · n.
 pub(crate) fn divergence_bound(config: &LangevinConfig, n_params: usize) -> f64 {
     config.divergence_factor * config.sigma2 / 4.0 * n_params as f64
@@ -65,6 +83,8 @@ pub struct LangevinRun<'a, O: Objective> {
     /// ηG and √η σ G^½ per parameter, on the plain device.
     pub(crate) a: ParamTensors,
     pub(crate) b: ParamTensors,
+    /// The scale-invariant groups' projection, when the configuration names groups.
+    pub(crate) projection: Option<Projection>,
     pub(crate) eta: f64,
     pub(crate) mu_max: Option<f64>,
     pub(crate) n_params: usize,
@@ -143,6 +163,7 @@ where
         };
         let (a, b) = step_factors(precond, eta, config.sigma2);
         let per_replica = objective.stacked().max(1);
+        let projection = projection_of(config, theta0, &layout, &a)?;
         let replica = |stream: u64, noiseless: bool| {
             Replica::new(theta0.clone(), CounterNoise::new(config.seed, stream), noiseless, layout.numel(), per_replica)
         };
@@ -157,6 +178,7 @@ where
             companion,
             a,
             b,
+            projection,
             eta,
             mu_max,
             n_params,
@@ -214,7 +236,7 @@ where
         // variate needs at iteration k.
         let companion = self.companion.as_mut().map(|c| {
             let theta = c.point();
-            let (out, grad) = c.step(self.objective, factors, scheme, None, true);
+            let (out, grad) = c.step(self.objective, factors, scheme, self.projection.as_ref(), None, true);
             (CompanionPoint { theta, grad: grad.expect("kept gradient") }, out.losses)
         });
         let cv = self.config.drift == DriftCorrection::ControlVariate;
@@ -222,7 +244,8 @@ where
         let mut losses = Vec::with_capacity(self.windows.len());
         let mut cross = Vec::with_capacity(self.windows.len());
         for replica in self.replicas.iter_mut() {
-            let (StepLosses { losses: l, cross: x }, _) = replica.step(self.objective, factors, scheme, point, false);
+            let (StepLosses { losses: l, cross: x }, _) =
+                replica.step(self.objective, factors, scheme, self.projection.as_ref(), point, false);
             losses.extend(l);
             cross.extend(x.unwrap_or_default());
         }

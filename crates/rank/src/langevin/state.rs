@@ -5,7 +5,7 @@
 use super::LangevinConfig;
 use super::Scheme;
 use super::replica::{Replica, draw_parts};
-use super::run::{LangevinRun, divergence_bound, step_factors};
+use super::run::{LangevinRun, divergence_bound, projection_of, step_factors};
 use super::warning::Warning;
 use hessrank_core::params::{flatten_f64, set_params};
 use hessrank_core::step_noise::CounterNoise;
@@ -122,6 +122,7 @@ where
             .ok_or_else(|| Error::config("model", "no parameters", "≥ 1"))?;
         let (a, b) = step_factors(precond, state.eta, config.sigma2);
         let per_replica = objective.stacked().max(1);
+        let projection = projection_of(&config, theta0, &layout, &a)?;
         let rebuild = |s: &ReplicaState, noiseless: bool| -> Result<Replica<O::Model>> {
             let params = ParamTensors::from_flat(&layout, &s.params, &device)?;
             let noise = CounterNoise::new(config.seed, s.stream);
@@ -144,6 +145,7 @@ where
             companion,
             a,
             b,
+            projection,
             eta: state.eta,
             mu_max: state.mu_max,
             n_params,
