@@ -25,6 +25,11 @@ pub fn parse_scheme(s: &str) -> Result<Scheme, String> {
     s.parse::<Scheme>().map_err(|e| format!("invalid --scheme: {e}"))
 }
 
+/// The symmetry flag: project or off.
+pub fn parse_symmetry(s: &str) -> Result<hessrank_rank::Symmetry, String> {
+    s.parse::<hessrank_rank::Symmetry>().map_err(|e| format!("invalid --symmetry: {e}"))
+}
+
 /// The drift flag: none, plain or cv.
 pub fn parse_drift(s: &str) -> Result<DriftCorrection, String> {
     s.parse::<DriftCorrection>().map_err(|e| format!("invalid --drift: {e}"))

@@ -32,6 +32,9 @@ impl LangevinProgress {
 
 impl Observer for LangevinProgress {
     fn start(&mut self, info: &StartInfo) {
+        for w in &info.warnings {
+            self.bar.println(format!("warning: {w}"));
+        }
         self.bar.set_length(info.k_tot as u64);
         self.every = (info.k_tot / 1000).max(1);
     }

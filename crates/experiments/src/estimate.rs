@@ -80,9 +80,20 @@ pub struct EstimateSpec {
     pub checkpoint_every: usize,
     /// Continue the runs saved in the store.
     pub resume: bool,
+    /// What the dynamics do with the loss's scale-invariant groups, found at θ₀ before the run
+    /// (`None`: project them wherever there are some, [`crate::symmetry::with_scale_groups`]).
+    pub symmetry: Option<hessrank_rank::Symmetry>,
 }
 
 impl EstimateSpec {
+    /// This spec with the scale-invariant groups of `problem` at θ₀ in its settings and the
+    /// symmetry choice applied (said to `observer`).
+    pub fn with_scale_groups(&self, problem: &Problem<'_>, observer: &mut dyn ExperimentObserver) -> Result<Self> {
+        let groups = problem.ops().scale_groups()?;
+        let langevin = crate::symmetry::with_scale_groups(self.langevin.clone(), self.symmetry, groups, observer);
+        Ok(Self { langevin, ..self.clone() })
+    }
+
     /// The settings of Algorithm 1 at σ² number `index`.
     pub fn config_at(&self, index: usize) -> LangevinConfig {
         self.langevin.clone().with_sigma2(self.sigma2[index])
@@ -155,6 +166,7 @@ pub fn estimate(
     observer: &mut dyn ExperimentObserver,
 ) -> Result<EstimateReport> {
     spec.validate_settings()?;
+    let spec = &spec.with_scale_groups(problem, observer)?;
     let sweep = spec.sigma2.len() > 1;
     let has_frozen = problem.has_frozen();
     if spec.validate && !has_frozen {
@@ -259,6 +271,7 @@ pub fn per_layer(
     if spec.sigma2.len() > 1 {
         return Err(Error::config("sigma2", format!("{} values", spec.sigma2.len()), "one σ² per layer-by-layer run"));
     }
+    let spec = &spec.with_scale_groups(problem, observer)?;
     let layout = problem.layout();
     let (g, _) = spec.precond.resolve(problem)?;
     let config = spec.config_at(0);

@@ -17,6 +17,7 @@ pub mod paired;
 pub mod registry;
 pub mod store;
 pub mod sweep;
+pub mod symmetry;
 pub mod table1;
 pub mod train;
 

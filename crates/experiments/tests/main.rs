@@ -10,3 +10,4 @@ mod langevin_dncnn;
 mod langevin_linear;
 mod onnx;
 mod registry;
+mod symmetry;

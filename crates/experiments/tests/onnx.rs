@@ -39,6 +39,7 @@ fn estimate_spec(k_tot: usize, validate: bool) -> EstimateSpec {
         validate,
         checkpoint_every: 1,
         resume: false,
+        symmetry: None,
     }
 }
 

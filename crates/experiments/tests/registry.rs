@@ -150,6 +150,7 @@ fn a_toy_model_kind_runs_estimate_through_the_registry_alone() {
         validate: false,
         checkpoint_every: 1,
         resume: false,
+        symmetry: None,
     };
     let report = estimate(&spec, &problem, None, &mut Quiet).unwrap();
     let r = &report.estimate;

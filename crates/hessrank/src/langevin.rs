@@ -6,18 +6,20 @@ use hessrank_core::{DiagPreconditioner, FnObjective, Objective, Result};
 use hessrank_experiments::Quiet;
 use hessrank_experiments::estimate::{EstimateSpec, PrecondChoice, estimate};
 use hessrank_experiments::registry::Problem;
-use hessrank_rank::{DriftCorrection, LangevinConfig, RankEstimate, Scheme, StepSize};
+use hessrank_rank::{DriftCorrection, LangevinConfig, RankEstimate, Scheme, StepSize, Symmetry};
 
 /// Preconditioned Langevin dynamics at a minimum, and the rank estimate it gives.
 ///
 /// Defaults are [`LangevinConfig`]'s, the CLI's too: η = 1/μ_max (measured), σ² = 1e-5,
 /// K_tot = 2,000, K_avg = 1,000, four chains (their spread gives R̂ and the error bar),
-/// Leimkuhler–Matthews, G = I.
+/// Leimkuhler–Matthews, G = I; the loss's scale-invariant groups (weights feeding a normalization
+/// layer), found at θ₀, move on the sphere of their θ₀ norm.
 #[derive(Debug, Clone)]
 pub struct Langevin {
     config: LangevinConfig,
     precond: Option<DiagPreconditioner>,
     params: Vec<String>,
+    symmetry: Option<Symmetry>,
 }
 
 impl Default for Langevin {
@@ -29,12 +31,12 @@ impl Default for Langevin {
 impl Langevin {
     /// The default settings.
     pub fn new() -> Self {
-        Self { config: LangevinConfig::new(), precond: None, params: Vec::new() }
+        Self { config: LangevinConfig::new(), precond: None, params: Vec::new(), symmetry: None }
     }
 
     /// Starts from a full configuration.
     pub fn with_config(config: LangevinConfig) -> Self {
-        Self { config, precond: None, params: Vec::new() }
+        Self { config, precond: None, params: Vec::new(), symmetry: None }
     }
 
     /// The noise power σ² (the paper: 2e-5 for linear nets, 1e-5 for the DnCNN).
@@ -100,6 +102,13 @@ impl Langevin {
         self
     }
 
+    /// What the dynamics do with the loss's scale-invariant groups: [`Symmetry::Project`] (the
+    /// default) or [`Symmetry::Off`] (the plain dynamics, whose groups' norms drift upward).
+    pub fn symmetry(mut self, symmetry: Symmetry) -> Self {
+        self.symmetry = Some(symmetry);
+        self
+    }
+
     /// The settings as they stand.
     pub fn config(&self) -> &LangevinConfig {
         &self.config
@@ -135,6 +144,7 @@ impl Langevin {
             validate: false,
             checkpoint_every: 1,
             resume: false,
+            symmetry: self.symmetry,
         }
     }
 }

@@ -23,4 +23,4 @@ pub mod symmetry;
 pub mod theory;
 pub mod validation;
 
-pub use langevin::{DriftCorrection, Langevin, LangevinConfig, RankEstimate, Scheme, StepSize};
+pub use langevin::{DriftCorrection, Langevin, LangevinConfig, RankEstimate, Scheme, StepSize, Symmetry};

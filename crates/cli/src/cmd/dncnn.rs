@@ -47,6 +47,13 @@ pub struct DncnnArgs {
     /// The Ubaru–Saad baseline.
     #[command(flatten)]
     pub us: UsArgs,
+    /// What the dynamics do with the loss's scale-invariant groups (the weights feeding
+    /// BatchNorm, LayerNorm or GroupNorm, found at θ₀): project (each moves on the sphere of its
+    /// θ₀ norm; the default wherever there are groups) or off (the plain dynamics: their norms
+    /// random-walk upward on long runs, warned before the run when predicted past ×1.25).
+    #[arg(long, value_parser = crate::args::parse_symmetry)]
+    pub symmetry: Option<hessrank_rank::Symmetry>,
+
     /// Saving and resuming (the checkpoint in --dir must be the one the run started from).
     #[command(flatten)]
     pub save: ResumeArgs,
@@ -107,6 +114,7 @@ fn spec(ctx: &Ctx, a: &DncnnArgs, state_dir: PathBuf) -> Result<DncnnSpec> {
         state_dir,
         checkpoint_every: a.save.checkpoint_every,
         resume: a.save.resume.is_some(),
+        symmetry: a.symmetry,
     })
 }
 

@@ -48,6 +48,12 @@ pub struct EstimateArgs {
     /// Saving and resuming.
     #[command(flatten)]
     pub save: ResumeArgs,
+    /// What the dynamics do with the loss's scale-invariant groups (the weights feeding
+    /// BatchNorm, LayerNorm or GroupNorm, found at θ₀): project (each moves on the sphere of its
+    /// θ₀ norm; the default wherever there are groups) or off (the plain dynamics: their norms
+    /// random-walk upward on long runs, warned before the run when predicted past ×1.25).
+    #[arg(long, value_parser = crate::args::parse_symmetry)]
+    pub symmetry: Option<hessrank_rank::Symmetry>,
 }
 
 /// `--precond` as the library's choice.
@@ -70,6 +76,7 @@ pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
         validate: a.validate,
         checkpoint_every: a.save.checkpoint_every,
         resume: a.save.resume.is_some(),
+        symmetry: a.symmetry,
     };
     spec.validate_settings()?;
     let problem = source::load(&a.import.spec(&a.model)?, &ctx.device)?;

@@ -73,6 +73,9 @@ pub struct DncnnSpec {
     pub checkpoint_every: usize,
     /// Continue the runs saved in `state_dir`.
     pub resume: bool,
+    /// What the dynamics do with the loss's scale-invariant groups (`None`: project them,
+    /// [`crate::symmetry::with_scale_groups`]).
+    pub symmetry: Option<hessrank_rank::Symmetry>,
 }
 
 /// θ₀ as the run records it.

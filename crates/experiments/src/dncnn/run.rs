@@ -105,8 +105,11 @@ pub fn run(
         StepSize::Auto { c } => c / mu_max,
         StepSize::Fixed(eta) => eta,
     };
+    let scale_groups = hessrank_rank::symmetry::find_scale_groups(objective, model)?;
+    let langevin =
+        crate::symmetry::with_scale_groups(spec.langevin.clone(), spec.symmetry, scale_groups.clone(), observer);
     let config_at =
-        |sigma2: f64| spec.langevin.clone().with_step(StepSize::Fixed(eta)).with_sigma2(sigma2).with_check_step(false);
+        |sigma2: f64| langevin.clone().with_step(StepSize::Fixed(eta)).with_sigma2(sigma2).with_check_step(false);
     let mut runs = Vec::new();
     let mut theories = Vec::new();
     for (index, &sigma2) in spec.sigma2.iter().enumerate() {
@@ -131,7 +134,6 @@ pub fn run(
     let check = FrozenCheck::of(p.frozen.uncertainty.estimate, p.frozen.uncertainty.stderr, predicted[0]);
     let mut warnings = spectrum_warnings(&spectrum, th.record.grad_norm, spec.ubaru_saad.degree);
     let scale_drift = bn_scale_drift(&spec.state_dir.join(state_files(0).1), model)?;
-    let scale_groups = hessrank_rank::symmetry::find_scale_groups(objective, model)?;
     warnings.extend(scale_drift.as_ref().and_then(scale_drift_warning));
     let sigma2_sweep = runs
         .iter()

@@ -118,11 +118,45 @@ pub struct LangevinConfig {
     /// With a fixed η, also estimate μ_max first and warn when η μ_max ≥ 2 (the run would diverge).
     #[config(default = true)]
     pub check_step: bool,
-    /// The scale-invariant groups whose dynamics run on the sphere of their θ₀ norm (the
-    /// projected scheme of [`super::projection`]); empty: the plain dynamics. Dead groups
-    /// (‖w₀‖ = 0) are left out.
+    /// The loss's scale-invariant groups at θ₀ ([`crate::symmetry::find_scale_groups`], or what
+    /// the model declares); what happens to them is `symmetry`'s choice.
     #[config(default = "Vec::new()")]
-    pub projected_groups: Vec<crate::symmetry::ScaleGroup>,
+    pub scale_groups: Vec<crate::symmetry::ScaleGroup>,
+    /// Whether the groups' dynamics run on the sphere of their θ₀ norm (the projected scheme of
+    /// [`super::projection`]; dead groups, ‖w₀‖ = 0, are left out) or as the plain dynamics,
+    /// with a warning before the run when their norms are predicted to drift.
+    #[config(default = "Symmetry::Project")]
+    pub symmetry: Symmetry,
+}
+
+/// What a run does with the loss's scale-invariant groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Symmetry {
+    /// Each group moves on the sphere of its θ₀ norm (Langevin dynamics on the quotient).
+    Project,
+    /// The plain dynamics: the groups' norms random-walk upward.
+    Off,
+}
+
+impl std::str::FromStr for Symmetry {
+    type Err = Error;
+    fn from_str(s: &str) -> hessrank_core::Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "project" | "on" => Ok(Symmetry::Project),
+            "off" | "none" => Ok(Symmetry::Off),
+            _ => Err(Error::config("symmetry", s, "project or off")),
+        }
+    }
+}
+
+impl LangevinConfig {
+    /// The groups the dynamics project: the live ones, with [`Symmetry::Project`].
+    pub fn projected_groups(&self) -> Vec<crate::symmetry::ScaleGroup> {
+        match self.symmetry {
+            Symmetry::Project => self.scale_groups.iter().filter(|g| !g.is_dead()).cloned().collect(),
+            Symmetry::Off => Vec::new(),
+        }
+    }
 }
 
 impl LangevinConfig {
@@ -140,7 +174,8 @@ impl LangevinConfig {
         "drift",
         "power_iters",
         "check_step",
-        "projected_groups",
+        "scale_groups",
+        "symmetry",
     ];
 
     /// Checks every field, naming the first bad one with its value and the allowed range.
@@ -169,12 +204,8 @@ impl LangevinConfig {
         if !(self.divergence_factor.is_finite() && self.divergence_factor > 1.0) {
             return Err(Error::config("divergence_factor", self.divergence_factor, "a finite number > 1"));
         }
-        if let Some(g) = self.projected_groups.iter().find(|g| !(g.norm.is_finite() && g.norm >= 0.0)) {
-            return Err(Error::config(
-                "projected group norm",
-                format!("{} = {}", g.group, g.norm),
-                "a finite ‖w₀‖ ≥ 0",
-            ));
+        if let Some(g) = self.scale_groups.iter().find(|g| !(g.norm.is_finite() && g.norm >= 0.0)) {
+            return Err(Error::config("scale group norm", format!("{} = {}", g.group, g.norm), "a finite ‖w₀‖ ≥ 0"));
         }
         Ok(())
     }

@@ -163,6 +163,7 @@ impl<'o, C> Langevin<'o, C> {
         // Observers start at the first iteration this process runs: L(θ_0) is known by then
         // (measured at k = 0, or restored).
         let (eta, mut loss0) = (run.eta(), run.loss0().to_vec());
+        let mut setup_warnings = run.warnings().to_vec();
         let mut started = false;
         let observers = &mut self.observers;
         while !run.is_done() {
@@ -174,8 +175,14 @@ impl<'o, C> Langevin<'o, C> {
                     if loss0.is_empty() {
                         loss0 = it.losses.to_vec();
                     }
-                    let info =
-                        StartInfo { chains: it.losses.len(), k_tot, eta, loss0: std::mem::take(&mut loss0), sigma2 };
+                    let info = StartInfo {
+                        chains: it.losses.len(),
+                        k_tot,
+                        eta,
+                        loss0: std::mem::take(&mut loss0),
+                        sigma2,
+                        warnings: std::mem::take(&mut setup_warnings),
+                    };
                     observers.start(&info);
                 }
                 go_on = observers.iteration(it);

@@ -51,7 +51,7 @@ mod state;
 mod warning;
 
 pub use auto_step::{PowerIteration, estimate_mu_max};
-pub use config::{DriftCorrection, LangevinConfig, Scheme, StepSize};
+pub use config::{DriftCorrection, LangevinConfig, Scheme, StepSize, Symmetry};
 pub use driver::{Checkpointing, Curvature, Langevin, SameObjective};
 pub use estimate::{ChainSummary, ESS_MIN, R_HAT_MAX, RankEstimate, Uncertainty, uncertainty};
 pub use merge::{MergeInput, merge};

@@ -16,6 +16,9 @@ pub struct StartInfo {
     pub loss0: Vec<f64>,
     /// σ².
     pub sigma2: f64,
+    /// The warnings found while setting up (about the step, or the groups' predicted drift), to
+    /// show before the run.
+    pub warnings: Vec<super::Warning>,
 }
 
 /// Receives the run's progress.

@@ -50,12 +50,28 @@ pub(crate) fn projection_of<M: burn::module::Module>(
     layout: &ParamLayout,
     like: &ParamTensors,
 ) -> Result<Option<Projection>> {
-    if config.projected_groups.is_empty() {
+    let groups = config.projected_groups();
+    if groups.is_empty() {
         return Ok(None);
     }
     let device =
         like.tensors.first().map(|t| t.device()).ok_or_else(|| Error::config("model", "no parameters", "≥ 1"))?;
-    Projection::new(&config.projected_groups, layout, &flatten_f64(theta0), &device)
+    Projection::new(&groups, layout, &flatten_f64(theta0), &device)
+}
+
+/// The warning of a plain run whose groups' norms are predicted to pass
+/// [`super::warning::SCALE_DRIFT_AHEAD`] (none when they are not).
+fn drift_ahead(config: &LangevinConfig, layout: &ParamLayout, g: &[f64], eta: f64) -> Result<Option<Warning>> {
+    let growth =
+        crate::symmetry::predicted_norm_growth(&config.scale_groups, layout, g, eta, config.sigma2, config.k_tot)?;
+    let over: Vec<&(String, f64)> = growth.iter().filter(|(_, r)| *r > super::warning::SCALE_DRIFT_AHEAD).collect();
+    let worst = over.iter().max_by(|a, b| a.1.total_cmp(&b.1));
+    Ok(worst.map(|(name, ratio)| Warning::ScaleDriftAhead {
+        groups: over.len(),
+        worst: name.clone(),
+        ratio: *ratio,
+        k_tot: config.k_tot,
+    }))
 }
 
 /// The largest excess loss before a run counts as diverged: `divergence_factor` · σ²/4 · n.
@@ -164,6 +180,9 @@ where
         let (a, b) = step_factors(precond, eta, config.sigma2);
         let per_replica = objective.stacked().max(1);
         let projection = projection_of(config, theta0, &layout, &a)?;
+        if config.symmetry == super::Symmetry::Off && !config.scale_groups.is_empty() {
+            warnings.extend(drift_ahead(config, &layout, &precond.dynamics_flat(), eta)?);
+        }
         let replica = |stream: u64, noiseless: bool| {
             Replica::new(theta0.clone(), CounterNoise::new(config.seed, stream), noiseless, layout.numel(), per_replica)
         };

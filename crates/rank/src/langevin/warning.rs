@@ -2,6 +2,11 @@
 //! what it means and what to do.
 
 use super::estimate::{ESS_MIN, R_HAT_MAX};
+
+/// A plain run whose scale-invariant groups are predicted to grow past this ratio of their θ₀ norm
+/// is warned before it starts.
+pub const SCALE_DRIFT_AHEAD: f64 = 1.25;
+
 use serde::{Deserialize, Serialize};
 
 /// A warning about a run's settings or its statistics.
@@ -27,6 +32,20 @@ pub enum Warning {
         ess: f64,
         /// μ_K = 1/(2ηK_tot), the eigenvalue threshold of the count.
         threshold: f64,
+    },
+    /// The plain dynamics (`--symmetry off`) on a loss with scale-invariant groups, whose norms are
+    /// predicted to grow past [`SCALE_DRIFT_AHEAD`] over the run (E‖w_K‖² = ‖w₀‖² + Kησ² Σ_{i∈w} Gᵢ,
+    /// [`crate::symmetry::predicted_norm_growth`]): the modes around them will relax ever more
+    /// slowly and be under-counted. Raised before the run.
+    ScaleDriftAhead {
+        /// How many groups pass the limit.
+        groups: usize,
+        /// The group predicted to drift most.
+        worst: String,
+        /// Its predicted ‖w_K‖/‖w₀‖.
+        ratio: f64,
+        /// K_tot.
+        k_tot: usize,
     },
     /// One chain: its interval comes from the autocorrelation of its own trace, which assumes the
     /// trace is stationary, and R̂ > [`R_HAT_MAX`] or bulk ESS < [`ESS_MIN`] says it is not.
@@ -77,6 +96,12 @@ impl std::fmt::Display for Warning {
                 "still rising (R̂ {r_hat:.3}, bulk ESS {ess:.0}): the loss is not yet stationary, so the estimate \
                  counts the modes of G^½HG^½ above μ_K = {threshold:.3e} and grows with K_tot where the spectrum \
                  goes on below it (threshold.svg draws the count against μ); the interval holds for this run length"
+            ),
+            Warning::ScaleDriftAhead { groups, ref worst, ratio, k_tot } => write!(
+                f,
+                "without the projection the norms of {groups} scale-invariant groups are predicted to grow past \
+                 ×{SCALE_DRIFT_AHEAD} over K_tot = {k_tot} (E‖w_K‖² = ‖w₀‖² + Kησ²ΣG), up to ×{ratio:.2} for {worst}: \
+                 the modes around them will relax ever more slowly and be under-counted; run with --symmetry project"
             ),
             Warning::NotStationary { r_hat, ess } => write!(
                 f,
