@@ -122,3 +122,44 @@ fn the_drift_prediction_bounds_the_paper_runs_measured_drift() {
     println!("{warning}");
     assert!(warning.to_string().contains("--symmetry project"));
 }
+
+/// ONNX graphs get the same treatment: the DnCNN exported in training mode (untrained PyTorch
+/// weights, whose small channel variances make BatchNorm's ε break the symmetry most: cosines up
+/// to 4.3e-5) has the native model's 8 groups, the output channels of the convolution before its
+/// BatchNorm under the file's initializer name, and a projected run keeps them on their spheres to
+/// 1e-12; the graph with BatchNorm in inference mode (a fixed affine map, no symmetry) has none.
+#[test]
+fn onnx_graphs_with_training_mode_batchnorm_are_projected_too() {
+    use hessrank_experiments::registry::{ModelSource, OnnxLoss, OnnxSpec};
+    let fixture = |name: &str| repo().join("crates/onnx/tests/fixtures").join(name);
+    let load = |name: &str, loss: OnnxLoss| {
+        let f = fixture(name);
+        let spec = OnnxSpec { model: f.join("model.onnx"), data: f.join("data.safetensors"), loss };
+        ProblemSpec { source: ModelSource::Onnx(spec), data: None, label_smoothing: None }.load(&f64_device()).unwrap()
+    };
+    let dncnn = load("dncnn", OnnxLoss::Mse);
+    let groups = dncnn.ops().scale_groups().unwrap();
+    let names: Vec<&str> = groups.iter().map(|g| g.group.as_str()).collect();
+    println!("ONNX DnCNN groups: {names:?}");
+    assert_eq!(groups.len(), 8, "{names:?}");
+    // The graph is PyTorch's nn.Sequential: the convolution before the BatchNorm is module 2.
+    let want: Vec<String> = (0..8).map(|c| format!("2.weight[{c}]")).collect();
+    assert_eq!(names, want);
+    let root = std::env::temp_dir().join(format!("hessrank-symmetry-onnx-{}", std::process::id()));
+    let store = hessrank_experiments::store::RunStore::create(&root, "estimate").unwrap();
+    let report = estimate(&spec(100, None), &dncnn, Some(&store), &mut Quiet).unwrap();
+    assert_eq!(report.estimate.config.scale_groups.len(), 8);
+    let state: LangevinState = hessrank_core::atomic::read_json(&store.path.join("langevin-state.json")).unwrap();
+    let layout = dncnn.layout();
+    let mut worst = 0.0f64;
+    for chain in state.chain_params() {
+        for g in &groups {
+            let norm = g.indices(&layout).unwrap().iter().map(|&i| chain[i] * chain[i]).sum::<f64>().sqrt();
+            worst = worst.max((norm / g.norm - 1.0).abs());
+        }
+    }
+    std::fs::remove_dir_all(&root).ok();
+    assert!(worst <= 1e-12, "{worst}");
+    let inference = load("cnn_batchnorm_inference", OnnxLoss::CrossEntropy { label_smoothing: 0.0 });
+    assert!(inference.ops().scale_groups().unwrap().is_empty());
+}

@@ -9,6 +9,7 @@ mod commands;
 mod experiments;
 mod imports;
 mod onnx;
+mod symmetry;
 
 pub fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("hessrank-cli-{}-{name}", std::process::id()));
