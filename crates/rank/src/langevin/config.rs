@@ -127,6 +127,11 @@ pub struct LangevinConfig {
     /// with a warning before the run when their norms are predicted to drift.
     #[config(default = "Symmetry::Project")]
     pub symmetry: Symmetry,
+    /// An adaptive run length (`--iters auto`, [`super::adaptive`]): `k_tot` and `k_avg` are then
+    /// the current stage's (the first: K₀ and K₀/2), and the run doubles until it stops. `None`:
+    /// the fixed K_tot and K_avg.
+    #[config(default = "None")]
+    pub adaptive: Option<super::AdaptiveLength>,
 }
 
 /// What a run does with the loss's scale-invariant groups.
@@ -150,6 +155,12 @@ impl std::str::FromStr for Symmetry {
 }
 
 impl LangevinConfig {
+    /// The settings of an adaptive run starting at its first stage: K_tot = K₀, K_avg = K₀/2.
+    pub fn adaptive_from(self, adaptive: super::AdaptiveLength) -> Self {
+        let first = adaptive.first;
+        self.with_k_tot(first).with_k_avg(first / 2).with_adaptive(Some(adaptive))
+    }
+
     /// The groups the dynamics project: the live ones, with [`Symmetry::Project`].
     pub fn projected_groups(&self) -> Vec<crate::symmetry::ScaleGroup> {
         match self.symmetry {
@@ -176,6 +187,7 @@ impl LangevinConfig {
         "check_step",
         "scale_groups",
         "symmetry",
+        "adaptive",
     ];
 
     /// Checks every field, naming the first bad one with its value and the allowed range.
@@ -203,6 +215,9 @@ impl LangevinConfig {
         }
         if !(self.divergence_factor.is_finite() && self.divergence_factor > 1.0) {
             return Err(Error::config("divergence_factor", self.divergence_factor, "a finite number > 1"));
+        }
+        if let Some(a) = &self.adaptive {
+            a.validate()?;
         }
         if let Some(g) = self.scale_groups.iter().find(|g| !(g.norm.is_finite() && g.norm >= 0.0)) {
             return Err(Error::config("scale group norm", format!("{} = {}", g.group, g.norm), "a finite ‖w₀‖ ≥ 0"));

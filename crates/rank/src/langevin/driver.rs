@@ -143,7 +143,13 @@ impl<'o, C> Langevin<'o, C> {
             Some(c) if self.resume && c.path.is_file() => {
                 let saved: LangevinState = read_json(&c.path)?;
                 let [was, now] = [&saved.config, &self.config].map(|c| serde_json::to_value(c).unwrap_or_default());
-                if let Some((field, saved, given)) = first_difference(&was, &now, LangevinConfig::FIELDS) {
+                // An adaptive run's K_tot and K_avg are its current stage's, not the settings'.
+                let fields: Vec<&str> = LangevinConfig::FIELDS
+                    .iter()
+                    .copied()
+                    .filter(|f| self.config.adaptive.is_none() || !matches!(*f, "k_tot" | "k_avg"))
+                    .collect();
+                if let Some((field, saved, given)) = first_difference(&was, &now, &fields) {
                     return Err(Error::SettingsMismatch { path: c.path.clone(), field, saved, given });
                 }
                 Some(saved)
@@ -158,7 +164,7 @@ impl<'o, C> Langevin<'o, C> {
             Some(c) => write_json_atomic(&c.path, &run.snapshot()),
             None => Ok(()),
         };
-        let (k_tot, sigma2) = (self.config.k_tot, self.config.sigma2);
+        let sigma2 = self.config.sigma2;
         let every = self.checkpoint.as_ref().map(|c| c.every.max(1));
         // Observers start at the first iteration this process runs: L(θ_0) is known by then
         // (measured at k = 0, or restored).
@@ -166,34 +172,45 @@ impl<'o, C> Langevin<'o, C> {
         let mut setup_warnings = run.warnings().to_vec();
         let mut started = false;
         let observers = &mut self.observers;
-        while !run.is_done() {
-            let k = run.iteration();
-            let mut go_on = true;
-            run.step_with(|it| {
-                if !started {
-                    started = true;
-                    if loss0.is_empty() {
-                        loss0 = it.losses.to_vec();
+        'stages: loop {
+            let k_tot = run.config.k_tot;
+            while !run.is_done() {
+                let k = run.iteration();
+                let mut go_on = true;
+                run.step_with(|it| {
+                    if !started {
+                        started = true;
+                        if loss0.is_empty() {
+                            loss0 = it.losses.to_vec();
+                        }
+                        let info = StartInfo {
+                            chains: it.losses.len(),
+                            k_tot,
+                            eta,
+                            loss0: std::mem::take(&mut loss0),
+                            sigma2,
+                            warnings: std::mem::take(&mut setup_warnings),
+                        };
+                        observers.start(&info);
                     }
-                    let info = StartInfo {
-                        chains: it.losses.len(),
-                        k_tot,
-                        eta,
-                        loss0: std::mem::take(&mut loss0),
-                        sigma2,
-                        warnings: std::mem::take(&mut setup_warnings),
-                    };
-                    observers.start(&info);
+                    go_on = observers.iteration(it);
+                    true
+                })?;
+                if every.is_some_and(|e| (k + 1).is_multiple_of(e)) {
+                    save(&run)?;
                 }
-                go_on = observers.iteration(it);
-                true
-            })?;
-            if every.is_some_and(|e| (k + 1).is_multiple_of(e)) {
-                save(&run)?;
+                if !go_on {
+                    save(&run)?;
+                    break 'stages;
+                }
             }
-            if !go_on {
-                save(&run)?;
-                break;
+            // An adaptive run either stops here or goes on to a stage twice as long.
+            match run.next_stage()? {
+                Some(stage) => {
+                    observers.next_stage(&stage, run.config.k_tot);
+                    save(&run)?;
+                }
+                None => break,
             }
         }
         if run.is_done() {

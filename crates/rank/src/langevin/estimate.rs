@@ -99,8 +99,12 @@ pub struct RankEstimate {
     pub iterations: usize,
     /// Warnings raised before or during the run (a fixed η with η μ_max ≥ 2, R̂, ESS).
     pub warnings: Vec<Warning>,
-    /// The configuration, seed included.
+    /// The configuration, seed included (for an adaptive run, `k_tot` and `k_avg` are the last
+    /// stage's).
     pub config: LangevinConfig,
+    /// The stages of an adaptive run and why it stopped (None for a fixed length).
+    #[serde(default)]
+    pub adaptive: Option<super::AdaptiveReport>,
     /// The per-iteration excess-loss traces of the window, 4/σ²-scaled, one per chain (what R̂, ESS
     /// and `merge` work on; saved beside the result, not in it).
     #[serde(skip)]

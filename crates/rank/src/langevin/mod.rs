@@ -37,6 +37,7 @@
 //! [`LangevinState`]; [`RankEstimate`] is the serialisable result; [`merge`] pools runs that differ
 //! only in seed. The algorithm never prints: [`Observer`]s see every recorded iteration.
 
+pub mod adaptive;
 mod auto_step;
 mod config;
 pub mod diagnostics;
@@ -50,6 +51,7 @@ mod run;
 mod state;
 mod warning;
 
+pub use adaptive::{AdaptiveLength, AdaptiveReport, Stage, Stop};
 pub use auto_step::{PowerIteration, estimate_mu_max};
 pub use config::{DriftCorrection, LangevinConfig, Scheme, StepSize, Symmetry};
 pub use driver::{Checkpointing, Curvature, Langevin, SameObjective};

@@ -31,6 +31,8 @@ pub trait Observer {
     fn iteration(&mut self, _it: &Iteration<'_>) -> bool {
         true
     }
+    /// Called when an adaptive run finishes `stage` and starts the next, which runs to `k_tot`.
+    fn next_stage(&mut self, _stage: &super::Stage, _k_tot: usize) {}
 }
 
 /// An observer that ignores everything.
@@ -46,6 +48,10 @@ pub struct Fanout<'o>(pub Vec<&'o mut dyn Observer>);
 impl Observer for Fanout<'_> {
     fn start(&mut self, info: &StartInfo) {
         self.0.iter_mut().for_each(|o| o.start(info));
+    }
+
+    fn next_stage(&mut self, stage: &super::Stage, k_tot: usize) {
+        self.0.iter_mut().for_each(|o| o.next_stage(stage, k_tot));
     }
 
     fn iteration(&mut self, it: &Iteration<'_>) -> bool {
@@ -107,6 +113,17 @@ impl TraceRecorder {
 impl Observer for TraceRecorder {
     fn start(&mut self, info: &StartInfo) {
         self.k_tot = info.k_tot;
+    }
+
+    /// The run now goes to `k_tot`: with the default stride, the points kept so far are thinned
+    /// to the new one, so a run of any length keeps about [`TRACE_POINTS`].
+    fn next_stage(&mut self, _stage: &super::Stage, k_tot: usize) {
+        let last = self.points.last().map(|p| p.k);
+        self.k_tot = k_tot;
+        if self.stride.is_none() {
+            let stride = (k_tot / TRACE_POINTS).max(1);
+            self.points.retain(|p| p.k.is_multiple_of(stride) || Some(p.k) == last);
+        }
     }
 
     fn iteration(&mut self, it: &Iteration<'_>) -> bool {

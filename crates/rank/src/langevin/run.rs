@@ -118,6 +118,10 @@ pub struct LangevinRun<'a, O: Objective> {
     pub(crate) start: Instant,
     /// Seconds spent before a resume.
     pub(crate) elapsed0: f64,
+    /// The finished stages of an adaptive run.
+    pub(crate) stages: Vec<super::Stage>,
+    /// Why an adaptive run stopped, once it has.
+    pub(crate) stop: Option<super::Stop>,
 }
 
 impl<'a, O: Objective> LangevinRun<'a, O>
@@ -212,6 +216,8 @@ where
             theta0_sha256: sha256_of(&flatten_f64(theta0)),
             precond_sha256: sha256_of(&precond.dynamics_flat()),
             start,
+            stages: Vec::new(),
+            stop: None,
         })
     }
 
@@ -230,9 +236,39 @@ where
         self.k
     }
 
-    /// Whether all K_tot iterations are done.
+    /// Whether all K_tot iterations are done (for an adaptive run: the current stage's).
     pub fn is_done(&self) -> bool {
         self.k >= self.config.k_tot
+    }
+
+    /// Closes the stage an adaptive run has just finished: records its estimate, and either
+    /// stops the run ([`super::AdaptiveLength::decide`]) or starts the next stage, twice as long,
+    /// whose window is the iterations it adds. Returns the finished stage when a next one started.
+    /// A fixed-length run, or a run already stopped, has no next stage.
+    pub fn next_stage(&mut self) -> Result<Option<super::Stage>> {
+        let Some(adaptive) = self.config.adaptive else { return Ok(None) };
+        if self.stop.is_some() || !self.is_done() {
+            return Ok(None);
+        }
+        let u = self.finish()?.uncertainty;
+        let stage = super::Stage {
+            k_tot: self.k,
+            estimate: u.estimate,
+            stderr: u.stderr,
+            half_width: (u.ci95[1] - u.ci95[0]) / 2.0,
+            threshold: 1.0 / (2.0 * self.eta * self.k as f64),
+            elapsed_s: self.elapsed0 + self.start.elapsed().as_secs_f64(),
+        };
+        self.stages.push(stage);
+        if let Some(stop) = adaptive.decide(&self.stages, self.eta) {
+            self.stop = Some(stop);
+            return Ok(None);
+        }
+        let k_tot = 2 * self.k;
+        self.config.k_tot = k_tot;
+        self.config.k_avg = k_tot - self.k;
+        self.windows.iter_mut().chain(self.excess.iter_mut()).for_each(Vec::clear);
+        Ok(Some(stage))
     }
 
     /// The current parameters of every replica (the companion last, if any).
@@ -378,6 +414,7 @@ where
             iterations: self.k,
             warnings: self.warnings.clone(),
             config: self.config.clone(),
+            adaptive: self.stop.map(|stop| super::AdaptiveReport { stages: self.stages.clone(), stop }),
             traces: Vec::new(),
         };
         r.set_chains(chain, self.excess.clone());

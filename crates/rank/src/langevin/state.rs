@@ -40,6 +40,12 @@ pub struct LangevinState {
     pub fingerprints: [String; 2],
     replicas: Vec<ReplicaState>,
     companion: Option<ReplicaState>,
+    /// The finished stages of an adaptive run.
+    #[serde(default)]
+    pub stages: Vec<super::Stage>,
+    /// Why an adaptive run stopped, once it has.
+    #[serde(default)]
+    pub stop: Option<super::Stop>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -88,6 +94,8 @@ where
             fingerprints: [self.theta0_sha256.clone(), self.precond_sha256.clone()],
             replicas: self.replicas.iter().map(Replica::state).collect(),
             companion: self.companion.as_ref().map(Replica::state),
+            stages: self.stages.clone(),
+            stop: self.stop,
         }
     }
 
@@ -159,6 +167,8 @@ where
             precond_sha256,
             start: Instant::now(),
             elapsed0: state.elapsed_s,
+            stages: state.stages,
+            stop: state.stop,
         })
     }
 }
