@@ -2,7 +2,61 @@
 //! baseline's settings), their parsers, and the one-line summary of an estimate.
 
 use crate::Ctx;
+use hessrank_rank::langevin::AdaptiveLength;
 use hessrank_rank::{DriftCorrection, LangevinConfig, Scheme, StepSize};
+
+/// The run length: adaptive (`auto`) or a fixed number of iterations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Iters {
+    /// Stages that double until a plateau, the resolution asked for, or the budget.
+    Auto,
+    /// K_tot iterations.
+    Fixed(usize),
+}
+
+/// `--iters`: auto or a positive number.
+pub fn parse_iters(s: &str) -> Result<Iters, String> {
+    match s {
+        "auto" => Ok(Iters::Auto),
+        _ => match s.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(Iters::Fixed(n)),
+            _ => Err(format!("invalid --iters {s:?}: use auto or a number of iterations > 0")),
+        },
+    }
+}
+
+/// A positive finite number (`what` names the flag).
+fn positive(s: &str, what: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("invalid {what} {s:?}: a finite number > 0")),
+    }
+}
+
+/// `--precision`: a fraction (0.01) or a percentage (1%).
+pub fn parse_precision(s: &str) -> Result<f64, String> {
+    match s.trim().strip_suffix('%') {
+        Some(p) => positive(p, "--precision").map(|p| p / 100.0),
+        None => positive(s, "--precision"),
+    }
+}
+
+/// `--resolve`: an eigenvalue μ* > 0.
+pub fn parse_resolve(s: &str) -> Result<f64, String> {
+    positive(s, "--resolve")
+}
+
+/// `--max-time`: seconds, or with a suffix s, m or h.
+pub fn parse_duration(s: &str) -> Result<f64, String> {
+    let s = s.trim();
+    let (number, scale) = match s.chars().last() {
+        Some('s') => (&s[..s.len() - 1], 1.0),
+        Some('m') => (&s[..s.len() - 1], 60.0),
+        Some('h') => (&s[..s.len() - 1], 3600.0),
+        _ => (s, 1.0),
+    };
+    positive(number, "--max-time").map(|v| v * scale)
+}
 
 /// η given as `auto`, `auto:C` (η = C/μ_max) or a positive number.
 pub fn parse_eta(s: &str) -> Result<StepSize, String> {
@@ -58,12 +112,29 @@ pub struct LangevinArgs {
     /// supports one.
     #[arg(long, value_delimiter = ',', value_parser = parse_sigma2, allow_hyphen_values = true)]
     pub sigma2: Vec<f64>,
-    /// Total iterations K_tot (default: 2,000; dncnn: 1,500).
-    #[arg(long)]
-    pub iters: Option<usize>,
-    /// Iterations averaged at the end, K_avg (default 1,000).
+    /// Run length: auto (the default: stages that double the run, each averaged over its last
+    /// half, until the estimate reaches a plateau, --resolve is met, or --max-iters/--max-time)
+    /// or a fixed number of iterations K_tot.
+    #[arg(long, value_parser = parse_iters)]
+    pub iters: Option<Iters>,
+    /// Iterations averaged at the end of a fixed --iters N, K_avg (default: N/2).
     #[arg(long)]
     pub avg: Option<usize>,
+    /// With --iters auto: the plateau's tolerance and the interval's target half-width, relative
+    /// to the estimate (default 1%; `0.01` or `1%`).
+    #[arg(long, value_parser = parse_precision)]
+    pub precision: Option<f64>,
+    /// With --iters auto: stop once every mode of G^½HG^½ above this eigenvalue μ* has
+    /// equilibrated (1/(2ηk) ≤ μ*/10 over the window).
+    #[arg(long, value_parser = parse_resolve)]
+    pub resolve: Option<f64>,
+    /// With --iters auto: the longest run (default 64,000; dncnn: 4,000).
+    #[arg(long)]
+    pub max_iters: Option<usize>,
+    /// With --iters auto: the most time, in seconds or with a suffix (90s, 10m, 2h); no stage
+    /// starts that would pass it at the time per iteration so far.
+    #[arg(long, value_parser = parse_duration)]
+    pub max_time: Option<f64>,
     /// Independent chains (default 4; their spread gives the error bar).
     #[arg(long)]
     pub chains: Option<usize>,
@@ -123,14 +194,58 @@ impl UsArgs {
 }
 
 impl LangevinArgs {
-    /// The configuration of a command that takes one σ², validated (errors name the flag).
+    /// The configuration of a command that takes one σ², validated (errors name the flag): the
+    /// library's defaults with the adaptive length.
     pub fn config(&self, ctx: &Ctx) -> anyhow::Result<LangevinConfig> {
         anyhow::ensure!(
             self.sigma2.len() <= 1,
             "--sigma2 takes one value here (got {}); the σ² sweep is on estimate and dncnn",
             self.sigma2.len()
         );
-        self.config_with(ctx, LangevinConfig::new())
+        self.config_with(ctx, Self::adaptive_base())
+    }
+
+    /// The library's defaults with the default adaptive length (`estimate`, `matrix-rank`).
+    pub fn adaptive_base() -> LangevinConfig {
+        LangevinConfig::new().adaptive_from(AdaptiveLength::default())
+    }
+
+    /// The adaptive length the flags ask for over `base`'s (`None`: a fixed length).
+    fn adaptive(&self, base: &LangevinConfig) -> anyhow::Result<Option<AdaptiveLength>> {
+        let adaptive = match self.iters {
+            Some(Iters::Auto) => Some(base.adaptive.unwrap_or_default()),
+            Some(Iters::Fixed(_)) => None,
+            None => base.adaptive,
+        };
+        let tuned = [
+            ("--precision", self.precision.is_some()),
+            ("--resolve", self.resolve.is_some()),
+            ("--max-iters", self.max_iters.is_some()),
+            ("--max-time", self.max_time.is_some()),
+        ];
+        match adaptive {
+            None => {
+                if let Some((flag, _)) = tuned.iter().find(|(_, given)| *given) {
+                    anyhow::bail!(
+                        "{flag} sets the adaptive run length: use it with --iters auto, not a fixed --iters N"
+                    );
+                }
+                Ok(None)
+            }
+            Some(a) => {
+                anyhow::ensure!(
+                    self.avg.is_none(),
+                    "--avg sets the window of a fixed --iters N; with --iters auto each stage averages over its last half"
+                );
+                Ok(Some(AdaptiveLength {
+                    precision: self.precision.unwrap_or(a.precision),
+                    resolve: self.resolve.or(a.resolve),
+                    max_iters: self.max_iters.unwrap_or(a.max_iters),
+                    max_time_s: self.max_time.or(a.max_time_s),
+                    first: a.first,
+                }))
+            }
+        }
     }
 
     /// Every σ² given, or the default one.
@@ -141,17 +256,26 @@ impl LangevinArgs {
     /// The flags given, over `base` (the library's defaults, or a command's own), at the first
     /// σ² given: the one builder of every command's configuration, validated (errors name the flag).
     pub fn config_with(&self, ctx: &Ctx, base: LangevinConfig) -> anyhow::Result<LangevinConfig> {
+        let adaptive = self.adaptive(&base)?;
+        let k_tot = match self.iters {
+            Some(Iters::Fixed(n)) => n,
+            _ => base.k_tot,
+        };
         let c = LangevinConfig {
             step: self.eta,
             sigma2: self.sigma2.first().copied().unwrap_or(base.sigma2),
-            k_tot: self.iters.unwrap_or(base.k_tot),
-            k_avg: self.avg.unwrap_or(base.k_avg),
+            k_tot,
+            k_avg: self.avg.unwrap_or(if adaptive.is_none() && self.iters.is_some() { k_tot / 2 } else { base.k_avg }),
             chains: self.chains.unwrap_or(base.chains),
             scheme: self.scheme,
             first_chain: self.first_chain,
             drift: self.drift.unwrap_or(base.drift),
             seed: ctx.seed,
             ..base
+        };
+        let c = match adaptive {
+            Some(a) => c.adaptive_from(a),
+            None => c.with_adaptive(None),
         };
         c.validate()?;
         Ok(c)

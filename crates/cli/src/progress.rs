@@ -39,6 +39,15 @@ impl Observer for LangevinProgress {
         self.every = (info.k_tot / 1000).max(1);
     }
 
+    fn next_stage(&mut self, stage: &hessrank_rank::langevin::Stage, k_tot: usize) {
+        self.bar.println(format!(
+            "stage K = {}: {:.1} ± {:.1} (modes above μ_K = {:.3e}); doubling to {k_tot}",
+            stage.k_tot, stage.estimate, stage.stderr, stage.threshold
+        ));
+        self.bar.set_length(k_tot as u64);
+        self.every = (k_tot / 1000).max(1);
+    }
+
     fn iteration(&mut self, it: &Iteration<'_>) -> bool {
         if !it.k.is_multiple_of(self.every) {
             return !self.stop.load(Ordering::Relaxed);

@@ -213,7 +213,7 @@ pub fn estimate(
         if sweep || spec.validate {
             let theory = exact_mu.as_ref().map(|mu| {
                 DiscreteTheory { mu: mu.clone(), eta: r.eta, sigma2: config.sigma2, scheme: config.scheme }
-                    .expected_estimate(config.k_tot, config.k_avg)
+                    .expected_estimate(r.config.k_tot, r.config.k_avg)
             });
             let row = SweepRow::of(&r, frozen.as_ref().map(|(f, d)| (f, d)), theory);
             if let (Some(f), Some(theory)) = (row.frozen, theory) {

@@ -80,6 +80,10 @@ impl Observer for PersistentTrace {
         self.trace.start(info);
     }
 
+    fn next_stage(&mut self, stage: &hessrank_rank::langevin::Stage, k_tot: usize) {
+        self.trace.next_stage(stage, k_tot);
+    }
+
     fn iteration(&mut self, it: &Iteration<'_>) -> bool {
         self.trace.iteration(it);
         if it.k >= self.last_saved + self.every {

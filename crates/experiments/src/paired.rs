@@ -126,9 +126,11 @@ where
     let label = format!("σ² = {s2:.1e}: frozen-activation objective (same noise)");
     observer.note(&label);
     let frozen_state = files.dir.map(|d| d.join(state_files(files.index).1));
+    // The same length as the real run: an adaptive real run's last stage, fixed.
+    let frozen_config = real.config.clone().with_adaptive(None);
     let (frozen, frozen_trace) = {
         let mut progress = observer.langevin(&label);
-        one_run(config, (curvature, curvature), (model, precond), frozen_state, files, progress.as_mut())?
+        one_run(&frozen_config, (curvature, curvature), (model, precond), frozen_state, files, progress.as_mut())?
     };
     let relu_excess = paired_difference(&real, &frozen)?;
     Ok(Paired { real, real_trace, frozen, frozen_trace, relu_excess })

@@ -6,6 +6,7 @@ use hessrank_core::{DiagPreconditioner, FnObjective, Objective, Result};
 use hessrank_experiments::Quiet;
 use hessrank_experiments::estimate::{EstimateSpec, PrecondChoice, estimate};
 use hessrank_experiments::registry::Problem;
+use hessrank_rank::langevin::AdaptiveLength;
 use hessrank_rank::{DriftCorrection, LangevinConfig, RankEstimate, Scheme, StepSize, Symmetry};
 
 /// Preconditioned Langevin dynamics at a minimum, and the rank estimate it gives.
@@ -48,6 +49,7 @@ impl Langevin {
     /// Total iterations K_tot.
     pub fn k_tot(mut self, k_tot: usize) -> Self {
         self.config.k_tot = k_tot;
+        self.config.adaptive = None;
         self
     }
 
@@ -99,6 +101,14 @@ impl Langevin {
     /// diagonal block H_BB of the Hessian. A glob that matches nothing is an error.
     pub fn params<S: Into<String>>(mut self, globs: impl IntoIterator<Item = S>) -> Self {
         self.params = globs.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// An adaptive run length (the CLI's `--iters auto`): stages that double the run, each averaged
+    /// over its last half, until a plateau, `adaptive.resolve`, or the budget; the result's
+    /// `adaptive` says which. Replaces K_tot and K_avg.
+    pub fn adaptive(mut self, adaptive: AdaptiveLength) -> Self {
+        self.config = self.config.adaptive_from(adaptive);
         self
     }
 

@@ -122,6 +122,7 @@ pub fn matrix_rank(
     let g = hessrank_core::DiagPreconditioner::identity(&hessrank_core::ParamLayout::of(&theta0), device);
     let batched = config.clone().with_chains(1);
     let mut r = crate::Langevin::new(&batched).run(&objective, &theta0, &g)?;
-    r.config = config.clone();
+    // The settings as given, with the length run (an adaptive run's last stage).
+    r.config.chains = config.chains;
     Ok(r)
 }

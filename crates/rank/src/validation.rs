@@ -38,8 +38,9 @@ pub struct PairedDifference {
 /// Errors when the runs have different chain counts or other Langevin settings (η, σ², K, seed,
 /// scheme, drift, first chain): they would not be paired.
 pub fn paired_difference(a: &RankEstimate, b: &RankEstimate) -> Result<PairedDifference> {
-    let ca = serde_json::to_value(&a.config).ok();
-    let cb = serde_json::to_value(&b.config).ok();
+    // The same settings and length (an adaptive run pairs with a fixed one of its final length).
+    let ca = serde_json::to_value(a.config.clone().with_adaptive(None)).ok();
+    let cb = serde_json::to_value(b.config.clone().with_adaptive(None)).ok();
     if a.chain.len() != b.chain.len() || ca != cb || a.eta != b.eta {
         return Err(Error::config(
             "paired runs",

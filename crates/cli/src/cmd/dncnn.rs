@@ -20,6 +20,16 @@ use hessrank_models::NoisyMnistConfig;
 use hessrank_rank::{DriftCorrection, LangevinConfig};
 use std::path::PathBuf;
 
+/// The main job's adaptive length: stages of 500, 1,000, 2,000 and 4,000 iterations (about two
+/// minutes for the real and the frozen chains together on 2 cores), unless a plateau comes first.
+pub const MAIN_JOB_LENGTH: hessrank_rank::langevin::AdaptiveLength = hessrank_rank::langevin::AdaptiveLength {
+    first: 500,
+    precision: 0.01,
+    resolve: None,
+    max_iters: 4000,
+    max_time_s: None,
+};
+
 /// Arguments of `dncnn` (defaults: a CPU-friendly size that finishes in a few minutes on 2 cores).
 #[derive(Parser, Debug)]
 pub struct DncnnArgs {
@@ -100,8 +110,8 @@ fn spec(ctx: &Ctx, a: &DncnnArgs, state_dir: PathBuf) -> Result<DncnnSpec> {
             Theta0Source::Checkpoint { dir: a.dir.clone(), retrain: a.retrain, schedule: a.schedule.config() }
         }
     };
-    // The experiment's own defaults under the flags: the main job's K_tot and the drift correction.
-    let base = LangevinConfig::new().with_k_tot(1500).with_drift(DriftCorrection::ControlVariate);
+    // The experiment's own defaults under the flags: the main job's budget and the drift correction.
+    let base = LangevinConfig::new().with_drift(DriftCorrection::ControlVariate).adaptive_from(MAIN_JOB_LENGTH);
     let l = &a.langevin;
     Ok(DncnnSpec {
         theta0,

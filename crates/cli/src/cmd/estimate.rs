@@ -13,7 +13,6 @@ use clap::Args;
 use hessrank_core::Error;
 use hessrank_experiments::estimate::{EstimateSpec, PrecondChoice, estimate, per_layer};
 use hessrank_experiments::store::{self, RunStore};
-use hessrank_rank::LangevinConfig;
 use std::path::PathBuf;
 
 /// Arguments of `estimate`.
@@ -69,7 +68,7 @@ fn precond_choice(flag: Option<&str>) -> PrecondChoice {
 /// Runs `estimate`.
 pub fn run(ctx: &Ctx, a: EstimateArgs) -> Result<()> {
     let mut spec = EstimateSpec {
-        langevin: a.langevin.config_with(ctx, LangevinConfig::new())?,
+        langevin: a.langevin.config_with(ctx, LangevinArgs::adaptive_base())?,
         sigma2: a.langevin.sigma2s(),
         precond: precond_choice(a.precond.as_deref()),
         params: a.params.clone(),

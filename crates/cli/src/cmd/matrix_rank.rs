@@ -28,7 +28,7 @@ pub fn run(ctx: &Ctx, a: MatrixRankArgs) -> Result<()> {
     let dir = RunStore::create(&ctx.out, "matrix-rank")?;
     let r = matrix_rank(&s, n, &config, &ctx.device, &a.file.display().to_string())?;
     println!("{}: {n}×{n}, {}", a.file.display(), summary_line(&r));
-    crate::output::print_warnings(&r.warnings);
+    crate::output::print_run(&r);
     dir.json("result.json", &MatrixRankResult { file: &a.file, n, estimate: r })?;
     println!("results in {}", dir.path.display());
     Ok(())

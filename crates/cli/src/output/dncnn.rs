@@ -122,10 +122,16 @@ pub fn print(dir: &RunStore, r: &DncnnReport) {
         real.uncertainty.ess,
         frozen.result.uncertainty.ess
     );
+    if let Some(a) = &real.adaptive {
+        println!("  run length                               {a}");
+    }
+    // The frozen chains run the real run's length: the real run's report speaks for both.
     for (which, w) in
         real.warnings.iter().map(|w| ("real", w)).chain(frozen.result.warnings.iter().map(|w| ("frozen", w)))
     {
-        println!("  {} ({which}): {w}", if w.is_note() { "note" } else { "warning" });
+        if crate::output::shows(real, w) {
+            println!("  {} ({which}): {w}", if w.is_note() { "note" } else { "warning" });
+        }
     }
     println!(
         "  Ubaru–Saad                               {:.1} ± {:.1}  → captures {:.1} % (threshold {:.3e})",

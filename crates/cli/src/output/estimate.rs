@@ -66,7 +66,7 @@ pub fn write_estimate(dir: &RunStore, params: &[String], origin: &str, report: &
         println!("like-for-like check in validation.json");
     }
     println!("{} ({} parameters)", summary_line(r), r.n_params);
-    crate::output::print_warnings(&r.warnings);
+    crate::output::print_run(r);
     println!("modes of G^½HG^½ below {:.3e} are not equilibrated (threshold 1/(2ηK_tot))", r.eigenvalue_threshold);
     println!("results in {} (threshold.svg: the rank at every eigenvalue threshold)", dir.path.display());
     if r.partial {

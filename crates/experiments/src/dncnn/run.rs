@@ -120,8 +120,12 @@ pub fn run(
         runs.push(run_paired(&config, objective, &frozen, model, precond, files, observer)?);
         theories.push(DiscreteTheory { mu: mu.clone(), eta, sigma2, scheme: spec.langevin.scheme });
     }
-    let predicted: Vec<f64> =
-        theories.iter().map(|t| t.expected_estimate(spec.langevin.k_tot, spec.langevin.k_avg)).collect();
+    // Each σ²'s run length: the real run's (its last stage, when adaptive).
+    let predicted: Vec<f64> = theories
+        .iter()
+        .zip(&runs)
+        .map(|(t, p)| t.expected_estimate(p.real.config.k_tot, p.real.config.k_avg))
+        .collect();
     let (p, theory) = (&runs[0], &theories[0]);
 
     // 4. U&S on the dense Hessian (products are free once H is formed).
@@ -161,7 +165,7 @@ pub fn run(
         },
         theory: TheorySummary {
             expected_estimate: predicted[0],
-            effective_rank_at_k_tot: theory.effective_rank(spec.langevin.k_tot),
+            effective_rank_at_k_tot: theory.effective_rank(p.real.config.k_tot),
             mu_max,
             eta_mu_max: eta * mu_max,
         },
@@ -183,7 +187,7 @@ pub fn run(
         scale_groups,
         wall_s: t0.elapsed().as_secs_f64(),
         config: DncnnRunConfig {
-            langevin: config_at(spec.sigma2[0]),
+            langevin: p.real.config.clone(),
             sigma2: spec.sigma2.clone(),
             data: spec.data.clone(),
             mnist: spec.mnist.clone(),
