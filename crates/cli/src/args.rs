@@ -237,12 +237,14 @@ impl LangevinArgs {
                     self.avg.is_none(),
                     "--avg sets the window of a fixed --iters N; with --iters auto each stage averages over its last half"
                 );
+                let max_iters = self.max_iters.unwrap_or(a.max_iters);
                 Ok(Some(AdaptiveLength {
                     precision: self.precision.unwrap_or(a.precision),
                     resolve: self.resolve.or(a.resolve),
-                    max_iters: self.max_iters.unwrap_or(a.max_iters),
+                    max_iters,
                     max_time_s: self.max_time.or(a.max_time_s),
-                    first: a.first,
+                    // A budget below the first stage is the first and only stage.
+                    first: a.first.min(max_iters),
                 }))
             }
         }

@@ -113,8 +113,10 @@ fn the_stopping_rules_follow_their_definitions() {
     assert_eq!(a.decide(&[stage(100, 19.95, 0.05), stage(200, 20.0, 0.03)], eta), Some(Stop::Plateau));
     // Change 0.1 > 2·0.03: not yet.
     assert_eq!(a.decide(&[stage(100, 19.9, 0.05), stage(200, 20.0, 0.03)], eta), None);
-    // Change 0.05 within 2 SE (0.5) but the interval (±0.8) is wider than 1 %: not yet.
+    // Change 0.05 within 2 SE (0.5) but the interval (±0.8) is wider than 1 %: not yet; at the
+    // budget, no plateau is established.
     assert_eq!(a.decide(&[stage(100, 19.95, 0.3), stage(200, 20.0, 0.25)], eta), None);
+    assert_eq!(a.decide(&[stage(3200, 19.95, 0.3), stage(6400, 20.0, 0.25)], eta), Some(Stop::MaxIters));
     // One stage is never a plateau.
     assert_eq!(a.decide(&[stage(100, 20.0, 0.01)], eta), None);
     // Resolve μ* = 0.2: needs 1/(ηK) ≤ 0.02, i.e. K ≥ 50.
@@ -261,11 +263,16 @@ fn adaptive_runs_on_a_gap_cover_the_theory_and_find_the_rank() {
 }
 
 /// On a quadratic without a gap (eigenvalues log-uniform over 8 decades), every run (100 of 4
-/// chains) stops at its budget and says it found no plateau.
+/// chains) stops at its budget, and a run says it found no plateau, naming μ_K.
 #[test]
 fn adaptive_runs_without_a_gap_stop_at_the_budget() {
     let a = AdaptiveLength { first: 200, precision: 0.01, resolve: None, max_iters: 25_600, max_time_s: None };
     let (outcomes, _) = batched_adaptive(&no_gap_spectrum(), 100, a, 19);
     let at_budget = outcomes.iter().filter(|(s, stop)| *stop == Stop::MaxIters && s.k_tot == 25_600).count();
     assert_eq!(at_budget, 100);
+    // What a run of it prints.
+    let (q, theta0, g) = quadratic(&no_gap_spectrum(), 4, 19);
+    let r = Langevin::new(&config(1.0, a)).run(&q, &theta0, &g).unwrap();
+    let said = r.adaptive.unwrap().to_string();
+    assert!(said.starts_with("no plateau") && said.contains("iteration budget") && said.contains("μ_K"), "{said}");
 }

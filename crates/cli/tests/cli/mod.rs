@@ -5,6 +5,7 @@ pub use assert_cmd::Command;
 pub use predicates::prelude::PredicateBooleanExt;
 pub use std::path::{Path, PathBuf};
 
+mod adaptive;
 mod commands;
 mod experiments;
 mod imports;

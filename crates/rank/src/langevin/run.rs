@@ -414,7 +414,11 @@ where
             iterations: self.k,
             warnings: self.warnings.clone(),
             config: self.config.clone(),
-            adaptive: self.stop.map(|stop| super::AdaptiveReport { stages: self.stages.clone(), stop }),
+            adaptive: self.stop.zip(self.config.adaptive).map(|(stop, a)| super::AdaptiveReport {
+                stages: self.stages.clone(),
+                stop,
+                precision: a.precision,
+            }),
             traces: Vec::new(),
         };
         r.set_chains(chain, self.excess.clone());
