@@ -3,11 +3,13 @@
 # Adam's preconditioner, Algorithm 1 (LM, eta = 1/mu_max, control-variate drift correction) on the
 # real loss and, paired, on the frozen-activation objective; the exact Hessian by finite
 # differences in f64, the published U&S, Figure 3, the validation panel and the threshold curve.
-# Default (N = 32, 1,500 iterations, loads models/dncnn-mnist): ~3 minutes on a 2-core CPU.
+# Default (N = 32, --iters auto up to 4,000 iterations, loads models/dncnn-mnist): ~2 minutes on a
+# 2-core CPU. The 8 BatchNorm-fed channels move on the spheres of their θ0 norms (--symmetry project,
+# the default; --symmetry off for the plain dynamics).
 #   --paper   the paper's scale: N = 256 images (the largest batch whose f64 Hessian by finite
 #             differences takes minutes, not hours, on a CPU), K_tot = 30,000, K_avg = 10,000,
 #             sigma2 = 1e-5, Adam's G, 4 real + 4 frozen chains in f32 (the Hessian in f64 first,
-#             saved and read back). Loads models/dncnn-mnist-256. About 3 hours on 2 cores; it
+#             saved and read back). Loads models/dncnn-mnist-256. About 80 minutes on 2 cores; it
 #             saves its state every 500 iterations: rerun with --resume results/paper-256/dncnn-*
 #             to continue. Extra flags go to `dncnn` (e.g. --mnist DIR for the full MNIST release).
 set -euo pipefail

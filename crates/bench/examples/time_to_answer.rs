@@ -35,6 +35,7 @@ fn report(case: &str, truth: f64, r: &RankEstimate, wall: f64) {
             "stop": format!("{:?}", a.stop),
             "mu_k": last.threshold,
             "wall_s": wall,
+            "says": a.to_string(),
         })
     );
 }
