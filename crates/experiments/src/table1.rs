@@ -11,6 +11,7 @@ use hessrank_models::GlobalMinimum;
 use hessrank_models::linear::{BatchedLinearNet, BatchedPopulationObjective};
 use hessrank_rank::baselines::{GapRule, UbaruSaad, UbaruSaadConfig};
 use hessrank_rank::langevin::{Checkpointing, Langevin};
+use hessrank_rank::theory::DiscreteTheory;
 use hessrank_rank::{LangevinConfig, Scheme, StepSize};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -128,6 +129,13 @@ pub struct Table1Row {
     pub eta: f64,
     /// Seconds of the Langevin run.
     pub wall_s: f64,
+    /// The discrete-time expectation of the estimate on the exact spectrum, averaged over the
+    /// trials' minima (one spectrum under the authors' protocol): the scheme's per-mode inflation
+    /// (EM: 1/(1 − ημ/2)) and the modes below 1/(2ηK) that have not equilibrated, for this η, σ²,
+    /// K_tot and K_avg ([`hessrank_rank::theory::DiscreteTheory`]). What the measured mean should
+    /// be, where it differs from d².
+    #[serde(default)]
+    pub theory: Option<f64>,
 }
 
 /// One trial's estimates.
@@ -296,6 +304,18 @@ pub fn run(spec: &Table1Spec, device: &Device, observer: &mut dyn ExperimentObse
         let (um, us_s) = mean_std(&us);
         let paper = PAPER.iter().find(|p| p.0 == d);
         let with_us = |x: f64| (!spec.no_us).then_some(x);
+        let theory = {
+            let (c, k_tot, k_avg) = (&spec.langevin, spec.langevin.k_tot, spec.langevin.k_avg);
+            let each: Vec<f64> = minima
+                .iter()
+                .map(|m| {
+                    let mu = m.hessian_eigenvalues();
+                    DiscreteTheory { mu, eta: r.eta, sigma2: c.sigma2, scheme: c.scheme }
+                        .expected_estimate(k_tot, k_avg)
+                })
+                .collect();
+            each.iter().sum::<f64>() / each.len() as f64
+        };
         let row = Table1Row {
             d,
             true_rank: truth,
@@ -309,6 +329,7 @@ pub fn run(spec: &Table1Spec, device: &Device, observer: &mut dyn ExperimentObse
             paper_us_nrmse: paper.map(|p| p.2 / 100.0),
             eta: r.eta,
             wall_s: r.wall_s,
+            theory: Some(theory),
         };
         // U&S NaNs (skipped) are stored as null and read back as NaN.
         let us_saved: Vec<Option<f64>> = us.iter().map(|x| x.is_finite().then_some(*x)).collect();
