@@ -17,7 +17,7 @@ use hessrank_core::noise::SeededNoise;
 use hessrank_core::params::{flatten_f64, params_of};
 use hessrank_core::step_noise::CounterNoise;
 use hessrank_core::{DiagPreconditioner, Objective, ParamLayout, ParamTensors};
-use hessrank_rank::langevin::{Iteration, LangevinRun, Observer, uncertainty};
+use hessrank_rank::langevin::{LangevinRun, Observer, uncertainty};
 use hessrank_rank::symmetry::{GroupSlice, ScaleGroup};
 use hessrank_rank::theory::{DiscreteTheory, mode_eigenvalues};
 use hessrank_rank::{Langevin, LangevinConfig, Scheme, StepSize};
@@ -155,24 +155,6 @@ impl Spec {
     }
 }
 
-/// Keeps every chain's 4/σ²-scaled excess over the window.
-struct Window {
-    from: usize,
-    traces: Vec<Vec<f64>>,
-}
-
-impl Observer for Window {
-    fn iteration(&mut self, it: &Iteration<'_>) -> bool {
-        if it.k >= self.from {
-            self.traces.resize(it.excess.len(), Vec::new());
-            for (t, &x) in self.traces.iter_mut().zip(it.excess) {
-                t.push(x);
-            }
-        }
-        true
-    }
-}
-
 fn config(eta: f64, sigma2: f64, k_tot: usize, scheme: Scheme) -> LangevinConfig {
     LangevinConfig::new()
         .with_chains(1)
@@ -249,7 +231,7 @@ fn theory(spec: &Spec, eta: f64, sigma2: f64, k_tot: usize, scheme: Scheme) -> f
 fn run_copies(spec: &Spec, config: &LangevinConfig, chains: usize) -> (Vec<Vec<f64>>, f64, f64, Vec<f64>) {
     let device = f64_device();
     let (objective, model, g) = spec.build(chains, None, &device);
-    let mut window = Window { from: config.k_tot - config.k_avg, traces: Vec::new() };
+    let mut window = WindowTraces { from: config.k_tot - config.k_avg, traces: Vec::new() };
     let mut runner = LangevinRun::new(config, &objective, &model, &g).unwrap();
     while !runner.is_done() {
         runner.step_with(|it| window.iteration(it)).unwrap();

@@ -4,29 +4,11 @@
 
 use crate::common::*;
 use hessrank_core::{DiagPreconditioner, Error, ParamLayout, ParamTensors};
-use hessrank_rank::langevin::{Iteration, Langevin, MergeInput, Observer, Warning, merge, uncertainty};
+use hessrank_rank::langevin::{Langevin, MergeInput, Warning, merge, uncertainty};
 use hessrank_rank::quadratic::{Points, Quadratic};
 use hessrank_rank::theory::{DiscreteTheory, mode_eigenvalues};
 use hessrank_rank::{DriftCorrection, LangevinConfig, Scheme, StepSize};
 use nalgebra::DMatrix;
-
-/// Keeps every chain's 4/σ²-scaled excess over the window.
-struct WindowTraces {
-    from: usize,
-    traces: Vec<Vec<f64>>,
-}
-
-impl Observer for WindowTraces {
-    fn iteration(&mut self, it: &Iteration<'_>) -> bool {
-        if it.k >= self.from {
-            self.traces.resize(it.excess.len(), Vec::new());
-            for (t, &x) in self.traces.iter_mut().zip(it.excess) {
-                t.push(x);
-            }
-        }
-        true
-    }
-}
 
 /// Fraction of groups of `size` consecutive chains whose 95 % interval covers `truth`.
 fn coverage(traces: &[Vec<f64>], size: usize, truth: f64) -> f64 {

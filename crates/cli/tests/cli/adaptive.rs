@@ -7,17 +7,7 @@ use super::*;
 #[test]
 fn matrix_rank_by_default_runs_until_the_plateau_and_says_so() {
     let out = scratch("adaptive-matrix");
-    let file = out.join("s.csv");
-    // diag(3, 2, 1, 0, 0): rank 3 above a gap down to zero.
-    let rows: Vec<String> = (0..5)
-        .map(|i| {
-            (0..5)
-                .map(|j| if i == j && i < 3 { format!("{}", 3 - i) } else { "0".into() })
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .collect();
-    std::fs::write(&file, rows.join("\n")).unwrap();
+    let file = rank3_csv(&out);
     let assert = hessrank(&out).args(["matrix-rank"]).arg(&file).args(["--precision", "2%"]).assert().success();
     let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
     assert!(stdout.contains("run length: plateau after"), "{stdout}");

@@ -5,17 +5,7 @@ use super::*;
 #[test]
 fn matrix_rank_reads_a_csv_and_prints_the_rank() {
     let out = scratch("matrix");
-    let file = out.join("s.csv");
-    // diag(3, 2, 1, 0, 0): rank 3.
-    let rows: Vec<String> = (0..5)
-        .map(|i| {
-            (0..5)
-                .map(|j| if i == j && i < 3 { format!("{}", 3 - i) } else { "0".into() })
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .collect();
-    std::fs::write(&file, rows.join("\n")).unwrap();
+    let file = rank3_csv(&out);
     let assert = hessrank(&out)
         .args(["matrix-rank"])
         .arg(&file)

@@ -19,6 +19,21 @@ pub fn scratch(name: &str) -> PathBuf {
     d
 }
 
+/// `out/s.csv`: diag(3, 2, 1, 0, 0), rank 3 above a gap down to zero.
+pub fn rank3_csv(out: &Path) -> PathBuf {
+    let file = out.join("s.csv");
+    let rows: Vec<String> = (0..5)
+        .map(|i| {
+            (0..5)
+                .map(|j| if i == j && i < 3 { format!("{}", 3 - i) } else { "0".into() })
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    std::fs::write(&file, rows.join("\n")).unwrap();
+    file
+}
+
 pub fn hessrank(out: &Path) -> Command {
     let mut c = Command::cargo_bin("hessrank").unwrap();
     c.arg("--quiet").arg("--out").arg(out);

@@ -59,6 +59,9 @@ struct PartProjection {
     rest: Tensor<2>,
     /// The θ₀ norm of each group's slice, 0 elsewhere.
     radius: Tensor<2>,
+    /// ‖w‖² of each group's slice (its θ₀ norm squared: every step retracts to it), 1 elsewhere
+    /// (keeps the division finite where the mask is 0).
+    norm_sq: Tensor<2>,
 }
 
 /// The projection and retraction of every group, per parameter: the step of Algorithm 1 on the
@@ -128,10 +131,9 @@ impl Projection {
         let old = old.reshape(p.shape);
         let new = new.reshape(p.shape);
         let step = new.clone().sub(old.clone());
-        // wᵀΔ / ‖w‖² per slice (0 off the groups; `rest` keeps the division finite there).
+        // wᵀΔ / ‖w‖² per slice (0 off the groups).
         let dot = old.clone().mul(step).sum_dim(p.axis);
-        let sq = old.clone().mul(old.clone()).sum_dim(p.axis);
-        let coef = dot.div(sq.add(p.rest.clone())).mul(p.mask.clone());
+        let coef = dot.div(p.norm_sq.clone()).mul(p.mask.clone());
         let moved = new.sub(old.mul(coef));
         // r / ‖w + QΔ‖ on the groups, 1 elsewhere.
         let norm = moved.clone().mul(moved.clone()).sum_dim(p.axis).sqrt();
@@ -168,6 +170,7 @@ impl PartProjection {
         let dims = if axis == 1 { [len, 1] } else { [1, len] };
         let tensor = |v: Vec<f64>| Tensor::<2>::from_data(TensorData::new(v, dims), device);
         let rest = tensor(mask.iter().map(|m| 1.0 - m).collect());
-        Self { shape, axis, mask: tensor(mask), rest, radius: tensor(radius) }
+        let norm_sq = tensor(radius.iter().zip(&mask).map(|(r, m)| if *m == 1.0 { r * r } else { 1.0 }).collect());
+        Self { shape, axis, mask: tensor(mask), rest, radius: tensor(radius), norm_sq }
     }
 }

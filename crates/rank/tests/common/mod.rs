@@ -42,3 +42,23 @@ pub fn row_major(m: &DMatrix<f64>) -> Vec<f64> {
 pub fn log_spaced(lo: f64, hi: f64, count: usize) -> Vec<f64> {
     (0..count).map(|i| lo * (hi / lo).powf(i as f64 / (count - 1) as f64)).collect()
 }
+
+/// Keeps every chain's 4/σ²-scaled excess from iteration `from` on (the averaging window).
+pub struct WindowTraces {
+    /// The first iteration kept.
+    pub from: usize,
+    /// One trace per chain.
+    pub traces: Vec<Vec<f64>>,
+}
+
+impl hessrank_rank::langevin::Observer for WindowTraces {
+    fn iteration(&mut self, it: &hessrank_rank::langevin::Iteration<'_>) -> bool {
+        if it.k >= self.from {
+            self.traces.resize(it.excess.len(), Vec::new());
+            for (t, &x) in self.traces.iter_mut().zip(it.excess) {
+                t.push(x);
+            }
+        }
+        true
+    }
+}
