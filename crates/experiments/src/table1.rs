@@ -136,6 +136,10 @@ pub struct Table1Row {
     /// be, where it differs from d².
     #[serde(default)]
     pub theory: Option<f64>,
+    /// The float dtype the Langevin run used (`F32`, `F64`): a table assembled from resumed
+    /// widths may mix them.
+    #[serde(default)]
+    pub dtype: Option<String>,
 }
 
 /// One trial's estimates.
@@ -295,7 +299,7 @@ pub fn run(spec: &Table1Spec, device: &Device, observer: &mut dyn ExperimentObse
                         seed: spec.seed.wrapping_add(t as u64),
                         ..Default::default()
                     };
-                    UbaruSaad::estimate(&m.hessian(), &cfg).rank
+                    UbaruSaad::estimate(&m.hessian_in_eigenbasis(), &cfg).rank
                 })
                 .collect()
         };
@@ -330,6 +334,7 @@ pub fn run(spec: &Table1Spec, device: &Device, observer: &mut dyn ExperimentObse
             eta: r.eta,
             wall_s: r.wall_s,
             theory: Some(theory),
+            dtype: Some(format!("{:?}", device.settings().float_dtype)),
         };
         // U&S NaNs (skipped) are stored as null and read back as NaN.
         let us_saved: Vec<Option<f64>> = us.iter().map(|x| x.is_finite().then_some(*x)).collect();

@@ -20,7 +20,10 @@ pub use classification::{Classification, Classifier, FrozenClassification};
 pub use cnn::{Cnn, CnnConfig};
 pub use denoise::{FrozenNoisyMnist, NoisyBatch, NoisyMnist, NoisyMnistConfig, NoisyMnistSampler};
 pub use dncnn::{DnCnn, DnCnnConfig, load_dncnn};
-pub use linear::{ClosedFormHessian, GlobalMinimum, LinearNet, LinearNetConfig, PopulationObjective, SampleObjective};
+pub use linear::{
+    ClosedFormHessian, EigenbasisHessian, GlobalMinimum, LinearNet, LinearNetConfig, PopulationObjective,
+    SampleObjective,
+};
 pub use mlp::{Mlp, MlpConfig};
 pub use mnist::Mnist;
 pub use weights::{WeightsOptions, WeightsReport, load_weights};

@@ -1,5 +1,6 @@
 //! The linear net's closed-form Hessian (eq. 24–25) against a finite-difference Hessian of the Burn
-//! loss, its rank d_x·d_y, its structured product and its analytic spectrum.
+//! loss, its rank d_x·d_y, its structured product (up to Table 1's d = 64), its analytic spectrum, and
+//! the same Hessian in the layers' eigenbases.
 
 use crate::common::*;
 use hessrank_core::LinearOperator;
@@ -66,4 +67,73 @@ fn spectrum_matches_the_analytic_eigenvalues() {
         }
         assert!(ev[d * d..].iter().all(|x| x.abs() <= 1e-9 * ev[0]), "the other M d² − d² eigenvalues are zero");
     }
+}
+
+/// max |a − b| / max |b|.
+fn rel_err(a: &[f64], b: &[f64]) -> f64 {
+    let err = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+    err / b.iter().map(|x| x.abs()).fold(0.0, f64::max)
+}
+
+#[test]
+fn kronecker_product_equals_the_dense_closed_form_at_d_64() {
+    // Table 1's fourth width (depth 5, 20,480 parameters). The dense H = 2ΦΦᵀ would be 3.4 GB, so
+    // the dense side is Φ itself (20,480 × 4,096, built entry by entry from eq. 25) applied twice.
+    let min = GlobalMinimum::random_with_gauge(64, 5, 17, 18).unwrap();
+    let op = min.hessian();
+    let phi = op.phi();
+    let mut noise = SeededNoise::new(4, 0);
+    for _ in 0..2 {
+        let v = noise.normal_vec(op.dim());
+        let mut hv = vec![0.0; op.dim()];
+        op.matvec(&v, &mut hv);
+        let dense = (&phi * phi.tr_mul(&DVector::from_vec(v))) * 2.0;
+        let rel = rel_err(&hv, dense.as_slice());
+        assert!(rel < 1e-11, "d = 64: eq. 26 vs 2ΦΦᵀv: {rel:e}");
+    }
+}
+
+#[test]
+fn eigenbasis_hessian_is_the_closed_form_in_orthonormal_coordinates() {
+    for (d, depth, seed) in [(5, 4, 1), (4, 1, 2), (3, 2, 3), (6, 5, 4), (64, 5, 5)] {
+        let min = GlobalMinimum::random_with_gauge(d, depth, seed, seed + 100).unwrap();
+        let (h, h_rot) = (min.hessian(), min.hessian_in_eigenbasis());
+        assert_eq!(h_rot.dim(), h.dim());
+        let mut noise = SeededNoise::new(seed, 0);
+        for _ in 0..2 {
+            let x = noise.normal_vec(h.dim());
+            let x_rot = h_rot.to_eigenbasis(&x);
+            // S is orthogonal: it keeps norms and S Sᵀ x = x.
+            let norm = |v: &[f64]| v.iter().map(|a| a * a).sum::<f64>().sqrt();
+            assert!((norm(&x_rot) / norm(&x) - 1.0).abs() < 1e-12, "d={d} M={depth}: ‖Sᵀx‖ ≠ ‖x‖");
+            assert!(rel_err(&h_rot.from_eigenbasis(&x_rot), &x) < 1e-12, "d={d} M={depth}: S Sᵀ x ≠ x");
+            // H x = S H̃ Sᵀ x.
+            let (mut hx, mut hx_rot) = (vec![0.0; h.dim()], vec![0.0; h.dim()]);
+            h.matvec(&x, &mut hx);
+            h_rot.matvec(&x_rot, &mut hx_rot);
+            let rel = rel_err(&h_rot.from_eigenbasis(&hx_rot), &hx);
+            assert!(rel < 1e-11, "d={d} M={depth}: S H̃ Sᵀ x vs H x: {rel:e}");
+        }
+    }
+}
+
+#[test]
+fn eigenbasis_hessian_has_the_analytic_spectrum() {
+    let min = GlobalMinimum::random_with_gauge(4, 3, 7, 8).unwrap();
+    let op = min.hessian_in_eigenbasis();
+    let n = op.dim();
+    let mut dense = DMatrix::zeros(n, n);
+    for j in 0..n {
+        let mut e = vec![0.0; n];
+        e[j] = 1.0;
+        let mut col = vec![0.0; n];
+        op.matvec(&e, &mut col);
+        dense.set_column(j, &DVector::from_vec(col));
+    }
+    let ev = sorted_eigenvalues(&dense);
+    let analytic = min.hessian_eigenvalues();
+    for (k, (a, b)) in ev.iter().zip(&analytic).enumerate() {
+        assert!((a - b).abs() <= 1e-12 * analytic[0], "λ_{k} = {a} vs analytic {b}");
+    }
+    assert!(ev[16..].iter().all(|x| x.abs() <= 1e-12 * ev[0]), "the other M d² − d² eigenvalues are zero");
 }

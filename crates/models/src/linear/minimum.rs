@@ -2,7 +2,7 @@
 //! (symmetric eigen-root of T = Σyx Σx⁻¹), then rotated by a random orthogonal P so that the layers
 //! differ while their product stays T.
 
-use super::{ClosedFormHessian, LinearNet, PopulationObjective, matrix_to_tensor};
+use super::{ClosedFormHessian, EigenbasisHessian, LinearNet, PopulationObjective, matrix_to_tensor};
 use burn::module::Param;
 use burn::tensor::Device;
 use hessrank_core::noise::SeededNoise;
@@ -30,6 +30,12 @@ pub struct GlobalMinimum {
     pub t_eigenvalues: Vec<f64>,
     /// W_1, …, W_M, each [d, d].
     pub weights: Vec<DMatrix<f64>>,
+    /// The orthonormal bases U_0, …, U_M in which every layer is diagonal, W_k = U_k D U_{k−1}ᵀ
+    /// (U_0 = U_M = Q, the eigenvectors of T; U_k = P Q between), so that the Hessian there is
+    /// block diagonal ([`EigenbasisHessian`]).
+    pub layer_bases: Vec<DMatrix<f64>>,
+    /// D's diagonal: T's eigenvalues to the power 1/M, in the order of Q's columns.
+    pub root_diagonal: Vec<f64>,
 }
 
 impl GlobalMinimum {
@@ -57,22 +63,39 @@ impl GlobalMinimum {
             d,
             t_eigenvalues.iter().map(|&x| x.powf(1.0 / depth as f64)),
         ));
-        let root = &eig.eigenvectors * root_diag * eig.eigenvectors.transpose();
+        let root_diagonal: Vec<f64> = root_diag.diagonal().iter().copied().collect();
+        let q = eig.eigenvectors;
+        let root = &q * root_diag * q.transpose();
         t_eigenvalues.sort_by(f64::total_cmp);
 
-        let weights = if depth == 1 {
-            vec![t.clone()]
+        let (weights, layer_bases) = if depth == 1 {
+            (vec![t.clone()], vec![q.clone(), q])
         } else {
             let p = random_orthogonal(d, &mut SeededNoise::new(gauge_seed, 1));
-            (0..depth)
+            let weights = (0..depth)
                 .map(|i| match i {
                     0 => &p * &root,
                     i if i == depth - 1 => &root * p.transpose(),
                     _ => &p * &root * p.transpose(),
                 })
-                .collect()
+                .collect();
+            let pq = &p * &q;
+            let bases = (0..=depth).map(|k| if k == 0 || k == depth { q.clone() } else { pq.clone() }).collect();
+            (weights, bases)
         };
-        Ok(Self { d, depth, seed, gauge_seed, sigma_x, sigma_yx, t, t_eigenvalues, weights })
+        Ok(Self {
+            d,
+            depth,
+            seed,
+            gauge_seed,
+            sigma_x,
+            sigma_yx,
+            t,
+            t_eigenvalues,
+            weights,
+            layer_bases,
+            root_diagonal,
+        })
     }
 
     /// The net with these weights on `device`.
@@ -95,6 +118,12 @@ impl GlobalMinimum {
     /// The closed-form Hessian at this minimum.
     pub fn hessian(&self) -> ClosedFormHessian {
         ClosedFormHessian::new(self.weights.clone(), self.sigma_x.clone())
+    }
+
+    /// The Hessian at this minimum in the layers' eigenbases: the same matrix as [`Self::hessian`]
+    /// up to an orthogonal change of coordinates, with a product that costs O(M d²), not O(M d³).
+    pub fn hessian_in_eigenbasis(&self) -> EigenbasisHessian {
+        EigenbasisHessian::new(self.layer_bases.clone(), &self.root_diagonal)
     }
 
     /// The d² eigenvalues of the Hessian that are nonzero when T is nonsingular,

@@ -2,12 +2,14 @@
 //! global minima and its closed-form Hessian there (eq. 24–25).
 
 mod batched;
+mod eigenbasis;
 mod hessian;
 mod minimum;
 mod net;
 mod objective;
 
 pub use batched::{BatchedLinearNet, BatchedPopulationObjective};
+pub use eigenbasis::EigenbasisHessian;
 pub use hessian::ClosedFormHessian;
 pub use minimum::GlobalMinimum;
 pub use net::{LinearNet, LinearNetConfig};
