@@ -81,6 +81,8 @@ enum Command {
     Figure1(cmd::figure1::Figure1Args),
     /// The paper's Table 1 and Figure 2: rank estimates of linear nets against the truth and U&S.
     Table1(cmd::table1::Table1Args),
+    /// The paper's Figure 2 from finished table1 runs: both schemes and U&S on one chart.
+    Figure2(cmd::figure2::Figure2Args),
     /// The DnCNN experiment (Figure 3): train or load, estimate, exact spectrum, U&S, validation.
     Dncnn(cmd::dncnn::DncnnArgs),
 }
@@ -148,6 +150,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Merge(a)) => cmd::merge::run(&ctx, a),
         Some(Command::Figure1(a)) => cmd::figure1::run(&ctx, a),
         Some(Command::Table1(a)) => cmd::table1::run(&ctx, a),
+        Some(Command::Figure2(a)) => cmd::figure2::run(&ctx, a),
         Some(Command::Dncnn(a)) => cmd::dncnn::run(&ctx, a),
         None => cmd::dncnn::run(&ctx, cmd::dncnn::DncnnArgs::parse_from(["dncnn"])),
     }

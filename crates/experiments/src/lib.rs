@@ -19,6 +19,7 @@ pub mod store;
 pub mod sweep;
 pub mod symmetry;
 pub mod table1;
+pub mod table1_saved;
 pub mod train;
 
 pub use observer::{ExperimentObserver, PersistentTrace, Quiet};

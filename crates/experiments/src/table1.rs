@@ -11,7 +11,7 @@ use hessrank_models::GlobalMinimum;
 use hessrank_models::linear::{BatchedLinearNet, BatchedPopulationObjective};
 use hessrank_rank::baselines::{GapRule, UbaruSaad, UbaruSaadConfig};
 use hessrank_rank::langevin::{Checkpointing, Langevin};
-use hessrank_rank::theory::DiscreteTheory;
+use hessrank_rank::theory::{DiscreteTheory, TheoryBreakdown};
 use hessrank_rank::{LangevinConfig, Scheme, StepSize};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -136,6 +136,11 @@ pub struct Table1Row {
     /// be, where it differs from d².
     #[serde(default)]
     pub theory: Option<f64>,
+    /// The theory taken apart ([`TheoryBreakdown`], 90 % of the deficit): EM's inflation and the
+    /// slow modes' deficit, averaged over the trials, and trial 0's slowest modes (every trial's,
+    /// under the authors' protocol, where the spectrum is shared).
+    #[serde(default)]
+    pub breakdown: Option<TheoryBreakdown>,
     /// The float dtype the Langevin run used (`F32`, `F64`): a table assembled from resumed
     /// widths may mix them.
     #[serde(default)]
@@ -194,6 +199,10 @@ pub fn mean_std(v: &[f64]) -> (f64, f64) {
 }
 
 /// Checks a resumed sweep's settings against the saved ones, or saves them for a new sweep.
+///
+/// A resumed sweep may add widths: its `dims` must include every saved one, and the saved settings
+/// then record the longer list. So a finished sweep extends to larger d, in another dtype if the
+/// run asks for one (each row records its own).
 fn settle_config(spec: &Table1Spec) -> Result<()> {
     let path = spec.state_dir.join("config.json");
     let now = serde_json::to_value(spec).map_err(|source| Error::Json { path: path.clone(), source })?;
@@ -201,15 +210,30 @@ fn settle_config(spec: &Table1Spec) -> Result<()> {
         return write_json_atomic(&path, &now);
     }
     let saved: serde_json::Value = read_json(&path)?;
-    match first_difference(&saved, &now, TABLE1_FIELDS) {
-        Some((field, saved, given)) => Err(Error::SettingsMismatch { path, field, saved, given }),
-        None => Ok(()),
+    if let Some((field, saved, given)) = first_difference(&saved, &now, TABLE1_FIELDS) {
+        return Err(Error::SettingsMismatch { path, field, saved, given });
     }
+    let saved_dims: Vec<usize> = saved
+        .get("dims")
+        .and_then(|d| serde_json::from_value(d.clone()).ok())
+        .ok_or_else(|| Error::format(&path, "no list of dims"))?;
+    if saved_dims.iter().any(|d| !spec.dims.contains(d)) {
+        return Err(Error::SettingsMismatch {
+            path,
+            field: "dims",
+            saved: format!("{saved_dims:?}"),
+            given: format!("{:?} (a resumed sweep keeps every saved d and may add more)", spec.dims),
+        });
+    }
+    if saved_dims != spec.dims {
+        write_json_atomic(&path, &now)?;
+    }
+    Ok(())
 }
 
-/// The serialised fields of [`Table1Spec`], compared on resume.
+/// The serialised fields of [`Table1Spec`] that must equal the saved ones on resume (`dims` may grow).
 const TABLE1_FIELDS: &[&str] =
-    &["dims", "trials", "protocol", "chains", "depth", "langevin", "us_vecs", "us_degree", "us_rule", "no_us", "seed"];
+    &["trials", "protocol", "chains", "depth", "langevin", "us_vecs", "us_degree", "us_rule", "no_us", "seed"];
 
 /// The finished d saved in `path`, checked against the trials asked for.
 fn read_done(path: &Path, trials: usize) -> Result<DoneDim> {
@@ -237,21 +261,31 @@ pub fn run(spec: &Table1Spec, device: &Device, observer: &mut dyn ExperimentObse
                 true_rank: truth,
             }));
         };
+        let seed_of = |t: usize| spec.seed.wrapping_mul(1_000_003).wrapping_add((d * 10_000 + t) as u64);
+        let draw_minima = || -> Result<Vec<GlobalMinimum>> {
+            (0..spec.trials)
+                .map(|t| match spec.protocol {
+                    Protocol::Authors => GlobalMinimum::random_with_gauge(d, spec.depth, seed_of(0), seed_of(t)),
+                    Protocol::Fresh => GlobalMinimum::random(d, spec.depth, seed_of(t)),
+                })
+                .collect()
+        };
         if spec.resume && done_path.is_file() {
-            let done = read_done(&done_path, spec.trials)?;
+            let mut done = read_done(&done_path, spec.trials)?;
             observer.note(&format!("d={d}: done earlier ({})", done_path.display()));
             let us: Vec<f64> = done.us.iter().map(|u| u.unwrap_or(f64::NAN)).collect();
             push(&mut report, &done.ours, &us);
+            if done.summary.breakdown.is_none() {
+                // A row saved before the theory's breakdown existed: the minima are redrawn from
+                // their seeds, so the theory is that of the trials that ran.
+                let (theory, breakdown) = theory_of(spec, &draw_minima()?, done.summary.eta);
+                done.summary.theory = Some(theory);
+                done.summary.breakdown = Some(breakdown);
+            }
             report.table.push(done.summary);
             continue;
         }
-        let seed_of = |t: usize| spec.seed.wrapping_mul(1_000_003).wrapping_add((d * 10_000 + t) as u64);
-        let minima: Vec<GlobalMinimum> = (0..spec.trials)
-            .map(|t| match spec.protocol {
-                Protocol::Authors => GlobalMinimum::random_with_gauge(d, spec.depth, seed_of(0), seed_of(t)),
-                Protocol::Fresh => GlobalMinimum::random(d, spec.depth, seed_of(t)),
-            })
-            .collect::<Result<_>>()?;
+        let minima = draw_minima()?;
         let replicated: Vec<GlobalMinimum> =
             minima.iter().flat_map(|m| std::iter::repeat_n(m.clone(), spec.chains)).collect();
         let net = BatchedLinearNet::from_minima(&replicated, device)?;
@@ -308,18 +342,7 @@ pub fn run(spec: &Table1Spec, device: &Device, observer: &mut dyn ExperimentObse
         let (um, us_s) = mean_std(&us);
         let paper = PAPER.iter().find(|p| p.0 == d);
         let with_us = |x: f64| (!spec.no_us).then_some(x);
-        let theory = {
-            let (c, k_tot, k_avg) = (&spec.langevin, spec.langevin.k_tot, spec.langevin.k_avg);
-            let each: Vec<f64> = minima
-                .iter()
-                .map(|m| {
-                    let mu = m.hessian_eigenvalues();
-                    DiscreteTheory { mu, eta: r.eta, sigma2: c.sigma2, scheme: c.scheme }
-                        .expected_estimate(k_tot, k_avg)
-                })
-                .collect();
-            each.iter().sum::<f64>() / each.len() as f64
-        };
+        let (theory, breakdown) = theory_of(spec, &minima, r.eta);
         let row = Table1Row {
             d,
             true_rank: truth,
@@ -334,6 +357,7 @@ pub fn run(spec: &Table1Spec, device: &Device, observer: &mut dyn ExperimentObse
             eta: r.eta,
             wall_s: r.wall_s,
             theory: Some(theory),
+            breakdown: Some(breakdown),
             dtype: Some(format!("{:?}", device.settings().float_dtype)),
         };
         // U&S NaNs (skipped) are stored as null and read back as NaN.
@@ -344,4 +368,22 @@ pub fn run(spec: &Table1Spec, device: &Device, observer: &mut dyn ExperimentObse
         report.table.push(row);
     }
     Ok(report)
+}
+
+/// The row's theory on the trials' exact spectra for step `eta`: the mean expected estimate and its
+/// breakdown (inflation and deficit averaged; trial 0's slowest modes).
+fn theory_of(spec: &Table1Spec, minima: &[GlobalMinimum], eta: f64) -> (f64, TheoryBreakdown) {
+    let (c, k_tot, k_avg) = (&spec.langevin, spec.langevin.k_tot, spec.langevin.k_avg);
+    let each: Vec<(f64, TheoryBreakdown)> = minima
+        .iter()
+        .map(|m| {
+            let th = DiscreteTheory { mu: m.hessian_eigenvalues(), eta, sigma2: c.sigma2, scheme: c.scheme };
+            (th.expected_estimate(k_tot, k_avg), th.breakdown(k_tot, k_avg, 0.9))
+        })
+        .collect();
+    let n = each.len() as f64;
+    let mut breakdown = each[0].1;
+    breakdown.inflation = each.iter().map(|e| e.1.inflation).sum::<f64>() / n;
+    breakdown.deficit = each.iter().map(|e| e.1.deficit).sum::<f64>() / n;
+    (each.iter().map(|e| e.0).sum::<f64>() / n, breakdown)
 }

@@ -163,6 +163,38 @@ fn discrete_theory_matches_direct_iteration_and_its_limits() {
 }
 
 #[test]
+fn breakdown_takes_the_expectation_apart_by_mode() {
+    // Three modes far too slow for the run (μ K η ≪ 1), two equilibrated, one zero.
+    let mu = vec![2e-6, 0.0, 1e-6, 1.5, 5e-6, 0.9];
+    let (eta, sigma2, k_tot, k_avg) = (0.5, 1e-3, 3000, 2000);
+    for scheme in [Scheme::EulerMaruyama, Scheme::LeimkuhlerMatthews] {
+        let th = DiscreteTheory { mu: mu.clone(), eta, sigma2, scheme };
+        let each = th.mode_estimates(k_tot, k_avg);
+        assert_eq!(each.len(), 5, "zero modes are left out");
+        // Each share is 4/σ² × that mode's window mean, from its own recursion iterated directly.
+        for &(m, share) in &each {
+            let direct: f64 =
+                (k_tot - k_avg..k_tot).map(|k| iterate_mode(m, eta, sigma2, scheme, k)).sum::<f64>() / k_avg as f64;
+            assert!((share - 4.0 / sigma2 * direct).abs() < 1e-9, "{scheme:?} μ = {m}: {share} vs {direct}");
+        }
+        let b = th.breakdown(k_tot, k_avg, 0.9);
+        let whole = th.expected_estimate(k_tot, k_avg);
+        assert!((b.modes as f64 + b.inflation - b.deficit - whole).abs() < 1e-9, "{b:?} vs {whole}");
+        // The three slow modes hold back nearly all of three; 90 % of that needs all three.
+        assert!(b.deficit > 2.95 && b.deficit < 3.0, "{scheme:?}: {b:?}");
+        assert_eq!((b.slow_modes, b.slow_mu), (3, 5e-6), "{scheme:?}");
+        match scheme {
+            // EM's equilibrated modes are inflated by 1/(1 − ημ/2).
+            Scheme::EulerMaruyama => {
+                let want = 1.0 / (1.0 - 0.375) - 1.0 + 1.0 / (1.0 - 0.225) - 1.0;
+                assert!((b.inflation - want).abs() < 1e-9, "{b:?} vs {want}");
+            }
+            Scheme::LeimkuhlerMatthews => assert!(b.inflation < 1e-12, "{b:?}"),
+        }
+    }
+}
+
+#[test]
 fn discrete_theory_is_finite_and_exact_at_zero_tiny_and_unit_step_modes() {
     // Eigen-solvers return exact zeros and positive μ far below 1/η; η μ = 1 makes r = (1 − ημ)² = 0.
     let (eta, sigma2) = (0.25, 1e-5);

@@ -56,22 +56,42 @@ pub fn print(dir: &RunStore, spec: &Table1Spec, r: &Table1Report) {
         spec.trials, spec.protocol, spec.langevin.scheme, spec.us_rule
     );
     println!(
-        "{:>6} {:>10} {:>12} {:>10} {:>12} {:>12} {:>12}",
-        "d²", "ours", "paper ours", "U&S", "paper U&S", "mean ours", "theory"
+        "{:>6} {:>10} {:>12} {:>10} {:>12} {:>12} {:>10} {:>9} {:>9} {:>22} {:>5}",
+        "d²",
+        "ours",
+        "paper ours",
+        "U&S",
+        "paper U&S",
+        "mean ours",
+        "theory",
+        "+infl.",
+        "−deficit",
+        "slow modes (μ ≤)",
+        "dtype"
     );
     let pct = |x: Option<f64>| x.map(|x| format!("{:.2} %", 100.0 * x)).unwrap_or_else(|| "—".into());
+    let dash = || "—".to_string();
     for row in &r.table {
+        let b = row.breakdown;
         println!(
-            "{:>6} {:>10} {:>12} {:>10} {:>12} {:>12.1} {:>12}",
+            "{:>6} {:>10} {:>12} {:>10} {:>12} {:>12.1} {:>10} {:>9} {:>9} {:>22} {:>5}",
             row.true_rank,
             pct(Some(row.nrmse)),
             pct(row.paper_nrmse),
             pct(row.us_nrmse),
             pct(row.paper_us_nrmse),
             row.mean,
-            row.theory.map(|t| format!("{t:.1}")).unwrap_or_else(|| "—".into())
+            row.theory.map(|t| format!("{t:.1}")).unwrap_or_else(dash),
+            b.map(|b| format!("{:.1}", b.inflation)).unwrap_or_else(dash),
+            b.map(|b| format!("{:.1}", b.deficit)).unwrap_or_else(dash),
+            b.map(|b| format!("{} ({:.2e})", b.slow_modes, b.slow_mu)).unwrap_or_else(dash),
+            row.dtype.as_deref().unwrap_or("—"),
         );
     }
-    println!("theory: the discrete-time expectation of the estimate on the exact spectrum, for this η, σ² and K");
+    println!(
+        "theory: the discrete-time expectation of the estimate on the exact spectrum for this η, σ² and K, \
+         = d² + inflation (EM's 1/(1 − ημ/2)) − deficit (modes not yet equilibrated); slow modes: the \
+         fewest smallest modes that carry 90 % of the deficit"
+    );
     println!("results in {}", dir.path.display());
 }

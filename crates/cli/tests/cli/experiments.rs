@@ -53,7 +53,28 @@ fn table1_nrmse_is_recomputed_from_the_per_trial_csv() {
     assert!((row["nrmse"].as_f64().unwrap() - nrmse(2)).abs() < 1e-12);
     assert!((row["us_nrmse"].as_f64().unwrap() - nrmse(3)).abs() < 1e-12);
     assert_eq!(row["paper_nrmse"].as_f64().unwrap(), 0.069);
+    assert_eq!(row["dtype"], "F64");
     assert_svg(&dir.join("figure2.svg"));
+
+    // The same widths with LM and the automatic step (`auto` is the scheme's own factor, 1.75 for
+    // LM), then Figure 2 with both runs and the first one's U&S.
+    let lm_out = scratch("table1-lm");
+    hessrank(&lm_out)
+        .args(["table1", "--dims", "8", "--trials", "3", "--iters", "600", "--avg", "300", "--scheme", "lm"])
+        .args(["--eta", "auto", "--no-us"])
+        .assert()
+        .success();
+    let lm_dir = run_dir(&lm_out, "table1-");
+    assert_eq!(json(&lm_dir.join("config.json"))["langevin"]["step"]["Auto"]["c"], 1.75);
+    hessrank(&out).arg("figure2").arg(&dir).arg(&lm_dir).assert().success().stdout(
+        predicates::str::contains("EM, η = 0.0001: 1 widths").and(predicates::str::contains("LM, η = 1.75/μ_max")),
+    );
+    let svg = run_dir(&out, "figure2-").join("figure2.svg");
+    assert_svg(&svg);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    for label in ["EM, η = 0.0001", "LM, η = 1.75/μ_max", "Ubaru–Saad"] {
+        assert!(text.contains(label), "Figure 2 names {label}");
+    }
 }
 
 #[test]
@@ -105,6 +126,44 @@ fn an_interrupted_table1_sweep_resumes_to_bitwise_the_same_trials() {
         .assert()
         .failure()
         .stderr(predicates::str::contains("the saved run has --trials 3, this run 2"));
+}
+
+#[test]
+fn a_finished_table1_sweep_extends_to_more_widths() {
+    let base = ["table1", "--trials", "3", "--iters", "600", "--avg", "300", "--no-us"];
+    let trials_of = |dir: &std::path::Path, d: &str| -> Vec<String> {
+        let csv = std::fs::read_to_string(dir.join("trials.csv")).unwrap();
+        csv.lines().filter(|l| l.starts_with(&format!("{d},"))).map(String::from).collect()
+    };
+    let alone = scratch("table1-d6");
+    hessrank(&alone).args(base).args(["--dims", "6"]).assert().success();
+    let want = trials_of(&run_dir(&alone, "table1-"), "6");
+
+    let out = scratch("table1-extend");
+    hessrank(&out).args(base).args(["--dims", "4"]).assert().success();
+    let dir = run_dir(&out, "table1-");
+    let d4 = trials_of(&dir, "4");
+    hessrank(&out)
+        .args(base)
+        .args(["--dims", "4,6", "--resume"])
+        .arg(&dir)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("d=4: done earlier"));
+    // d = 4 is read back, d = 6 runs as it would alone (each d has its own seeds), and the saved
+    // settings now list both.
+    assert_eq!(trials_of(&dir, "4"), d4);
+    assert_eq!(trials_of(&dir, "6"), want);
+    assert_eq!(json(&dir.join("result.json"))["table"].as_array().unwrap().len(), 2);
+    assert_eq!(json(&dir.join("config.json"))["dims"], serde_json::json!([4, 6]));
+    // Dropping a saved width is refused.
+    hessrank(&out)
+        .args(base)
+        .args(["--dims", "6", "--resume"])
+        .arg(&dir)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("dims"));
 }
 
 #[cfg(feature = "wgpu")]

@@ -15,6 +15,7 @@
 use crate::hessian::symmetric_eigenvalues;
 use crate::langevin::Scheme;
 use nalgebra::{DMatrix, DVector};
+use serde::{Deserialize, Serialize};
 
 /// Eigenvalues μ of G^½ H G^½ for a diagonal preconditioner `g` (ascending). Through
 /// [`symmetric_eigenvalues`], which splits off exactly-zero rows (parameters the loss cannot see,
@@ -25,6 +26,22 @@ pub fn mode_eigenvalues(h: &DMatrix<f64>, g: &[f64]) -> Vec<f64> {
     let mut mu = symmetric_eigenvalues(&a);
     mu.sort_by(f64::total_cmp);
     mu
+}
+
+/// The expected estimate taken apart: `modes + inflation − deficit` is
+/// [`DiscreteTheory::expected_estimate`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TheoryBreakdown {
+    /// The number of modes with μ > 0 (the rank).
+    pub modes: usize,
+    /// Σ over modes above their equilibrium share of max(0, share − 1): EM's 1/(1 − ημ/2) − 1.
+    pub inflation: f64,
+    /// Σ over modes below it of 1 − share: the modes that have not equilibrated in K_tot steps.
+    pub deficit: f64,
+    /// The fewest smallest-μ modes that carry the asked-for part of the deficit.
+    pub slow_modes: usize,
+    /// The largest μ among them.
+    pub slow_mu: f64,
 }
 
 /// Discrete-time expectation of Algorithm 1 on a quadratic with the eigenvalues μ of G^½ H G^½.
@@ -169,6 +186,34 @@ impl DiscreteTheory {
     /// The expected estimate 4/σ² · window mean: what Algorithm 1 returns on average.
     pub fn expected_estimate(&self, k_tot: usize, k_avg: usize) -> f64 {
         4.0 / self.sigma2 * self.window_mean(k_tot, k_avg)
+    }
+
+    /// Each mode's expected share of the estimate, (4/σ²) × its window-mean loss, beside its μ (modes
+    /// with μ > 0, in the order of `mu`): 1 for a mode that has equilibrated under LM,
+    /// 1/(1 − ημ/2) under EM, less for a mode that has not.
+    pub fn mode_estimates(&self, k_tot: usize, k_avg: usize) -> Vec<(f64, f64)> {
+        let k0 = k_tot - k_avg;
+        let scale = 4.0 / self.sigma2 / k_avg as f64;
+        self.mu.iter().filter_map(|&mu| self.mode(mu).map(|m| (mu, scale * m.loss_sum(k0, k_avg)))).collect()
+    }
+
+    /// Where the expected estimate departs from the rank, and which modes hold it back
+    /// ([`TheoryBreakdown`]); `share` (e.g. 0.9) sets how much of the deficit `slow_modes` covers.
+    pub fn breakdown(&self, k_tot: usize, k_avg: usize, share: f64) -> TheoryBreakdown {
+        let mut modes = self.mode_estimates(k_tot, k_avg);
+        let inflation: f64 = modes.iter().map(|&(_, c)| (c - 1.0).max(0.0)).sum();
+        let deficit: f64 = modes.iter().map(|&(_, c)| (1.0 - c).max(0.0)).sum();
+        modes.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (mut covered, mut slow_modes, mut slow_mu) = (0.0, 0, 0.0);
+        for &(mu, c) in &modes {
+            if covered >= share * deficit || deficit == 0.0 {
+                break;
+            }
+            covered += (1.0 - c).max(0.0);
+            slow_modes += 1;
+            slow_mu = mu;
+        }
+        TheoryBreakdown { modes: modes.len(), inflation, deficit, slow_modes, slow_mu }
     }
 
     /// The stationary expected estimate: Σ_i 1 (LM) or Σ_i 1/(1 − ημ_i/2) (EM) over nonzero modes.

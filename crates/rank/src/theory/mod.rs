@@ -12,4 +12,4 @@ pub use continuous::{
     OuModel, algorithm1_expected_loss, cor1_pd_limit, cor3_best_preconditioner, eq14_initial_slope,
     prop3_sgd_beats_adam_like, prop4_escape_time_bound,
 };
-pub use discrete::{DiscreteTheory, mode_eigenvalues};
+pub use discrete::{DiscreteTheory, TheoryBreakdown, mode_eigenvalues};
