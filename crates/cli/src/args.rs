@@ -124,7 +124,7 @@ pub fn parse_sigma2(s: &str) -> Result<f64, String> {
 /// Langevin settings shared by the commands that run Algorithm 1.
 #[derive(clap::Args, Debug, Clone)]
 pub struct LangevinArgs {
-    /// Step size: auto (η = 1.75/μ_max for lm, 1/μ_max for em), auto:C (η = C/μ_max) or a number.
+    /// Step size: auto (η = 1.5/μ_max for lm, 1/μ_max for em), auto:C (η = C/μ_max) or a number.
     #[arg(long, value_parser = parse_eta, default_value = "auto", allow_hyphen_values = true)]
     pub eta: EtaArg,
     /// Noise power σ² (default 1e-5); a comma-separated list runs a sweep where the command

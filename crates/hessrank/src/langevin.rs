@@ -11,7 +11,7 @@ use hessrank_rank::{DriftCorrection, LangevinConfig, RankEstimate, Scheme, StepS
 
 /// Preconditioned Langevin dynamics at a minimum, and the rank estimate it gives.
 ///
-/// Defaults are [`LangevinConfig`]'s, the CLI's too: η = 1.75/μ_max (measured; 1/μ_max after
+/// Defaults are [`LangevinConfig`]'s, the CLI's too: η = 1.5/μ_max (measured; 1/μ_max after
 /// `.scheme(Scheme::EulerMaruyama)`, see [`Scheme::auto_step_factor`]), σ² = 1e-5,
 /// K_tot = 2,000, K_avg = 1,000, four chains (their spread gives R̂ and the error bar),
 /// Leimkuhler–Matthews, G = I; the loss's scale-invariant groups (weights feeding a normalization
