@@ -2,7 +2,7 @@
 # The paper's Table 1 and Figure 2 under the authors' protocol (one spectrum per d, a new gauge per
 # trial), 32 trials per d, depth 5, K_tot = 15,000, K_avg = 10,000, sigma^2 = 2e-5:
 #   - Euler-Maruyama at the paper's eta = 1e-4, with U&S (degree 50, 300 vectors) on the same minima;
-#   - Leimkuhler-Matthews with the automatic step (eta = 1.5/mu_max), the same budget.
+#   - Leimkuhler-Matthews with the automatic step (eta = 1/mu_max, the default), the same budget.
 # d = 8 ... 64 run in f64; the sweep is then extended (--resume) to d = 128 and 256 in f32, which
 # agrees with f64 at d = 64 to 1e-6 per trial and is 2-3x faster. Each row of result.json records
 # its dtype. Figure 2 (both schemes and U&S) is drawn from the two runs at the end.

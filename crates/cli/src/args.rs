@@ -58,37 +58,18 @@ pub fn parse_duration(s: &str) -> Result<f64, String> {
     positive(number, "--max-time").map(|v| v * scale)
 }
 
-/// The `--eta` flag: `auto` (the scheme's own factor), `auto:C` or a number.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum EtaArg {
-    /// `auto`: η = c/μ_max with the scheme's factor ([`Scheme::auto_step_factor`]).
-    Auto,
-    /// `auto:C` or a number, as given.
-    Given(StepSize),
-}
-
-impl EtaArg {
-    /// The step for `scheme`.
-    pub fn resolve(self, scheme: Scheme) -> StepSize {
-        match self {
-            EtaArg::Auto => StepSize::auto(scheme),
-            EtaArg::Given(step) => step,
-        }
-    }
-}
-
 /// η given as `auto`, `auto:C` (η = C/μ_max) or a positive number.
-pub fn parse_eta(s: &str) -> Result<EtaArg, String> {
+pub fn parse_eta(s: &str) -> Result<StepSize, String> {
     let bad = || format!("invalid --eta {s:?}: use auto, auto:C with 0 < C < 2, or a number > 0");
     if s == "auto" {
-        return Ok(EtaArg::Auto);
+        return Ok(StepSize::Auto { c: 1.0 });
     }
     if let Some(c) = s.strip_prefix("auto:") {
         let c: f64 = c.parse().map_err(|_| bad())?;
-        return if c > 0.0 && c < 2.0 { Ok(EtaArg::Given(StepSize::Auto { c })) } else { Err(bad()) };
+        return if c > 0.0 && c < 2.0 { Ok(StepSize::Auto { c }) } else { Err(bad()) };
     }
     match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(EtaArg::Given(StepSize::Fixed(v))),
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(StepSize::Fixed(v)),
         _ => Err(bad()),
     }
 }
@@ -124,9 +105,9 @@ pub fn parse_sigma2(s: &str) -> Result<f64, String> {
 /// Langevin settings shared by the commands that run Algorithm 1.
 #[derive(clap::Args, Debug, Clone)]
 pub struct LangevinArgs {
-    /// Step size: auto (η = 1.5/μ_max for lm, 1/μ_max for em), auto:C (η = C/μ_max) or a number.
+    /// Step size: auto, auto:C (η = C/μ_max) or a number.
     #[arg(long, value_parser = parse_eta, default_value = "auto", allow_hyphen_values = true)]
-    pub eta: EtaArg,
+    pub eta: StepSize,
     /// Noise power σ² (default 1e-5); a comma-separated list runs a sweep where the command
     /// supports one.
     #[arg(long, value_delimiter = ',', value_parser = parse_sigma2, allow_hyphen_values = true)]
@@ -283,7 +264,7 @@ impl LangevinArgs {
             _ => base.k_tot,
         };
         let c = LangevinConfig {
-            step: self.eta.resolve(self.scheme),
+            step: self.eta,
             sigma2: self.sigma2.first().copied().unwrap_or(base.sigma2),
             k_tot,
             k_avg: self.avg.unwrap_or(if adaptive.is_none() && self.iters.is_some() { k_tot / 2 } else { base.k_avg }),

@@ -50,7 +50,7 @@ impl SavedTable1 {
         Ok(Self { dir: dir.to_path_buf(), scheme: spec.langevin.scheme, step: spec.langevin.step, rows: report.table })
     }
 
-    /// "EM, η = 0.0001" or "LM, η = 1.5/μ_max".
+    /// "EM, η = 0.0001" or "LM, η = 1/μ_max".
     pub fn label(&self) -> String {
         let scheme = match self.scheme {
             Scheme::EulerMaruyama => "EM",

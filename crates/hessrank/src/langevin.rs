@@ -11,8 +11,7 @@ use hessrank_rank::{DriftCorrection, LangevinConfig, RankEstimate, Scheme, StepS
 
 /// Preconditioned Langevin dynamics at a minimum, and the rank estimate it gives.
 ///
-/// Defaults are [`LangevinConfig`]'s, the CLI's too: η = 1.5/μ_max (measured; 1/μ_max after
-/// `.scheme(Scheme::EulerMaruyama)`, see [`Scheme::auto_step_factor`]), σ² = 1e-5,
+/// Defaults are [`LangevinConfig`]'s, the CLI's too: η = 1/μ_max (measured), σ² = 1e-5,
 /// K_tot = 2,000, K_avg = 1,000, four chains (their spread gives R̂ and the error bar),
 /// Leimkuhler–Matthews, G = I; the loss's scale-invariant groups (weights feeding a normalization
 /// layer), found at θ₀, move on the sphere of their θ₀ norm.
@@ -22,8 +21,6 @@ pub struct Langevin {
     precond: Option<DiagPreconditioner>,
     params: Vec<String>,
     symmetry: Option<Symmetry>,
-    /// Whether `.step()` was called: otherwise `.scheme()` brings its own automatic step.
-    step_given: bool,
 }
 
 impl Default for Langevin {
@@ -35,12 +32,12 @@ impl Default for Langevin {
 impl Langevin {
     /// The default settings.
     pub fn new() -> Self {
-        Self { config: LangevinConfig::new(), precond: None, params: Vec::new(), symmetry: None, step_given: false }
+        Self { config: LangevinConfig::new(), precond: None, params: Vec::new(), symmetry: None }
     }
 
     /// Starts from a full configuration.
     pub fn with_config(config: LangevinConfig) -> Self {
-        Self { config, precond: None, params: Vec::new(), symmetry: None, step_given: true }
+        Self { config, precond: None, params: Vec::new(), symmetry: None }
     }
 
     /// The noise power σ² (the paper: 2e-5 for linear nets, 1e-5 for the DnCNN).
@@ -71,17 +68,12 @@ impl Langevin {
     /// The step: `StepSize::Auto { c }` (η = c/μ_max) or `StepSize::Fixed(η)`.
     pub fn step(mut self, step: StepSize) -> Self {
         self.config.step = step;
-        self.step_given = true;
         self
     }
 
-    /// The discretisation (Euler–Maruyama is the paper's; Leimkuhler–Matthews has less bias). Unless
-    /// `.step()` was given, the step becomes this scheme's automatic one ([`StepSize::auto`]).
+    /// The discretisation (Euler–Maruyama is the paper's; Leimkuhler–Matthews has less bias).
     pub fn scheme(mut self, scheme: Scheme) -> Self {
         self.config.scheme = scheme;
-        if !self.step_given {
-            self.config.step = StepSize::auto(scheme);
-        }
         self
     }
 

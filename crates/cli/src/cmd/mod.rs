@@ -13,4 +13,4 @@ pub mod table1;
 pub mod train;
 pub mod train_args;
 
-pub use crate::args::{EtaArg, LangevinArgs, ResumeArgs, UsArgs, parse_eta, parse_scheme, parse_us_rule, summary_line};
+pub use crate::args::{LangevinArgs, ResumeArgs, UsArgs, parse_eta, parse_scheme, parse_us_rule, summary_line};

@@ -1,7 +1,7 @@
 //! `hessrank table1`: the paper's Table 1 and Figure 2, run by [`hessrank_experiments::table1`];
 //! this file turns flags into its spec and writes and prints its report.
 
-use super::{EtaArg, ResumeArgs, UsArgs, parse_eta, parse_scheme};
+use super::{ResumeArgs, UsArgs, parse_eta, parse_scheme};
 use crate::Ctx;
 use crate::output::table1::{print, write};
 use crate::progress::CliObserver;
@@ -9,7 +9,7 @@ use anyhow::Result;
 use clap::Args;
 use hessrank_experiments::store::RunStore;
 use hessrank_experiments::table1::{Protocol, Table1Spec, run as run_table1};
-use hessrank_rank::Scheme;
+use hessrank_rank::{Scheme, StepSize};
 
 /// How the trials of one d are drawn (see [`Protocol`]).
 #[derive(clap::ValueEnum, Debug, Clone, Copy)]
@@ -38,7 +38,7 @@ pub struct Table1Args {
     pub scheme: Scheme,
     /// Step size: a number (the paper: 1e-4), auto or auto:C.
     #[arg(long, value_parser = parse_eta, default_value = "1e-4", allow_hyphen_values = true)]
-    pub eta: EtaArg,
+    pub eta: StepSize,
     /// Total iterations K_tot.
     #[arg(long, default_value_t = 15000)]
     pub iters: usize,
@@ -68,7 +68,7 @@ pub struct Table1Args {
 
 /// Runs `table1`.
 pub fn run(ctx: &Ctx, a: Table1Args) -> Result<()> {
-    let langevin = Table1Spec::langevin_config(a.eta.resolve(a.scheme), a.sigma2, a.iters, a.avg, a.scheme)?;
+    let langevin = Table1Spec::langevin_config(a.eta, a.sigma2, a.iters, a.avg, a.scheme)?;
     let dir = match &a.save.resume {
         Some(d) => RunStore { path: d.clone() },
         None => RunStore::create(&ctx.out, "table1")?,

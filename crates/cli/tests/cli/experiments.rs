@@ -56,8 +56,8 @@ fn table1_nrmse_is_recomputed_from_the_per_trial_csv() {
     assert_eq!(row["dtype"], "F64");
     assert_svg(&dir.join("figure2.svg"));
 
-    // The same widths with LM and the automatic step (`auto` is the scheme's own factor, 1.5 for
-    // LM), then Figure 2 with both runs and the first one's U&S.
+    // The same widths with LM and the automatic step (`auto`, η = 1/μ_max), then Figure 2 with both
+    // runs and the first one's U&S.
     let lm_out = scratch("table1-lm");
     hessrank(&lm_out)
         .args(["table1", "--dims", "8", "--trials", "3", "--iters", "600", "--avg", "300", "--scheme", "lm"])
@@ -65,14 +65,14 @@ fn table1_nrmse_is_recomputed_from_the_per_trial_csv() {
         .assert()
         .success();
     let lm_dir = run_dir(&lm_out, "table1-");
-    assert_eq!(json(&lm_dir.join("config.json"))["langevin"]["step"]["Auto"]["c"], 1.5);
+    assert_eq!(json(&lm_dir.join("config.json"))["langevin"]["step"]["Auto"]["c"], 1.0);
     hessrank(&out).arg("figure2").arg(&dir).arg(&lm_dir).assert().success().stdout(
-        predicates::str::contains("EM, η = 0.0001: 1 widths").and(predicates::str::contains("LM, η = 1.5/μ_max")),
+        predicates::str::contains("EM, η = 0.0001: 1 widths").and(predicates::str::contains("LM, η = 1/μ_max")),
     );
     let svg = run_dir(&out, "figure2-").join("figure2.svg");
     assert_svg(&svg);
     let text = std::fs::read_to_string(&svg).unwrap();
-    for label in ["EM, η = 0.0001", "LM, η = 1.5/μ_max", "Ubaru–Saad"] {
+    for label in ["EM, η = 0.0001", "LM, η = 1/μ_max", "Ubaru–Saad"] {
         assert!(text.contains(label), "Figure 2 names {label}");
     }
 }

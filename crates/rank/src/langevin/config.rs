@@ -13,30 +13,6 @@ pub enum Scheme {
     LeimkuhlerMatthews,
 }
 
-impl Scheme {
-    /// The factor c of the automatic step η = c/μ_max for this scheme.
-    ///
-    /// Leimkuhler–Matthews has the exact stationary variance σ²/(2μ) on every mode for any η μ < 2,
-    /// so on a quadratic a longer step only helps: the slowest modes equilibrate sooner (the modes
-    /// below 1/(2ηK) hold the estimate back) and the window holds more independent draws. On
-    /// Table 1's linear nets (32 trials, the paper's budget, seed 11) c = 1 → 1.5 takes the
-    /// normalised RMSE at d = 8 / 16 / 32 from 2.70 / 1.25 / 0.73 % to 2.35 / 1.01 / 0.61 %, and
-    /// 1.75 gains little more (2.25 / 0.93 / 0.56 %). The limit is the margin to η μ = 2 that a
-    /// network needs: power iteration converges to μ_max from below, and a ReLU network's curvature
-    /// changes as units switch around θ₀. On a 4 → 16 → 2 ReLU MLP, 5 of 8 chains at c = 1.75 ran
-    /// away (estimates of 45–120 against a rank of 13) while at c = 1.5 none of 24 did; at c = 1.99
-    /// even a d = 8 linear net diverged. So 1.5, a 25 % margin.
-    ///
-    /// Euler–Maruyama inflates mode μ by 1/(1 − ημ/2), ×2 on the top mode at c = 1 already, so it
-    /// keeps c = 1.
-    pub fn auto_step_factor(self) -> f64 {
-        match self {
-            Scheme::EulerMaruyama => 1.0,
-            Scheme::LeimkuhlerMatthews => 1.5,
-        }
-    }
-}
-
 impl std::str::FromStr for Scheme {
     type Err = Error;
     fn from_str(s: &str) -> hessrank_core::Result<Self> {
@@ -93,25 +69,28 @@ pub enum StepSize {
     Fixed(f64),
     /// η = c / μ_max, with μ_max of G^½HG^½ estimated by power iteration on finite-difference
     /// Hessian-vector products at θ_0.
+    ///
+    /// The default is c = 1 for both schemes. Leimkuhler–Matthews keeps the exact stationary
+    /// variance for any η μ < 2, so on a quadratic a larger c only helps, and modestly: on Table 1's
+    /// linear nets (32 trials, the paper's budget, seed 11) c = 1 / 1.5 / 1.75 give a normalised
+    /// RMSE of 2.70 / 2.35 / 2.25 % at d = 8, 1.25 / 1.01 / 0.93 % at d = 16 and 0.73 / 0.61 /
+    /// 0.56 % at d = 32. But power iteration approaches μ_max from below and a network's curvature
+    /// changes around θ₀: at c = 1.5 the per-layer estimate of a briefly trained CNN classifier
+    /// diverged at iteration 14, at c = 1.75 five of eight chains on a 4 → 16 → 2 ReLU MLP ran away
+    /// (45–120 against a rank of 13), and at c = 1.99 a d = 8 linear net diverged. c = 1 keeps a
+    /// factor-2 margin.
     Auto {
         /// The target η μ_max (stability needs < 2).
         c: f64,
     },
 }
 
-impl StepSize {
-    /// The automatic step with `scheme`'s factor ([`Scheme::auto_step_factor`]): what `--eta auto` means.
-    pub fn auto(scheme: Scheme) -> Self {
-        StepSize::Auto { c: scheme.auto_step_factor() }
-    }
-}
-
 /// Settings of one rank estimate: the one set of defaults of every front door (the CLI's flags
 /// fall back to these; the experiments set the paper's protocol explicitly).
 #[derive(Config, Debug)]
 pub struct LangevinConfig {
-    /// Step size (the default scheme's automatic step, η = 1.5/μ_max).
-    #[config(default = "StepSize::auto(Scheme::LeimkuhlerMatthews)")]
+    /// Step size.
+    #[config(default = "StepSize::Auto { c: 1.0 }")]
     pub step: StepSize,
     /// Noise power σ² (the paper: 2e-5 for linear nets, 1e-5 for the DnCNN).
     #[config(default = 1e-5)]
