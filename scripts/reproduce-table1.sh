@@ -24,7 +24,7 @@ common=(table1 --trials 32 --protocol authors)
 em=(--scheme em --eta 1e-4)
 lm=(--scheme lm --eta auto --no-us)
 
-newest() { ls -td "$1"/table1-* 2>/dev/null | head -1; }
+newest() { ls -td "$1"/table1-* 2>/dev/null | head -1 || true; }
 
 # run_scheme NAME FLAGS...: d <= 64 (or <= 32) in f64, then d = 128, 256 in f32 into the same folder.
 run_scheme() {
