@@ -7,8 +7,8 @@
 # agrees with f64 at d = 64 to 1e-6 per trial and is 2-3x faster. Each row of result.json records
 # its dtype. Figure 2 (both schemes and U&S) is drawn from the two runs at the end.
 #   --quick   d in {8, 16, 32} only, in f64 (~3 minutes on a 2-core CPU).
-# The full table takes about 90 minutes on a 2-core CPU (d = 256: 327,680 parameters per trial,
-# 32 trials batched, about 25 minutes per scheme). A stopped part resumes: rerun this script with
+# The full table takes about two hours on a 2-core CPU (d = 256: 327,680 parameters per trial,
+# 32 trials batched, 30-50 minutes per scheme). A stopped part resumes: rerun this script with
 # RESUME=1 and it continues the newest folders under results/table1-full/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
