@@ -202,12 +202,12 @@ pub fn mean_std(v: &[f64]) -> (f64, f64) {
 ///
 /// A resumed sweep may add widths: its `dims` must include every saved one, and the saved settings
 /// then record the longer list. So a finished sweep extends to larger d, in another dtype if the
-/// run asks for one (each row records its own).
-fn settle_config(spec: &Table1Spec) -> Result<()> {
+/// run asks for one (each row records its own). Returns the saved dims when the list grew.
+fn settle_config(spec: &Table1Spec) -> Result<Option<Vec<usize>>> {
     let path = spec.state_dir.join("config.json");
     let now = serde_json::to_value(spec).map_err(|source| Error::Json { path: path.clone(), source })?;
     if !spec.resume {
-        return write_json_atomic(&path, &now);
+        return write_json_atomic(&path, &now).map(|()| None);
     }
     let saved: serde_json::Value = read_json(&path)?;
     if let Some((field, saved, given)) = first_difference(&saved, &now, TABLE1_FIELDS) {
@@ -225,10 +225,11 @@ fn settle_config(spec: &Table1Spec) -> Result<()> {
             given: format!("{:?} (a resumed sweep keeps every saved d and may add more)", spec.dims),
         });
     }
-    if saved_dims != spec.dims {
-        write_json_atomic(&path, &now)?;
+    if saved_dims == spec.dims {
+        return Ok(None);
     }
-    Ok(())
+    write_json_atomic(&path, &now)?;
+    Ok(Some(saved_dims))
 }
 
 /// The serialised fields of [`Table1Spec`] that must equal the saved ones on resume (`dims` may grow).
@@ -247,7 +248,9 @@ fn read_done(path: &Path, trials: usize) -> Result<DoneDim> {
 /// Runs Table 1 on `device` (an autodiff device).
 pub fn run(spec: &Table1Spec, device: &Device, observer: &mut dyn ExperimentObserver) -> Result<Table1Report> {
     spec.validate()?;
-    settle_config(spec)?;
+    if let Some(saved) = settle_config(spec)? {
+        observer.note(&format!("extending the saved sweep over d = {saved:?} to d = {:?}", spec.dims));
+    }
     let mut report = Table1Report { table: Vec::new(), partial: false, stopped: None, trials: Vec::new() };
     for &d in &spec.dims {
         let truth = (d * d) as f64;
@@ -371,19 +374,19 @@ pub fn run(spec: &Table1Spec, device: &Device, observer: &mut dyn ExperimentObse
 }
 
 /// The row's theory on the trials' exact spectra for step `eta`: the mean expected estimate and its
-/// breakdown (inflation and deficit averaged; trial 0's slowest modes).
+/// breakdown (inflation and deficit averaged; trial 0's slowest modes), from one pass per trial.
 fn theory_of(spec: &Table1Spec, minima: &[GlobalMinimum], eta: f64) -> (f64, TheoryBreakdown) {
     let (c, k_tot, k_avg) = (&spec.langevin, spec.langevin.k_tot, spec.langevin.k_avg);
-    let each: Vec<(f64, TheoryBreakdown)> = minima
+    let each: Vec<TheoryBreakdown> = minima
         .iter()
         .map(|m| {
-            let th = DiscreteTheory { mu: m.hessian_eigenvalues(), eta, sigma2: c.sigma2, scheme: c.scheme };
-            (th.expected_estimate(k_tot, k_avg), th.breakdown(k_tot, k_avg, 0.9))
+            DiscreteTheory { mu: m.hessian_eigenvalues(), eta, sigma2: c.sigma2, scheme: c.scheme }
+                .breakdown(k_tot, k_avg, 0.9)
         })
         .collect();
     let n = each.len() as f64;
-    let mut breakdown = each[0].1;
-    breakdown.inflation = each.iter().map(|e| e.1.inflation).sum::<f64>() / n;
-    breakdown.deficit = each.iter().map(|e| e.1.deficit).sum::<f64>() / n;
-    (each.iter().map(|e| e.0).sum::<f64>() / n, breakdown)
+    let mut breakdown = each[0];
+    breakdown.inflation = each.iter().map(|b| b.inflation).sum::<f64>() / n;
+    breakdown.deficit = each.iter().map(|b| b.deficit).sum::<f64>() / n;
+    (each.iter().map(TheoryBreakdown::expected_estimate).sum::<f64>() / n, breakdown)
 }

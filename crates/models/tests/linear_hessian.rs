@@ -48,8 +48,7 @@ fn structured_product_equals_dense_matrix_times_vector() {
     let mut noise = SeededNoise::new(3, 0);
     for _ in 0..3 {
         let v = noise.normal_vec(op.dim());
-        let mut hv = vec![0.0; op.dim()];
-        op.matvec(&v, &mut hv);
+        let hv = apply(&op, &v);
         let dense = &h * DVector::from_vec(v);
         let err = hv.iter().zip(dense.iter()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
         assert!(err < 1e-10 * dense.amax(), "structured vs dense: {err:e}");
@@ -69,6 +68,13 @@ fn spectrum_matches_the_analytic_eigenvalues() {
     }
 }
 
+/// A x.
+fn apply(op: &dyn LinearOperator, x: &[f64]) -> Vec<f64> {
+    let mut y = vec![0.0; op.dim()];
+    op.matvec(x, &mut y);
+    y
+}
+
 /// max |a − b| / max |b|.
 fn rel_err(a: &[f64], b: &[f64]) -> f64 {
     let err = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
@@ -85,8 +91,7 @@ fn kronecker_product_equals_the_dense_closed_form_at_d_64() {
     let mut noise = SeededNoise::new(4, 0);
     for _ in 0..2 {
         let v = noise.normal_vec(op.dim());
-        let mut hv = vec![0.0; op.dim()];
-        op.matvec(&v, &mut hv);
+        let hv = apply(&op, &v);
         let dense = (&phi * phi.tr_mul(&DVector::from_vec(v))) * 2.0;
         let rel = rel_err(&hv, dense.as_slice());
         assert!(rel < 1e-11, "d = 64: eq. 26 vs 2ΦΦᵀv: {rel:e}");
@@ -108,10 +113,7 @@ fn eigenbasis_hessian_is_the_closed_form_in_orthonormal_coordinates() {
             assert!((norm(&x_rot) / norm(&x) - 1.0).abs() < 1e-12, "d={d} M={depth}: ‖Sᵀx‖ ≠ ‖x‖");
             assert!(rel_err(&h_rot.from_eigenbasis(&x_rot), &x) < 1e-12, "d={d} M={depth}: S Sᵀ x ≠ x");
             // H x = S H̃ Sᵀ x.
-            let (mut hx, mut hx_rot) = (vec![0.0; h.dim()], vec![0.0; h.dim()]);
-            h.matvec(&x, &mut hx);
-            h_rot.matvec(&x_rot, &mut hx_rot);
-            let rel = rel_err(&h_rot.from_eigenbasis(&hx_rot), &hx);
+            let rel = rel_err(&h_rot.from_eigenbasis(&apply(&h_rot, &x_rot)), &apply(&h, &x));
             assert!(rel < 1e-11, "d={d} M={depth}: S H̃ Sᵀ x vs H x: {rel:e}");
         }
     }
@@ -126,9 +128,7 @@ fn eigenbasis_hessian_has_the_analytic_spectrum() {
     for j in 0..n {
         let mut e = vec![0.0; n];
         e[j] = 1.0;
-        let mut col = vec![0.0; n];
-        op.matvec(&e, &mut col);
-        dense.set_column(j, &DVector::from_vec(col));
+        dense.set_column(j, &DVector::from_vec(apply(&op, &e)));
     }
     let ev = sorted_eigenvalues(&dense);
     let analytic = min.hessian_eigenvalues();

@@ -149,7 +149,8 @@ fn a_finished_table1_sweep_extends_to_more_widths() {
         .arg(&dir)
         .assert()
         .success()
-        .stdout(predicates::str::contains("d=4: done earlier"));
+        .stdout(predicates::str::contains("d=4: done earlier"))
+        .stdout(predicates::str::contains("extending the saved sweep over d = [4] to d = [4, 6]"));
     // d = 4 is read back, d = 6 runs as it would alone (each d has its own seeds), and the saved
     // settings now list both.
     assert_eq!(trials_of(&dir, "4"), d4);

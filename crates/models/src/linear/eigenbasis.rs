@@ -68,12 +68,14 @@ impl LinearOperator for EigenbasisHessian {
 
     fn matvec(&self, x: &[f64], y: &mut [f64]) {
         let dd = self.d * self.d;
+        let mut u = vec![0.0; self.depth];
         for a in 0..self.d {
             for b in 0..self.d {
                 let at = a * self.d + b;
-                let s: f64 = (1..=self.depth).map(|k| self.u(a, b, k) * x[(k - 1) * dd + at]).sum();
-                for k in 1..=self.depth {
-                    y[(k - 1) * dd + at] = 2.0 * self.u(a, b, k) * s;
+                u.iter_mut().enumerate().for_each(|(i, u)| *u = self.u(a, b, i + 1));
+                let s: f64 = u.iter().enumerate().map(|(i, u)| u * x[i * dd + at]).sum();
+                for (i, u) in u.iter().enumerate() {
+                    y[i * dd + at] = 2.0 * u * s;
                 }
             }
         }

@@ -44,6 +44,13 @@ pub struct TheoryBreakdown {
     pub slow_mu: f64,
 }
 
+impl TheoryBreakdown {
+    /// `modes + inflation − deficit`: [`DiscreteTheory::expected_estimate`] from the same pass.
+    pub fn expected_estimate(&self) -> f64 {
+        self.modes as f64 + self.inflation - self.deficit
+    }
+}
+
 /// Discrete-time expectation of Algorithm 1 on a quadratic with the eigenvalues μ of G^½ H G^½.
 #[derive(Debug, Clone)]
 pub struct DiscreteTheory {
