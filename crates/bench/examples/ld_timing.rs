@@ -41,7 +41,7 @@ fn device(backend: &str, dtype: FloatDType) -> Device {
         "flex" => Device::flex(),
         "flex-burn" => Device::flex(),
         "flex-avx2" => {
-            hessrank_kernels::direct::limit_path(hessrank_kernels::direct::Path::Avx2Fma);
+            hessrank_kernels::simd::limit_path(hessrank_kernels::simd::Path::Avx2);
             Device::flex()
         }
         "ndarray" => Device::ndarray(),

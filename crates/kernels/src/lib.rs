@@ -22,6 +22,10 @@ mod extension;
 pub mod matmul;
 #[cfg(all(feature = "flex", any(test, feature = "test-utils")))]
 pub mod parity_tests;
+mod real;
+pub mod simd;
+#[cfg(feature = "flex")]
+mod update;
 
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};

@@ -122,7 +122,7 @@ pub fn check_langevin_update(device: &Device) {
     assert!(!device.is_autodiff(), "the update runs on plain tensors");
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("a pool of 2 threads");
     // Neither size is a multiple of any vector width; the second spans 4 chunks and a part.
-    for n in [4099, 4 * crate::extension::UPDATE_CHUNK + 77] {
+    for n in [4099, 4 * crate::update::UPDATE_CHUNK + 77] {
         pool.install(|| check_langevin_update_at(device, n));
     }
 }

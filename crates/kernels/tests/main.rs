@@ -81,3 +81,17 @@ fn fast_batch_norm_equals_burn_in_f32() {
         );
     }
 }
+
+/// The BatchNorm passes and the Langevin update run on the CPU's fastest path, counted per kernel.
+#[test]
+fn batch_norm_and_update_take_the_fastest_path_the_cpu_has() {
+    use hessrank_kernels::simd::{self, Kernel};
+    let best = simd::Path::best_supported();
+    let (bn, update) = (simd::calls(Kernel::BatchNorm, best), simd::calls(Kernel::Update, best));
+    let device = flex_f32();
+    // Statistics, normalisation and backward pass, with and without the ReLU: at least 6 calls.
+    let _ = batch_norm_then_max_differences(&device, BN_SHAPES[0], Activation::Relu);
+    assert!(simd::calls(Kernel::BatchNorm, best) >= bn + 3, "{best:?} ran no BatchNorm pass");
+    check_langevin_update(&device.inner());
+    assert!(simd::calls(Kernel::Update, best) > update, "{best:?} ran no Langevin update");
+}

@@ -80,13 +80,17 @@ fn kernel_policy_is_per_model_and_both_give_the_same_numbers() {
     assert_eq!((fast.kernels, burn.kernels), (Kernels::Fast, Kernels::Burn));
     let x = objective.noisy.clone();
     assert!(takes_direct_path(&fast.first, &x), "flex f64 takes the direct 3×3 path");
-    let best = hessrank_kernels::direct::Path::best_supported();
-    let before = hessrank_kernels::direct::calls(best);
+    use hessrank_kernels::simd::{Kernel, Path, calls};
+    let best = Path::best_supported();
+    let before = [Kernel::Conv, Kernel::BatchNorm].map(|k| calls(k, best));
     let a = hessrank_core::value_and_grad(&objective, &fast);
-    // 3 forward convolutions, 2 input gradients, 3 weight gradients, all on the CPU's fastest
-    // path (other tests may convolve at the same time: at least these 8).
-    let calls = hessrank_kernels::direct::calls(best) - before;
-    assert!(calls >= 8, "{best:?} ran {calls} of the step's 8 convolutions");
+    // 3 forward convolutions, 2 input gradients, 3 weight gradients, and the BatchNorm's
+    // statistics, normalisation and backward pass, all on the CPU's fastest path (other tests
+    // may run kernels at the same time: at least these).
+    let ran = [Kernel::Conv, Kernel::BatchNorm].map(|k| calls(k, best));
+    let (conv, bn) = (ran[0] - before[0], ran[1] - before[1]);
+    assert!(conv >= 8, "{best:?} ran {conv} of the step's 8 convolutions");
+    assert!(bn >= 3, "{best:?} ran {bn} of the step's 3 BatchNorm passes");
     let b = hessrank_core::value_and_grad(&objective, &burn);
     assert!((a.loss - b.loss).abs() <= 1e-12 * a.loss.abs(), "{} vs {}", a.loss, b.loss);
     let (ga, gb) = (a.grads.to_flat(), b.grads.to_flat());

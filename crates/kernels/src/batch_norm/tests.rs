@@ -71,7 +71,7 @@ fn statistics_match_the_two_pass_definition() {
         let x: Vec<f64> = values(p.n * p.c * p.hw, 6).iter().map(|v| v + offset).collect();
         let (mean, var) = channel_stats(p, &x);
         for c in 0..p.c {
-            let xs: Vec<f64> = (0..p.n).flat_map(|n| p.plane(&x, n, c).to_vec()).collect();
+            let xs: Vec<f64> = (0..p.n).flat_map(|n| x[(n * p.c + c) * p.hw..][..p.hw].to_vec()).collect();
             let m = xs.iter().sum::<f64>() / xs.len() as f64;
             let v = xs.iter().map(|a| (a - m).powi(2)).sum::<f64>() / xs.len() as f64;
             // The reference's own running sum of M terms is good to M·ε relative.
@@ -103,42 +103,78 @@ fn relu_is_the_plain_pass_with_its_mask() {
     assert_eq!(got, want);
 }
 
-/// The per-plane sums the CPU runs (AVX-512 where it has it) equal the portable code and the
-/// plain definition, with and without a ReLU mask, at lengths that are not whole vectors.
+/// The per-plane sums on every path the CPU supports (down to the scalar fallback) equal the
+/// plain definition, with and without a ReLU mask, at lengths that are not whole vectors; f32
+/// values are widened and summed in f64.
 #[test]
 fn plane_sums_match_the_definition_on_every_path() {
-    for len in [1, 7, 16, 37, 784] {
-        let (x, d, y) = (values(len, 11), values(len, 12), values(len, 13));
-        let mu = 0.3;
-        for ys in [None, Some(&y[..])] {
-            let g = |i: usize| if ys.is_some_and(|y| y[i] <= 0.0) { 0.0 } else { d[i] };
-            let want = ((0..len).map(g).sum::<f64>(), (0..len).map(|i| (x[i] - mu) * g(i)).sum::<f64>());
-            for (name, got) in [
-                ("dispatched", f64::plane_grad_sums(&x, &d, ys, mu)),
-                ("portable", plane_grad_sums_portable(&x, &d, ys, mu)),
-            ] {
+    for path in Path::supported() {
+        for len in [1, 7, 16, 37, 784] {
+            let (x, d, y) = (values(len, 11), values(len, 12), values(len, 13));
+            let mu = 0.3;
+            for ys in [None, Some(&y[..])] {
+                let g = |i: usize| if ys.is_some_and(|y| y[i] <= 0.0) { 0.0 } else { d[i] };
+                let want = ((0..len).map(g).sum::<f64>(), (0..len).map(|i| (x[i] - mu) * g(i)).sum::<f64>());
+                // Any summation order is within 2·len·ε of the sum of magnitudes (Higham's bound).
+                let bound = 2.0 * len as f64 * f64::EPSILON * (0..len).map(|i| (x[i] - mu).abs() + 1.0).sum::<f64>();
+                let sums = GradSums { x: &x, dy: &d, relu_output: ys, mu, first: 0, stride: len, planes: 1, hw: len };
+                let got = simd::run(path, sums)[0];
                 assert!(
-                    (got.0 - want.0).abs() < 1e-12 && (got.1 - want.1).abs() < 1e-12,
-                    "{name} {len} {}: {got:?} vs {want:?}",
+                    (got.0 - want.0).abs() < bound && (got.1 - want.1).abs() < bound,
+                    "{path:?} {len} {}: {got:?} vs {want:?}",
                     ys.is_some()
                 );
+                // f32 inputs: the same sums of the rounded values, accumulated in f64.
+                let f = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<_>>();
+                let (xf, df, yf) = (f(&x), f(&d), f(&y));
+                let relu_output = ys.map(|_| &yf[..]);
+                let sums = GradSums { x: &xf, dy: &df, relu_output, mu, first: 0, stride: len, planes: 1, hw: len };
+                let got = simd::run(path, sums)[0];
+                let g32 = |i: usize| if ys.is_some() && yf[i] <= 0.0 { 0.0 } else { df[i] as f64 };
+                let want =
+                    ((0..len).map(g32).sum::<f64>(), (0..len).map(|i| (xf[i] as f64 - mu) * g32(i)).sum::<f64>());
+                assert!(
+                    (got.0 - want.0).abs() < bound && (got.1 - want.1).abs() < bound,
+                    "{path:?} f32 {len}: {got:?} vs {want:?}"
+                );
             }
-            // f32 inputs: the same sums of the rounded values, accumulated in f64.
-            let f = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<_>>();
-            let (xf, df, yf) = (f(&x), f(&d), f(&y));
-            let got = f32::plane_grad_sums(&xf, &df, ys.map(|_| &yf[..]), mu);
-            let g32 = |i: usize| if ys.is_some() && yf[i] <= 0.0 { 0.0 } else { df[i] as f64 };
-            let want = ((0..len).map(g32).sum::<f64>(), (0..len).map(|i| (xf[i] as f64 - mu) * g32(i)).sum::<f64>());
-            assert!((got.0 - want.0).abs() < 1e-12 && (got.1 - want.1).abs() < 1e-12, "f32 {len}: {got:?} vs {want:?}");
-        }
-        let mean = x.iter().sum::<f64>() / len as f64;
-        let m2 = x.iter().map(|a| (a - mean).powi(2)).sum::<f64>();
-        for (name, got) in [("dispatched", f64::plane_moments(&x)), ("portable", plane_moments_portable(&x))] {
+            let mean = x.iter().sum::<f64>() / len as f64;
+            let m2 = x.iter().map(|a| (a - mean).powi(2)).sum::<f64>();
+            let bound_m2 = 2.0 * len as f64 * f64::EPSILON * m2;
+            let got = simd::run(path, Moments { x: &x, first: 0, stride: len, planes: 1, hw: len })[0];
             assert!(
-                (got.0 - mean).abs() < 1e-14 && (got.1 - m2).abs() < 1e-12,
-                "{name} moments {len}: {got:?} vs {:?}",
+                (got.0 - mean).abs() < 1e-14 && (got.1 - m2).abs() <= bound_m2,
+                "{path:?} moments {len}: {got:?} vs {:?}",
                 (mean, m2)
             );
         }
+    }
+}
+
+/// Every pass of the layer gives the same numbers on every path to rounding: the statistics,
+/// the normalisation (bitwise: no fused operations) and the backward pass, f64 and f32, with a
+/// ReLU, on a batch whose planes are not whole vectors.
+#[test]
+fn every_path_gives_the_layer_to_rounding() {
+    let p = Planes { n: 5, c: 3, hw: 37 };
+    let (x, g, b, r) = (values(555, 21), values(3, 22), values(3, 23), values(555, 24));
+    let scalar = Path::Scalar;
+    let (m0, v0) = channel_stats_on(scalar, p, &x);
+    let y0 = batch_norm_forward_on(scalar, p, &x, &g, &b, (&m0, &v0), 1e-5, Activation::Relu);
+    let back0 = batch_norm_backward_on(scalar, p, &x, &g, (&m0, &v0), &r, 1e-5, Some(&y0));
+    let close = |a: &[f64], b: &[f64], what: &str, path: Path| {
+        let e = a.iter().zip(b).map(|(u, v)| (u - v).abs()).fold(0.0, f64::max);
+        assert!(e < 1e-12, "{path:?} {what}: max difference {e:e}");
+    };
+    for path in Path::supported() {
+        let (m, v) = channel_stats_on(path, p, &x);
+        close(&m, &m0, "mean", path);
+        close(&v, &v0, "variance", path);
+        let y = batch_norm_forward_on(path, p, &x, &g, &b, (&m0, &v0), 1e-5, Activation::Relu);
+        assert_eq!(y, y0, "{path:?}: the normalisation");
+        let back = batch_norm_backward_on(path, p, &x, &g, (&m0, &v0), &r, 1e-5, Some(&y0));
+        close(&back.0, &back0.0, "dx", path);
+        close(&back.1, &back0.1, "dγ", path);
+        close(&back.2, &back0.2, "dβ", path);
     }
 }

@@ -1,124 +1,84 @@
-//! Direct 3×3 "same" convolution on host slices (NCHW): the forward pass and the weight gradient.
+//! Direct 3×3 "same" convolution on host slices (NCHW): the forward pass, the input gradient and
+//! the weight gradient, with a following ReLU fused in.
 //!
 //! Written by hand because no maintained crate has a small-channel direct convolution: the
 //! im2col + GEMM route of general libraries spends most of its time packing when the channel
-//! counts are 1–16, as in the DnCNN. Three paths compute the same definition ([`Path`]); each
-//! call takes the fastest the CPU supports:
-//! - [`Path::Avx512`] ([`avx512`]): hand-written register tiles over the unpadded planes, with
-//!   lane masks standing in for the zero padding.
-//! - [`Path::Avx2Fma`] and [`Path::Portable`]: the loops below, compiled with and without AVX2 +
-//!   FMA. Each input plane is zero-padded to (H+2)×(W+2) and flattened, so the output at flat
-//!   position q = y·(W+2)+x reads the input at q + ky·(W+2) + kx for every tap — nine contiguous,
-//!   shifted vectors. Outputs at the two padding columns of each row are computed and thrown away
-//!   (2/(W+2) extra work), which keeps the inner loop free of bounds logic so the compiler
-//!   vectorises it. A register tile holds `B` output channels × `L` positions.
+//! counts are 1–16, as in the DnCNN. One source serves every instruction set: the kernels
+//! ([`forward`], [`weight_grad`]) are generic over macerator's vectors, read the zero-padded flat
+//! layout of [`layout`], and are compiled for each [`Path`] the CPU may have; each call takes
+//! the fastest it supports ([`Path::current`]), with register tiles sized for that path. One
+//! exception, measured: on AVX-512 the hand-written kernels of [`avx512`] run instead, since the
+//! portable ones take 1.12× their time there (they read and write the unpadded planes with lane
+//! masks, which macerator does not offer).
 //!
 //! Results do not depend on the thread count: images are independent in the forward pass, and
 //! the weight gradient sums per-chunk partials in a fixed order.
 
 use rayon::prelude::*;
-use std::ops::{Add, Mul};
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 pub use crate::Activation;
+pub use crate::real::Real;
+use crate::real::filled;
+use crate::simd::{self, Kernel};
+pub use crate::simd::{Path, limit_path};
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+mod forward;
 #[cfg(target_arch = "x86_64")]
 mod lanes;
-mod portable;
+mod layout;
+mod weight_grad;
 
-pub use portable::ConvElement;
-use portable::{forward_image, has_avx2_fma, pad_planes, spread_planes, weight_grad_image};
-
-/// Which implementation of the direct convolution runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Path {
-    /// Plain loops compiled for the baseline target (vectorised by LLVM where it can).
-    Portable = 0,
-    /// The same loops compiled for AVX2 and FMA, over zero-padded copies of the planes.
-    Avx2Fma = 1,
-    /// Hand-written AVX-512 tiles over the unpadded planes, with lane masks for the padding.
-    Avx512 = 2,
-}
-
-impl Path {
-    /// The fastest path this CPU supports.
-    pub fn best_supported() -> Path {
-        #[cfg(target_arch = "x86_64")]
-        if avx512::available() {
-            return Path::Avx512;
-        }
-        if has_avx2_fma() { Path::Avx2Fma } else { Path::Portable }
-    }
-
-    /// The path the convolutions take now: the best the CPU supports, capped by [`limit_path`].
-    pub fn current() -> Path {
-        let cap = match LIMIT.load(Ordering::Relaxed) {
-            0 => Path::Portable,
-            1 => Path::Avx2Fma,
-            _ => Path::Avx512,
-        };
-        Path::best_supported().min(cap)
-    }
-}
-
-/// The cap set by [`limit_path`] (a `Path` as u8).
-static LIMIT: AtomicU8 = AtomicU8::new(Path::Avx512 as u8);
-
-/// Calls of the three entry points per path, since the process started.
-static CALLS: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
-
-/// Caps the path every later convolution in this process takes (for A/B timings and tests):
-/// the best the CPU supports, but no faster than `cap`. `limit_path(Path::Avx512)` lifts the cap.
-pub fn limit_path(cap: Path) {
-    LIMIT.store(cap as u8, Ordering::Relaxed);
-}
+use forward::ForwardImage;
+use layout::Layout;
+use weight_grad::WeightGradChunk;
 
 /// How many convolutions (forward, input gradient or weight gradient) `path` has run since the
 /// process started: the evidence a test needs that the fast path was taken.
 pub fn calls(path: Path) -> u64 {
-    CALLS[path as usize].load(Ordering::Relaxed)
+    simd::calls(Kernel::Conv, path)
 }
 
 /// The path for this call, counted.
 fn take_path() -> Path {
-    let path = Path::current();
-    CALLS[path as usize].fetch_add(1, Ordering::Relaxed);
-    path
+    simd::take_path(Kernel::Conv)
 }
 
-/// Accumulator elements per register tile (`B × L`), per element type: eight AVX2 registers.
-const TILE_ELEMS_F32: usize = 64;
+/// An element type of the direct convolution (f32 or f64): [`Real`], and on x86-64 the
+/// hand-written AVX-512 kernels of the type.
+pub trait ConvElement: Real {
+    /// The batch forward pass on the AVX-512 path (`wt` as [ci][k][co]), with a ReLU when `relu`.
+    #[cfg(target_arch = "x86_64")]
+    #[doc(hidden)]
+    fn forward_avx512(g: Geometry, x: &[Self], wt: &[Self], bias: &[Self], relu: bool) -> Vec<Self>;
+    /// The batch weight and bias gradients on the AVX-512 path, `dy` masked by a ReLU output.
+    #[cfg(target_arch = "x86_64")]
+    #[doc(hidden)]
+    fn weight_grad_avx512(g: Geometry, x: &[Self], dy: &[Self], relu_output: Option<&[Self]>)
+    -> (Vec<Self>, Vec<Self>);
+}
+
+macro_rules! impl_conv_element {
+    ($T:ty) => {
+        impl ConvElement for $T {
+            #[cfg(target_arch = "x86_64")]
+            fn forward_avx512(g: Geometry, x: &[$T], wt: &[$T], bias: &[$T], relu: bool) -> Vec<$T> {
+                avx512::forward(g, x, wt, bias, relu)
+            }
+            #[cfg(target_arch = "x86_64")]
+            fn weight_grad_avx512(g: Geometry, x: &[$T], dy: &[$T], relu_output: Option<&[$T]>) -> (Vec<$T>, Vec<$T>) {
+                avx512::weight_grad(g, x, dy, relu_output)
+            }
+        }
+    };
+}
+
+impl_conv_element!(f32);
+impl_conv_element!(f64);
 
 /// Images per weight-gradient partial sum: fixes the summation order independently of threads.
 const GRAD_CHUNK: usize = 8;
-
-/// A float type the kernels run on (f32 or f64).
-pub trait Real: Copy + Send + Sync + Default + PartialOrd + Add<Output = Self> + Mul<Output = Self> + 'static {
-    /// Fused multiply-add `self · a + b`.
-    fn fused_mul_add(self, a: Self, b: Self) -> Self;
-}
-
-impl Real for f32 {
-    #[inline(always)]
-    fn fused_mul_add(self, a: Self, b: Self) -> Self {
-        self.mul_add(a, b)
-    }
-}
-
-impl Real for f64 {
-    #[inline(always)]
-    fn fused_mul_add(self, a: Self, b: Self) -> Self {
-        self.mul_add(a, b)
-    }
-}
-
-/// max(v, 0), with Burn's `relu` convention (0 where v ≤ 0).
-#[inline(always)]
-fn relu<T: Real>(v: T) -> T {
-    if v > T::default() { v } else { T::default() }
-}
 
 /// Values per job of the parallel ReLU gradient (64 KiB of f64).
 const RELU_CHUNK: usize = 8192;
@@ -126,7 +86,7 @@ const RELU_CHUNK: usize = 8192;
 /// The gradient through a ReLU from its output `y` and the gradient at its output `dy`: `dy`
 /// where y > 0, 0 elsewhere (Burn's `relu_backward`). Chunks run in parallel; each value is
 /// computed alone, so the split does not change a bit.
-pub fn relu_grad<T: ConvElement>(y: &[T], dy: &[T]) -> Vec<T> {
+pub fn relu_grad<T: Real>(y: &[T], dy: &[T]) -> Vec<T> {
     assert_eq!(y.len(), dy.len(), "relu_grad: {} outputs, {} gradients", y.len(), dy.len());
     let mut dx = vec![T::default(); dy.len()];
     dx.par_chunks_mut(RELU_CHUNK).zip(y.par_chunks(RELU_CHUNK).zip(dy.par_chunks(RELU_CHUNK))).for_each(
@@ -155,26 +115,6 @@ pub struct Geometry {
 }
 
 impl Geometry {
-    /// Row stride of a padded plane.
-    fn wp(&self) -> usize {
-        self.w + 2
-    }
-
-    /// Flat output positions computed per plane, padding columns included, rounded up to whole tiles.
-    fn len(&self) -> usize {
-        (self.h * self.wp()).div_ceil(TILE_ELEMS_F32) * TILE_ELEMS_F32
-    }
-
-    /// Stride of a padded input plane: every shifted read of every tile stays inside it.
-    fn plane(&self) -> usize {
-        self.len() + 2 * self.wp() + 2
-    }
-
-    /// Offset of tap `k` (row-major over the 3×3 kernel) in a padded plane.
-    fn offset(&self, k: usize) -> usize {
-        (k / 3) * self.wp() + (k % 3)
-    }
-
     fn image_in(&self) -> usize {
         self.c_in * self.h * self.w
     }
@@ -224,6 +164,39 @@ fn forward_on<T: ConvElement>(
     bias: Option<&[T]>,
     act: Activation,
 ) -> Vec<T> {
+    forward_kernels(path, Kernels::Dispatched, g, x, weight, bias, act)
+}
+
+/// Which convolution kernels a path runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kernels {
+    /// What the dispatcher runs: the hand-written AVX-512 kernels on [`Path::Avx512`] (measured
+    /// faster there, see `avx512`), the portable ones on every other path.
+    Dispatched,
+    /// The portable kernels on every path (tests of their 32-register tiles on AVX-512).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Portable,
+}
+
+impl Kernels {
+    /// Whether `path` runs the hand-written AVX-512 kernels under this choice.
+    #[cfg(target_arch = "x86_64")]
+    fn hand_written(self, path: Path) -> bool {
+        self == Kernels::Dispatched && path == Path::Avx512
+    }
+}
+
+/// [`forward_on`] with the kernels `kernels` picks.
+#[allow(clippy::too_many_arguments)]
+fn forward_kernels<T: ConvElement>(
+    path: Path,
+    kernels: Kernels,
+    g: Geometry,
+    x: &[T],
+    weight: &[T],
+    bias: Option<&[T]>,
+    act: Activation,
+) -> Vec<T> {
     check_lengths(&g, x, weight);
     // Weights as [ci][k][co]: the B output channels of one tap are contiguous.
     let mut wt = vec![T::default(); weight.len()];
@@ -237,31 +210,34 @@ fn forward_on<T: ConvElement>(
     let bias = bias.map_or_else(|| vec![T::default(); g.c_out], <[T]>::to_vec);
     assert_eq!(bias.len(), g.c_out, "bias of {g:?} has {} elements", bias.len());
     #[cfg(target_arch = "x86_64")]
-    if path == Path::Avx512 {
+    if kernels.hand_written(path) {
         return T::forward_avx512(g, x, &wt, &bias, act == Activation::Relu);
     }
-    let mut y = vec![T::default(); g.n * g.image_out()];
     if g.n == 0 || g.image_out() == 0 {
-        return y;
+        return vec![T::default(); g.n * g.image_out()];
     }
-    let (len, wp) = (g.len(), g.wp());
-    y.par_chunks_mut(g.image_out()).zip(x.par_chunks(g.image_in())).for_each_init(
-        || (vec![T::default(); g.c_in * g.plane()], vec![T::default(); g.c_out * len]),
-        |(xp, flat), (yi, xi)| {
-            pad_planes(&g, g.c_in, xi, xp);
-            forward_image(path, &g, xp, &wt, &bias, flat);
-            for co in 0..g.c_out {
-                for r in 0..g.h {
-                    let row = &mut yi[(co * g.h + r) * g.w..][..g.w];
-                    row.copy_from_slice(&flat[co * len + r * wp..][..g.w]);
-                    if act == Activation::Relu {
-                        row.iter_mut().for_each(|v| *v = relu(*v));
-                    }
-                }
-            }
-        },
-    );
-    y
+    let lay = Layout::of(&g);
+    filled(g.n * g.image_out(), |y| {
+        y.par_chunks_mut(g.image_out()).zip(x.par_chunks(g.image_in())).for_each_init(
+            || (vec![T::default(); g.c_in * lay.plane], vec![T::default(); g.c_out * lay.len]),
+            |(xp, flat), (y, x)| {
+                let op = ForwardImage {
+                    lay,
+                    c_in: g.c_in,
+                    c_out: g.c_out,
+                    wt: &wt,
+                    bias: &bias,
+                    relu: act == Activation::Relu,
+                    registers: path.registers(),
+                    x,
+                    xp,
+                    flat,
+                    y,
+                };
+                simd::run(path, op)
+            },
+        )
+    })
 }
 
 /// The input gradient of [`conv3x3_forward`]: `dx = conv(dy, flip(weightᵀ))`, itself a 3×3 "same"
@@ -272,6 +248,11 @@ pub fn conv3x3_input_grad<T: ConvElement>(g: Geometry, dy: &[T], weight: &[T]) -
 
 /// [`conv3x3_input_grad`] on a given path (which the CPU must support).
 fn input_grad_on<T: ConvElement>(path: Path, g: Geometry, dy: &[T], weight: &[T]) -> Vec<T> {
+    input_grad_kernels(path, Kernels::Dispatched, g, dy, weight)
+}
+
+/// [`input_grad_on`] with the kernels `kernels` picks.
+fn input_grad_kernels<T: ConvElement>(path: Path, kernels: Kernels, g: Geometry, dy: &[T], weight: &[T]) -> Vec<T> {
     let back = Geometry { c_in: g.c_out, c_out: g.c_in, ..g };
     let mut rotated = vec![T::default(); weight.len()];
     for co in 0..g.c_out {
@@ -281,7 +262,7 @@ fn input_grad_on<T: ConvElement>(path: Path, g: Geometry, dy: &[T], weight: &[T]
             }
         }
     }
-    forward_on(path, back, dy, &rotated, None, Activation::Identity)
+    forward_kernels(path, kernels, back, dy, &rotated, None, Activation::Identity)
 }
 
 /// The weight and bias gradients of [`conv3x3_forward`]: `dweight` [c_out, c_in, 3, 3] and
@@ -292,58 +273,63 @@ pub fn conv3x3_weight_grad<T: ConvElement>(g: Geometry, x: &[T], dy: &[T]) -> (V
 
 /// The weight and bias gradients of [`conv3x3_forward_with`] with a ReLU, from the input `x`, the
 /// gradient `dy` at the ReLU's output and the ReLU's output `y`: [`conv3x3_weight_grad`] of
-/// [`relu_grad`]`(y, dy)`. On the AVX-512 path the mask is applied one image at a time inside the
-/// kernel, without the separate pass over the batch.
+/// [`relu_grad`]`(y, dy)`, the mask applied one image at a time inside the kernel (no separate
+/// pass over the batch).
 pub fn conv3x3_weight_grad_relu<T: ConvElement>(g: Geometry, x: &[T], dy: &[T], y: &[T]) -> (Vec<T>, Vec<T>) {
-    weight_grad_relu_on(take_path(), g, x, dy, y)
-}
-
-/// [`conv3x3_weight_grad_relu`] on a given path (which the CPU must support).
-fn weight_grad_relu_on<T: ConvElement>(path: Path, g: Geometry, x: &[T], dy: &[T], y: &[T]) -> (Vec<T>, Vec<T>) {
     assert_eq!(y.len(), dy.len(), "ReLU output of {g:?} has {} elements, its gradient {}", y.len(), dy.len());
-    #[cfg(target_arch = "x86_64")]
-    if path == Path::Avx512 {
-        assert_eq!(x.len(), g.n * g.image_in(), "input of {g:?} has {} elements", x.len());
-        assert_eq!(dy.len(), g.n * g.image_out(), "output gradient of {g:?} has {} elements", dy.len());
-        return T::weight_grad_avx512(g, x, dy, Some(y));
-    }
-    weight_grad_on(path, g, x, &relu_grad(y, dy))
+    weight_grad_masked_on(take_path(), g, x, dy, Some(y))
 }
 
 /// [`conv3x3_weight_grad`] on a given path (which the CPU must support).
 fn weight_grad_on<T: ConvElement>(path: Path, g: Geometry, x: &[T], dy: &[T]) -> (Vec<T>, Vec<T>) {
+    weight_grad_masked_on(path, g, x, dy, None)
+}
+
+/// The weight and bias gradients on a given path, `dy` masked by a ReLU output when given.
+fn weight_grad_masked_on<T: ConvElement>(
+    path: Path,
+    g: Geometry,
+    x: &[T],
+    dy: &[T],
+    relu_output: Option<&[T]>,
+) -> (Vec<T>, Vec<T>) {
+    weight_grad_kernels(path, Kernels::Dispatched, g, x, dy, relu_output)
+}
+
+/// [`weight_grad_masked_on`] with the kernels `kernels` picks.
+fn weight_grad_kernels<T: ConvElement>(
+    path: Path,
+    kernels: Kernels,
+    g: Geometry,
+    x: &[T],
+    dy: &[T],
+    relu_output: Option<&[T]>,
+) -> (Vec<T>, Vec<T>) {
     check_channels(&g);
     assert_eq!(x.len(), g.n * g.image_in(), "input of {g:?} has {} elements", x.len());
     assert_eq!(dy.len(), g.n * g.image_out(), "output gradient of {g:?} has {} elements", dy.len());
     #[cfg(target_arch = "x86_64")]
-    if path == Path::Avx512 {
-        return T::weight_grad_avx512(g, x, dy, None);
+    if kernels.hand_written(path) {
+        return T::weight_grad_avx512(g, x, dy, relu_output);
     }
     let nw = g.c_out * g.c_in * 9;
-    let partials: Vec<(Vec<T>, Vec<T>)> = x
-        .par_chunks(GRAD_CHUNK * g.image_in().max(1))
-        .zip(dy.par_chunks(GRAD_CHUNK * g.image_out().max(1)))
-        .map(|(xc, dyc)| {
-            let mut xp = vec![T::default(); g.c_in * g.plane()];
-            let mut dflat = vec![T::default(); g.c_out * g.len()];
-            let (mut dw, mut db) = (vec![T::default(); nw], vec![T::default(); g.c_out]);
-            for (xi, dyi) in xc.chunks(g.image_in()).zip(dyc.chunks(g.image_out())) {
-                pad_planes(&g, g.c_in, xi, &mut xp);
-                spread_planes(&g, g.c_out, dyi, &mut dflat);
-                weight_grad_image(path, &g, &xp, &dflat, &mut dw);
-                for (co, b) in db.iter_mut().enumerate() {
-                    *b = dyi[co * g.h * g.w..][..g.h * g.w].iter().fold(*b, |s, &v| s + v);
-                }
-            }
-            (dw, db)
+    let lay = Layout::of(&g);
+    let (image_in, image_out) = (g.image_in().max(1), g.image_out().max(1));
+    let chunks = x.par_chunks(GRAD_CHUNK * image_in).zip(dy.par_chunks(GRAD_CHUNK * image_out)).enumerate();
+    let partials: Vec<Vec<T>> = chunks
+        .map(|(chunk, (x, dy))| {
+            let relu_output = relu_output.map(|y| &y[chunk * GRAD_CHUNK * image_out..][..dy.len()]);
+            let op =
+                WeightGradChunk { lay, c_in: g.c_in, c_out: g.c_out, registers: path.registers(), x, dy, relu_output };
+            simd::run(path, op)
         })
         .collect();
-    let (mut dw, mut db) = (vec![T::default(); nw], vec![T::default(); g.c_out]);
-    for (pw, pb) in partials {
-        dw.iter_mut().zip(pw).for_each(|(a, b)| *a = *a + b);
-        db.iter_mut().zip(pb).for_each(|(a, b)| *a = *a + b);
+    let mut total = vec![T::default(); nw + g.c_out];
+    for part in partials {
+        total.iter_mut().zip(part).for_each(|(a, b)| *a = *a + b);
     }
-    (dw, db)
+    let db = total.split_off(nw);
+    (total, db)
 }
 
 #[cfg(test)]

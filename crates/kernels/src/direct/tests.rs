@@ -34,9 +34,15 @@ fn values(len: usize, seed: u64) -> Vec<f64> {
     (0..len).map(|i| ((i as u64 * 2654435761 + seed * 97) % 1000) as f64 / 500.0 - 1.0).collect()
 }
 
-/// Every path this CPU supports: each is checked against the definition on its own.
-fn paths() -> Vec<Path> {
-    [Path::Portable, Path::Avx2Fma, Path::Avx512].into_iter().filter(|&p| p <= Path::best_supported()).collect()
+/// Every path this CPU supports (down to the scalar fallback) with the kernels the dispatcher
+/// runs there, and on AVX-512 also the portable kernels (their 32-register tiles): each is
+/// checked against the definition on its own.
+fn paths() -> Vec<(Path, Kernels)> {
+    let mut v: Vec<_> = Path::supported().into_iter().map(|p| (p, Kernels::Dispatched)).collect();
+    if Path::Avx512.is_supported() {
+        v.push((Path::Avx512, Kernels::Portable));
+    }
+    v
 }
 
 fn shapes() -> Vec<Geometry> {
@@ -58,30 +64,30 @@ fn shapes() -> Vec<Geometry> {
 
 #[test]
 fn forward_matches_the_definition_in_f64() {
-    for (path, g) in paths().into_iter().flat_map(|p| shapes().into_iter().map(move |g| (p, g))) {
+    for ((path, kernels), g) in paths().into_iter().flat_map(|p| shapes().into_iter().map(move |g| (p, g))) {
         let (x, w, b) = (values(g.n * g.c_in * g.h * g.w, 1), values(g.c_out * g.c_in * 9, 2), values(g.c_out, 3));
         let want = reference(g, &x, &w, &b);
-        let got = forward_on(path, g, &x, &w, Some(&b), Activation::Identity);
+        let got = forward_kernels(path, kernels, g, &x, &w, Some(&b), Activation::Identity);
         let err = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-        assert!(err < 1e-12, "{path:?} {g:?}: max error {err}");
+        assert!(err < 1e-12, "{path:?} {kernels:?} {g:?}: max error {err}");
         // With the ReLU applied in the same pass: max(y, 0) of the definition.
-        let got = forward_on(path, g, &x, &w, Some(&b), Activation::Relu);
+        let got = forward_kernels(path, kernels, g, &x, &w, Some(&b), Activation::Relu);
         let err = want.iter().zip(&got).map(|(a, b)| (a.max(0.0) - b).abs()).fold(0.0, f64::max);
-        assert!(err < 1e-12, "{path:?} {g:?} + ReLU: max error {err}");
-        assert!(got.iter().all(|&v| v >= 0.0), "{path:?} {g:?}: a negative value after the ReLU");
+        assert!(err < 1e-12, "{path:?} {kernels:?} {g:?} + ReLU: max error {err}");
+        assert!(got.iter().all(|&v| v >= 0.0), "{path:?} {kernels:?} {g:?}: a negative value after the ReLU");
     }
 }
 
 #[test]
 fn forward_in_f32_matches_f64_to_rounding() {
-    for (path, g) in paths().into_iter().flat_map(|p| shapes().into_iter().map(move |g| (p, g))) {
+    for ((path, kernels), g) in paths().into_iter().flat_map(|p| shapes().into_iter().map(move |g| (p, g))) {
         let (x, w, b) = (values(g.n * g.c_in * g.h * g.w, 4), values(g.c_out * g.c_in * 9, 5), values(g.c_out, 6));
         let want = reference(g, &x, &w, &b);
         let f = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<_>>();
-        let got = forward_on(path, g, &f(&x), &f(&w), Some(&f(&b)), Activation::Identity);
+        let got = forward_kernels(path, kernels, g, &f(&x), &f(&w), Some(&f(&b)), Activation::Identity);
         let err = want.iter().zip(&got).map(|(a, &b)| (a - b as f64).abs()).fold(0.0, f64::max);
         // 9·c_in products of magnitude ≤ 1, each rounded once: a few ulps of the sum's scale.
-        assert!(err < 1e-5 * (9 * g.c_in) as f64, "{path:?} {g:?}: max error {err}");
+        assert!(err < 1e-5 * (9 * g.c_in) as f64, "{path:?} {kernels:?} {g:?}: max error {err}");
     }
 }
 
@@ -89,7 +95,7 @@ fn forward_in_f32_matches_f64_to_rounding() {
 /// would only add noise, so compare with the adjoint identities computed by brute force.
 #[test]
 fn gradients_match_brute_force_adjoints() {
-    for (path, g) in paths().into_iter().flat_map(|p| shapes().into_iter().map(move |g| (p, g))) {
+    for ((path, kernels), g) in paths().into_iter().flat_map(|p| shapes().into_iter().map(move |g| (p, g))) {
         let (x, w, r) = (
             values(g.n * g.c_in * g.h * g.w, 7),
             values(g.c_out * g.c_in * 9, 8),
@@ -98,25 +104,25 @@ fn gradients_match_brute_force_adjoints() {
         let zero = vec![0.0; g.c_out];
         let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();
         // L is linear in x and in w, so ∂L/∂x_i = L(e_i) and ∂L/∂w_j = L(with w = e_j).
-        let dx = input_grad_on(path, g, &r, &w);
+        let dx = input_grad_kernels(path, kernels, g, &r, &w);
         for i in (0..x.len()).step_by(x.len().div_ceil(40)) {
             let mut e = vec![0.0; x.len()];
             e[i] = 1.0;
             let want = dot(&reference(g, &e, &w, &zero), &r);
-            assert!((dx[i] - want).abs() < 1e-12, "{path:?} {g:?}: dx[{i}] {} vs {want}", dx[i]);
+            assert!((dx[i] - want).abs() < 1e-12, "{path:?} {kernels:?} {g:?}: dx[{i}] {} vs {want}", dx[i]);
         }
-        let (dw, db) = weight_grad_on(path, g, &x, &r);
+        let (dw, db) = weight_grad_kernels(path, kernels, g, &x, &r, None);
         for j in 0..w.len() {
             let mut e = vec![0.0; w.len()];
             e[j] = 1.0;
             let want = dot(&reference(g, &x, &e, &zero), &r);
-            assert!((dw[j] - want).abs() < 1e-11, "{path:?} {g:?}: dw[{j}] {} vs {want}", dw[j]);
+            assert!((dw[j] - want).abs() < 1e-11, "{path:?} {kernels:?} {g:?}: dw[{j}] {} vs {want}", dw[j]);
         }
         for co in 0..g.c_out {
             let mut e = vec![0.0; g.c_out];
             e[co] = 1.0;
             let want = dot(&reference(g, &vec![0.0; x.len()], &vec![0.0; w.len()], &e), &r);
-            assert!((db[co] - want).abs() < 1e-12, "{path:?} {g:?}: db[{co}] {} vs {want}", db[co]);
+            assert!((db[co] - want).abs() < 1e-12, "{path:?} {kernels:?} {g:?}: db[{co}] {} vs {want}", db[co]);
         }
     }
 }
@@ -125,24 +131,24 @@ fn gradients_match_brute_force_adjoints() {
 #[test]
 fn gradients_in_f32_match_f64_to_rounding() {
     let f = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<_>>();
-    for (path, g) in paths().into_iter().flat_map(|p| shapes().into_iter().map(move |g| (p, g))) {
+    for ((path, kernels), g) in paths().into_iter().flat_map(|p| shapes().into_iter().map(move |g| (p, g))) {
         let (x, w, r) = (
             values(g.n * g.c_in * g.h * g.w, 12),
             values(g.c_out * g.c_in * 9, 13),
             values(g.n * g.c_out * g.h * g.w, 14),
         );
         let (want_dx, (want_dw, want_db)) =
-            (input_grad_on(Path::Portable, g, &r, &w), weight_grad_on(Path::Portable, g, &x, &r));
-        let dx = input_grad_on(path, g, &f(&r), &f(&w));
+            (input_grad_on(Path::Scalar, g, &r, &w), weight_grad_on(Path::Scalar, g, &x, &r));
+        let dx = input_grad_kernels(path, kernels, g, &f(&r), &f(&w));
         let err = want_dx.iter().zip(&dx).map(|(a, &b)| (a - b as f64).abs()).fold(0.0, f64::max);
-        assert!(err < 1e-5 * (9 * g.c_out) as f64, "{path:?} {g:?}: |Δdx| {err}");
+        assert!(err < 1e-5 * (9 * g.c_out) as f64, "{path:?} {kernels:?} {g:?}: |Δdx| {err}");
         // Each weight's gradient sums n·h·w products of magnitude ≤ 1.
         let scale = (g.n * g.h * g.w) as f64;
-        let (dw, db) = weight_grad_on(path, g, &f(&x), &f(&r));
+        let (dw, db) = weight_grad_kernels(path, kernels, g, &f(&x), &f(&r), None);
         let err = want_dw.iter().zip(&dw).map(|(a, &b)| (a - b as f64).abs()).fold(0.0, f64::max);
-        assert!(err < 1e-6 * scale, "{path:?} {g:?}: |Δdw| {err}");
+        assert!(err < 1e-6 * scale, "{path:?} {kernels:?} {g:?}: |Δdw| {err}");
         let err = want_db.iter().zip(&db).map(|(a, &b)| (a - b as f64).abs()).fold(0.0, f64::max);
-        assert!(err < 1e-6 * scale, "{path:?} {g:?}: |Δdb| {err}");
+        assert!(err < 1e-6 * scale, "{path:?} {kernels:?} {g:?}: |Δdb| {err}");
     }
 }
 
@@ -167,12 +173,12 @@ fn weight_gradient_does_not_depend_on_the_thread_count_on_any_path() {
     let g = Geometry { n: 37, c_in: 8, c_out: 8, h: 9, w: 11 };
     let x: Vec<f32> = values(g.n * g.c_in * g.h * g.w, 17).iter().map(|&v| v as f32).collect();
     let dy: Vec<f32> = values(g.n * g.c_out * g.h * g.w, 18).iter().map(|&v| v as f32).collect();
-    for path in paths() {
+    for (path, kernels) in paths() {
         let run = |threads| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
-            pool.install(|| weight_grad_on(path, g, &x, &dy))
+            pool.install(|| weight_grad_kernels(path, kernels, g, &x, &dy, None))
         };
-        assert_eq!(run(1), run(3), "{path:?}");
+        assert_eq!(run(1), run(3), "{path:?} {kernels:?}");
     }
 }
 
@@ -193,12 +199,12 @@ fn relu_gradient_masks_by_the_output() {
 /// gradient, bitwise, on every path (the AVX-512 path masks inside the kernel).
 #[test]
 fn weight_gradient_through_a_relu_is_that_of_the_masked_gradient() {
-    for (path, g) in paths().into_iter().flat_map(|p| shapes().into_iter().map(move |g| (p, g))) {
+    for ((path, kernels), g) in paths().into_iter().flat_map(|p| shapes().into_iter().map(move |g| (p, g))) {
         let (x, w, b) = (values(g.n * g.c_in * g.h * g.w, 20), values(g.c_out * g.c_in * 9, 21), values(g.c_out, 22));
-        let y = forward_on(path, g, &x, &w, Some(&b), Activation::Relu);
+        let y = forward_kernels(path, kernels, g, &x, &w, Some(&b), Activation::Relu);
         let dy = values(y.len(), 23);
-        let want = weight_grad_on(path, g, &x, &relu_grad(&y, &dy));
-        assert_eq!(weight_grad_relu_on(path, g, &x, &dy, &y), want, "{path:?} {g:?}");
+        let want = weight_grad_kernels(path, kernels, g, &x, &relu_grad(&y, &dy), None);
+        assert_eq!(weight_grad_kernels(path, kernels, g, &x, &dy, Some(&y)), want, "{path:?} {kernels:?} {g:?}");
     }
 }
 
@@ -206,15 +212,17 @@ fn weight_gradient_through_a_relu_is_that_of_the_masked_gradient() {
 /// AVX-512 path would otherwise leave its output unwritten).
 #[test]
 fn no_input_channels_is_a_clear_error() {
-    for path in paths() {
+    for (path, kernels) in paths() {
         let g = Geometry { n: 2, c_in: 0, c_out: 3, h: 4, w: 4 };
-        let err = std::panic::catch_unwind(|| forward_on::<f64>(path, g, &[], &[], None, Activation::Identity))
-            .expect_err("no input channels");
+        let err =
+            std::panic::catch_unwind(|| forward_kernels::<f64>(path, kernels, g, &[], &[], None, Activation::Identity))
+                .expect_err("no input channels");
         let message = err.downcast_ref::<String>().map(String::as_str).unwrap_or_default();
         assert!(
             message.contains("c_in: 0") && message.contains("needs input and output channels"),
-            "{path:?}: {message}"
+            "{path:?} {kernels:?}: {message}"
         );
-        assert!(std::panic::catch_unwind(|| weight_grad_on::<f64>(path, g, &[], &[0.0; 96])).is_err(), "{path:?}");
+        let weight_grad = || weight_grad_kernels::<f64>(path, kernels, g, &[], &[0.0; 96], None);
+        assert!(std::panic::catch_unwind(weight_grad).is_err(), "{path:?} {kernels:?}");
     }
 }

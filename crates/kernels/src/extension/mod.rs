@@ -282,7 +282,7 @@ impl KernelBackend for Flex {
             let whole = theta.as_slice::<E>().is_some_and(|s| s.len() == theta.storage::<E>().len());
             let mut out = if whole && theta.is_unique() { theta } else { flex(slice::<E>(&theta).into_owned(), shape) };
             let values = out.try_storage_mut::<E>().expect("a uniquely held output");
-            update_in_place(values, &a, &g, &b, &zeta);
+            crate::update::update_in_place(values, &a, &g, &b, &zeta);
             out
         })
     }
@@ -344,34 +344,6 @@ fn strided<E: Element + bytemuck::Pod>(t: &FloatTensor<Flex>) -> Strided<'_, E> 
     let layout = t.layout();
     let [rs, cs] = [0, 1].map(|d| usize::try_from(layout.strides()[d]).expect("non-negative strides"));
     Strided { data: t.storage::<E>(), offset: layout.start_offset(), rs, cs }
-}
-
-/// Values per job of the parallel update (64 KiB of f64 per operand).
-pub(crate) const UPDATE_CHUNK: usize = 8192;
-
-/// θ ← θ − a⊙g + b⊙ζ in place over equal-length slices, each product and sum rounded as
-/// Burn's separate operations round them (no fused multiply-add), so both paths agree bitwise.
-/// Large slices are split into chunks on Rayon's pool (each value is computed alone, so the
-/// split does not change a bit): the pass reads five arrays and is memory bound, and one core
-/// does not saturate the memory bus.
-fn update_in_place<E>(theta: &mut [E], a: &[E], g: &[E], b: &[E], zeta: &[E])
-where
-    E: Copy + Send + Sync + std::ops::Sub<Output = E> + std::ops::Mul<Output = E> + std::ops::Add<Output = E>,
-{
-    // Chunk `c` of θ, updated from the same range of the operands.
-    let chunk = |(c, theta): (usize, &mut [E])| {
-        let range = c * UPDATE_CHUNK..c * UPDATE_CHUNK + theta.len();
-        let operands = a[range.clone()].iter().zip(&g[range.clone()]).zip(&b[range.clone()]).zip(&zeta[range]);
-        for (t, (((&a, &g), &b), &z)) in theta.iter_mut().zip(operands) {
-            *t = (*t - a * g) + b * z;
-        }
-    };
-    if theta.len() >= 4 * UPDATE_CHUNK && rayon::current_num_threads() > 1 {
-        use rayon::prelude::*;
-        theta.par_chunks_mut(UPDATE_CHUNK).enumerate().for_each(chunk);
-    } else {
-        theta.chunks_mut(UPDATE_CHUNK).enumerate().for_each(chunk);
-    }
 }
 
 /// The [2, c] statistics tensor of [`KernelBackend::bn_stats`] as (mean, variance) in f64.
