@@ -62,9 +62,17 @@ impl Path {
         *Path::supported().last().expect("the scalar path is always supported")
     }
 
-    /// The path the kernels take now: the best the CPU supports, capped by [`limit_path`].
+    /// The path the kernels take now: the best the CPU supports, capped by [`limit_path`] or,
+    /// before any call of it, by the environment variable `HESSRANK_SIMD` (`avx512`, `avx2`,
+    /// `sse4.2`, `neon` or `scalar`: for timing a slower instruction set on a faster CPU).
+    ///
+    /// # Panics
+    /// If `HESSRANK_SIMD` names no path.
     pub fn current() -> Path {
-        let cap = LIMIT.load(Ordering::Relaxed);
+        let cap = match LIMIT.load(Ordering::Relaxed) {
+            UNSET => *ENV_LIMIT as u8,
+            cap => cap,
+        };
         Path::supported().into_iter().rfind(|&p| p as u8 <= cap).unwrap_or(Path::Scalar)
     }
 
@@ -92,8 +100,32 @@ impl Path {
     }
 }
 
-/// The cap set by [`limit_path`] (a `Path` as u8).
-static LIMIT: AtomicU8 = AtomicU8::new(Path::Avx512 as u8);
+/// The cap set by [`limit_path`] (a `Path` as u8), or [`UNSET`].
+static LIMIT: AtomicU8 = AtomicU8::new(UNSET);
+
+/// [`LIMIT`] before any call of [`limit_path`].
+const UNSET: u8 = u8::MAX;
+
+/// The cap `HESSRANK_SIMD` names, read once ([`Path::Avx512`], no cap, when it is not set).
+static ENV_LIMIT: std::sync::LazyLock<Path> = std::sync::LazyLock::new(|| match std::env::var("HESSRANK_SIMD") {
+    Err(_) => Path::Avx512,
+    Ok(name) => Path::named(&name)
+        .unwrap_or_else(|| panic!("HESSRANK_SIMD={name}: expected one of avx512, avx2, sse4.2, neon, scalar")),
+});
+
+impl Path {
+    /// The path of a name as `HESSRANK_SIMD` spells it.
+    pub fn named(name: &str) -> Option<Path> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "avx512" | "avx-512" => Path::Avx512,
+            "avx2" => Path::Avx2,
+            "sse4.2" | "sse42" => Path::Sse42,
+            "neon" => Path::Neon,
+            "scalar" => Path::Scalar,
+            _ => return None,
+        })
+    }
+}
 
 /// Caps the path every later kernel call in this process takes (for A/B timings and tests): the
 /// best the CPU supports, but no faster than `cap`. `limit_path(Path::Avx512)` lifts the cap.
@@ -138,4 +170,30 @@ pub(crate) fn run<Op: WithSimd>(path: Path, op: Op) -> Op::Output {
     // SAFETY: `path.arch()` names the instruction set of `path`, which the CPU was just checked
     // to support (macerator's own feature detection, cached after the first call).
     unsafe { path.arch().dispatch(op) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every name `HESSRANK_SIMD` accepts maps to its path, and others to none.
+    #[test]
+    fn paths_are_named_as_the_environment_spells_them() {
+        let named = ["avx512", "AVX2", "sse4.2", "neon", "scalar"].map(Path::named);
+        assert_eq!(named, [Path::Avx512, Path::Avx2, Path::Sse42, Path::Neon, Path::Scalar].map(Some));
+        assert_eq!(Path::named("avx"), None);
+    }
+
+    /// The ladder: the scalar path always, each supported path no faster than the best.
+    #[test]
+    fn the_supported_paths_form_a_ladder_up_to_the_best() {
+        let supported = Path::supported();
+        assert_eq!(supported[0], Path::Scalar);
+        assert!(supported.windows(2).all(|w| w[0] < w[1]), "{supported:?}");
+        assert_eq!(*supported.last().unwrap(), Path::best_supported());
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            assert!(supported.contains(&Path::Avx2), "{supported:?}");
+        }
+    }
 }
