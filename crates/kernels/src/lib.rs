@@ -3,6 +3,11 @@
 //! net (column blocks for large ones, plain loops for tiny ones); and the fused Langevin update.
 //! Burn's own operations everywhere else.
 //!
+//! The kernels are written once over `macerator`'s portable vectors and compiled for every
+//! instruction set it has (AVX-512, AVX2, SSE4.2, NEON, a scalar fallback); [`simd`] picks the
+//! best the CPU supports at run time. On AVX-512 the convolution runs hand-written masked tiles
+//! instead, measured faster there (see [`direct`]).
+//!
 //! [`conv2d`] is a drop-in for `Conv2d::forward` and [`batch_norm`] for `BatchNorm::forward`: they
 //! take the fast path when the tensors live on Flex (with or without autodiff) in f32 or f64 and
 //! the layer has the shape the kernel computes (a 3×3, stride-1, padding-1, ungrouped convolution;

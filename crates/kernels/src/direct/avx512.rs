@@ -1,13 +1,11 @@
 //! The AVX-512 path of the direct convolution: it reads and writes the unpadded NCHW planes.
 //!
-//! The plane of `h × w` pixels is taken as one flat vector of `h·w` values, cut into vectors of
-//! 16 f32 (8 f64) lanes. The input of tap (ky, kx) for output position q is the value at
-//! q + (ky − 1)·w + (kx − 1); a precomputed lane mask per vector and tap ([`Plan`]) zeroes the
-//! lanes whose source pixel falls outside the image — the zero padding — and the lanes past the
-//! plane's end. AVX-512's masked loads do not touch memory in masked lanes, so the shifted reads
-//! need no halo: no padded copies in, no strided copies out, every lane of every vector does work.
+//! The `h·w` pixels of a plane form one flat vector, in vectors of 16 f32 (8 f64) lanes; tap (ky, kx)
+//! of output q reads q + (ky − 1)·w + (kx − 1), and a lane mask per vector and tap ([`Plan`]) zeroes
+//! the lanes outside the image (the padding) or past the plane. Masked loads do not touch masked
+//! lanes: no halo, no padded copies in or strided copies out, every lane does work.
 //!
-//! Register tiles (all in the 32 vector registers, no spills):
+//! Register tiles (in the 32 vector registers, no spills):
 //! - forward: `B` output channels × `P` vectors of positions (8 × 3 for the DnCNN's 8 → 8 layer),
 //!   per tap `P` masked loads and `B` weight broadcasts feeding `B·P` fused multiply-adds;
 //! - weight gradient: `B` output channels × the 3 taps of one kernel row, per vector of positions
@@ -15,11 +13,9 @@
 //!   weight's vector accumulator lives across the whole plane and the images of a chunk, and is
 //!   reduced to a scalar once per chunk.
 //!
-//! Written with `std::arch` intrinsics by hand, and kept beside the portable kernels for this one
-//! instruction set because it is faster here: the masked reads need no padded copy of the input
-//! and the masked stores no copy of the output, which the portable kernels (macerator has no
-//! masked loads) pay for. Measured on the DnCNN step (2 threads, f32, N = 256, BENCHMARKS.md):
-//! the portable kernels on AVX-512 take 1.12× the time of these.
+//! Hand-written intrinsics, kept beside the portable kernels (which macerator's lack of masked loads
+//! makes copy planes in and out) because they are faster here: with the portable kernels on
+//! AVX-512 the DnCNN step took 1.12× the time (f32, N = 256, BENCHMARKS.md).
 
 use super::lanes::Lanes;
 use super::{GRAD_CHUNK, Geometry};
