@@ -33,24 +33,24 @@ pub enum Path {
 const ALL: [Path; 5] = [Path::Scalar, Path::Sse42, Path::Neon, Path::Avx2, Path::Avx512];
 
 impl Path {
-    /// Whether this CPU can run `self`: macerator's detection names the best instruction set, and
-    /// each level of the ladder includes the ones below it.
+    /// Whether this CPU can run `self`: macerator's detection (made once) names the best
+    /// instruction set, and each level of the ladder includes the ones below it.
     pub fn is_supported(self) -> bool {
-        let detected = match Arch::detect() {
-            #[cfg(target_arch = "x86_64")]
-            Arch::V4 => Path::Avx512,
-            #[cfg(target_arch = "x86_64")]
-            Arch::V3 => Path::Avx2,
-            #[cfg(target_arch = "x86_64")]
-            Arch::V2 => Path::Sse42,
-            #[cfg(target_arch = "aarch64")]
-            Arch::NeonFma => Path::Neon,
-            _ => Path::Scalar,
-        };
+        let detected = *DETECTED;
         match self {
             Path::Scalar => true,
             Path::Neon => detected == Path::Neon,
             Path::Sse42 | Path::Avx2 | Path::Avx512 => detected != Path::Neon && self <= detected,
+        }
+    }
+
+    /// Whether `self` is an instruction set of the architecture this build is for (the scalar
+    /// fallback on every one).
+    pub fn on_this_architecture(self) -> bool {
+        match self {
+            Path::Scalar => true,
+            Path::Neon => cfg!(target_arch = "aarch64"),
+            Path::Sse42 | Path::Avx2 | Path::Avx512 => cfg!(target_arch = "x86_64"),
         }
     }
 
@@ -69,13 +69,13 @@ impl Path {
     /// `sse4.2`, `neon` or `scalar`: for timing a slower instruction set on a faster CPU).
     ///
     /// # Panics
-    /// If `HESSRANK_SIMD` names no path.
+    /// If `HESSRANK_SIMD` names no path, or one of another architecture.
     pub fn current() -> Path {
         let cap = match LIMIT.load(Ordering::Relaxed) {
             UNSET => *ENV_LIMIT as u8,
             cap => cap,
         };
-        Path::supported().into_iter().rfind(|&p| p as u8 <= cap).unwrap_or(Path::Scalar)
+        ALL.into_iter().rev().find(|&p| p as u8 <= cap && p.is_supported()).unwrap_or(Path::Scalar)
     }
 
     /// Vector registers of the instruction set: what the register tiles are sized for.
@@ -102,6 +102,19 @@ impl Path {
     }
 }
 
+/// The best path macerator detects on this CPU, once.
+static DETECTED: std::sync::LazyLock<Path> = std::sync::LazyLock::new(|| match Arch::detect() {
+    #[cfg(target_arch = "x86_64")]
+    Arch::V4 => Path::Avx512,
+    #[cfg(target_arch = "x86_64")]
+    Arch::V3 => Path::Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Arch::V2 => Path::Sse42,
+    #[cfg(target_arch = "aarch64")]
+    Arch::NeonFma => Path::Neon,
+    _ => Path::Scalar,
+});
+
 /// The cap set by [`limit_path`] (a `Path` as u8), or [`UNSET`].
 static LIMIT: AtomicU8 = AtomicU8::new(UNSET);
 
@@ -111,8 +124,14 @@ const UNSET: u8 = u8::MAX;
 /// The cap `HESSRANK_SIMD` names, read once ([`Path::Avx512`], no cap, when it is not set).
 static ENV_LIMIT: std::sync::LazyLock<Path> = std::sync::LazyLock::new(|| match std::env::var("HESSRANK_SIMD") {
     Err(_) => Path::Avx512,
-    Ok(name) => Path::named(&name)
-        .unwrap_or_else(|| panic!("HESSRANK_SIMD={name}: expected one of avx512, avx2, sse4.2, neon, scalar")),
+    Ok(name) => match Path::named(&name) {
+        None => panic!("HESSRANK_SIMD={name}: expected one of avx512, avx2, sse4.2, neon, scalar"),
+        // A cap from another architecture would quietly pick some other level of this ladder.
+        Some(path) if !path.on_this_architecture() => {
+            panic!("HESSRANK_SIMD={name}: {path:?} is not an instruction set of {}", std::env::consts::ARCH)
+        }
+        Some(path) => path,
+    },
 });
 
 impl Path {
@@ -184,6 +203,11 @@ mod tests {
         let named = ["avx512", "AVX2", "sse4.2", "neon", "scalar"].map(Path::named);
         assert_eq!(named, [Path::Avx512, Path::Avx2, Path::Sse42, Path::Neon, Path::Scalar].map(Some));
         assert_eq!(Path::named("avx"), None);
+        // Exactly one of NEON and the x86 levels belongs to any architecture this builds for.
+        let x86 = [Path::Sse42, Path::Avx2, Path::Avx512].map(Path::on_this_architecture);
+        assert!(Path::Scalar.on_this_architecture() && x86.iter().all(|&o| o == x86[0]));
+        assert!(!(x86[0] && Path::Neon.on_this_architecture()), "{x86:?}");
+        assert!(Path::supported().iter().all(|p| p.on_this_architecture()));
     }
 
     /// The ladder: the scalar path always, each supported path no faster than the best.

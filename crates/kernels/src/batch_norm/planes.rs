@@ -8,6 +8,8 @@
 //! into the function macerator compiles for the instruction set, and a closure left out of line
 //! runs its vector operations as calls.
 
+#![allow(clippy::needless_range_loop)]
+
 use crate::real::{Real, Slot, load, where_positive};
 use macerator::{Scalar, Simd, Vector, WithSimd};
 use std::mem::MaybeUninit;
@@ -27,60 +29,92 @@ fn whole<S: Simd>(len: usize) -> usize {
     len - len % f64::lanes::<S>()
 }
 
-/// x, or (x − μ)² when `mu` is given, of one vector of values widened to f64.
-#[inline(always)]
-fn moment_term<S: Simd, T: Real>(xs: &[T], mu: Option<Vector<S, f64>>) -> Vector<S, f64> {
-    let x = T::widen::<S>(xs);
-    match mu {
-        None => x,
-        Some(mu) => (x - mu) * (x - mu),
+/// `K` terms of a sum at one vector of values, widened to f64: a trait with an inlined method
+/// rather than a closure, so that the loop of [`vector_sums`] compiles for the instruction set.
+trait Terms<S: Simd, const K: usize> {
+    /// The terms of the vector starting at value `i`.
+    fn at(&self, i: usize) -> [Vector<S, f64>; K];
+}
+
+/// x, or (x − μ)² when `mu` is given.
+struct MomentTerms<'a, S: Simd, T> {
+    xs: &'a [T],
+    mu: Option<Vector<S, f64>>,
+}
+
+impl<S: Simd, T: Real> Terms<S, 1> for MomentTerms<'_, S, T> {
+    #[inline(always)]
+    fn at(&self, i: usize) -> [Vector<S, f64>; 1] {
+        let x = T::widen::<S>(&self.xs[i..]);
+        [match self.mu {
+            None => x,
+            Some(mu) => (x - mu) * (x - mu),
+        }]
     }
 }
 
-/// g (`ds`, masked where `ys` is not > 0) and (x − μ)·g of one vector of values widened to f64.
-#[inline(always)]
-fn grad_terms<S: Simd, T: Real>(
-    xs: &[T],
-    ds: &[T],
-    ys: Option<&[T]>,
+/// g (`ds`, masked where `ys` is not > 0) and (x − μ)·g.
+struct GradTerms<'a, S: Simd, T> {
+    xs: &'a [T],
+    ds: &'a [T],
+    ys: Option<&'a [T]>,
     mu: Vector<S, f64>,
-) -> (Vector<S, f64>, Vector<S, f64>) {
-    let mut g = T::widen::<S>(ds);
-    if let Some(ys) = ys {
-        g = where_positive(T::widen::<S>(ys), g);
+}
+
+impl<S: Simd, T: Real> Terms<S, 2> for GradTerms<'_, S, T> {
+    #[inline(always)]
+    fn at(&self, i: usize) -> [Vector<S, f64>; 2] {
+        let mut g = T::widen::<S>(&self.ds[i..]);
+        if let Some(ys) = self.ys {
+            g = where_positive(T::widen::<S>(&ys[i..]), g);
+        }
+        [g, (T::widen::<S>(&self.xs[i..]) - self.mu) * g]
     }
-    (g, (T::widen::<S>(xs) - mu) * g)
+}
+
+/// The `K` sums of `terms` over the whole f64 vectors of `len` values (the caller adds the tail):
+/// UNROLL vectors per step, each into its own accumulator (constant indices keep them in
+/// registers), then the vectors left into the first, combined by [`total`].
+#[inline(always)]
+fn vector_sums<S: Simd, const K: usize>(len: usize, terms: &impl Terms<S, K>) -> [f64; K] {
+    let (l, end) = (f64::lanes::<S>(), whole::<S>(len));
+    let zero = 0.0f64.splat::<S>();
+    let mut acc = [[zero; UNROLL]; K];
+    let mut i = 0;
+    while i + UNROLL * l <= end {
+        for u in 0..UNROLL {
+            let t = terms.at(i + u * l);
+            for k in 0..K {
+                acc[k][u] += t[k];
+            }
+        }
+        i += UNROLL * l;
+    }
+    while i < end {
+        let t = terms.at(i);
+        for k in 0..K {
+            acc[k][0] += t[k];
+        }
+        i += l;
+    }
+    let mut sums = [0.0; K];
+    for k in 0..K {
+        sums[k] = total(acc[k]);
+    }
+    sums
 }
 
 /// `Σ x` of one plane in f64 when `mu` is `None`, else `Σ (x − μ)²`.
 #[inline(always)]
 fn plane_sum<S: Simd, T: Real>(xs: &[T], mu: Option<f64>) -> f64 {
-    let (l, end) = (f64::lanes::<S>(), whole::<S>(xs.len()));
-    let zero = 0.0f64.splat::<S>();
     // Once per plane: a closure's vector operation out of line costs one call here.
-    let mu_v = mu.map(|m| m.splat::<S>());
-    let mut acc = [zero; UNROLL];
-    let mut i = 0;
-    // UNROLL vectors per step, each into its own accumulator (constant indices keep them in
-    // registers), then the vectors left into the first.
-    while i + UNROLL * l <= end {
-        for u in 0..UNROLL {
-            acc[u] += moment_term::<S, T>(&xs[i + u * l..i + (u + 1) * l], mu_v);
-        }
-        i += UNROLL * l;
-    }
-    while i < end {
-        acc[0] += moment_term::<S, T>(&xs[i..i + l], mu_v);
-        i += l;
-    }
-    let mut sum = total(acc);
-    for &x in &xs[end..] {
-        sum += match mu {
+    let [sum] = vector_sums::<S, 1>(xs.len(), &MomentTerms { xs, mu: mu.map(|m| m.splat::<S>()) });
+    xs[whole::<S>(xs.len())..].iter().fold(sum, |s, &x| {
+        s + match mu {
             None => x.to_f64(),
             Some(m) => (x.to_f64() - m) * (x.to_f64() - m),
-        };
-    }
-    sum
+        }
+    })
 }
 
 /// Per plane of `planes` (each `hw` long, `stride` apart from the first at `first`): the mean
@@ -139,31 +173,14 @@ impl<T: Real> WithSimd for GradSums<'_, T> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self) -> Vec<(f64, f64)> {
-        let (l, end) = (f64::lanes::<S>(), whole::<S>(self.hw));
-        let (mu, mu_v, zero) = (self.mu, self.mu.splat::<S>(), 0.0f64.splat::<S>());
+        let end = whole::<S>(self.hw);
+        let (mu, mu_v) = (self.mu, self.mu.splat::<S>());
         let mut out = Vec::with_capacity(self.planes);
         for plane in 0..self.planes {
             let at = self.first + plane * self.stride;
             let (xs, ds) = (&self.x[at..][..self.hw], &self.dy[at..][..self.hw]);
             let ys = self.relu_output.map(|y| &y[at..][..self.hw]);
-            let (mut sg, mut sxg) = ([zero; UNROLL], [zero; UNROLL]);
-            let mut i = 0;
-            while i + UNROLL * l <= end {
-                for u in 0..UNROLL {
-                    let at = i + u * l;
-                    let (g, xg) = grad_terms::<S, T>(&xs[at..], &ds[at..], ys.map(|y| &y[at..]), mu_v);
-                    sg[u] += g;
-                    sxg[u] += xg;
-                }
-                i += UNROLL * l;
-            }
-            while i < end {
-                let (g, xg) = grad_terms::<S, T>(&xs[i..], &ds[i..], ys.map(|y| &y[i..]), mu_v);
-                sg[0] += g;
-                sxg[0] += xg;
-                i += l;
-            }
-            let (mut sg, mut sxg) = (total(sg), total(sxg));
+            let [mut sg, mut sxg] = vector_sums::<S, 2>(self.hw, &GradTerms { xs, ds, ys, mu: mu_v });
             for i in end..self.hw {
                 let g = match ys {
                     Some(ys) if ys[i] > T::default() => ds[i].to_f64(),

@@ -141,7 +141,7 @@ fn check_lengths<T>(g: &Geometry, x: &[T], weight: &[T]) {
 /// `x` is [n, c_in, h, w], `weight` [c_out, c_in, 3, 3], `bias` [c_out] (zeros when `None`); the
 /// result is [n, c_out, h, w], all row-major. Images run in parallel on rayon's pool.
 pub fn conv3x3_forward<T: ConvElement>(g: Geometry, x: &[T], weight: &[T], bias: Option<&[T]>) -> Vec<T> {
-    forward_on(take_path(), g, x, weight, bias, Activation::Identity)
+    forward_on(take_path(), Implementation::Dispatched, g, x, weight, bias, Activation::Identity)
 }
 
 /// [`conv3x3_forward`] followed by `act` in the same pass (a ReLU is applied before the store).
@@ -152,24 +152,12 @@ pub fn conv3x3_forward_with<T: ConvElement>(
     bias: Option<&[T]>,
     act: Activation,
 ) -> Vec<T> {
-    forward_on(take_path(), g, x, weight, bias, act)
-}
-
-/// [`conv3x3_forward_with`] on a given path (which the CPU must support).
-fn forward_on<T: ConvElement>(
-    path: Path,
-    g: Geometry,
-    x: &[T],
-    weight: &[T],
-    bias: Option<&[T]>,
-    act: Activation,
-) -> Vec<T> {
-    forward_kernels(path, Kernels::Dispatched, g, x, weight, bias, act)
+    forward_on(take_path(), Implementation::Dispatched, g, x, weight, bias, act)
 }
 
 /// Which convolution kernels a path runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kernels {
+enum Implementation {
     /// What the dispatcher runs: the hand-written AVX-512 kernels on [`Path::Avx512`] (measured
     /// faster there, see `avx512`), the portable ones on every other path.
     Dispatched,
@@ -178,19 +166,20 @@ enum Kernels {
     Portable,
 }
 
-impl Kernels {
+impl Implementation {
     /// Whether `path` runs the hand-written AVX-512 kernels under this choice.
     #[cfg(target_arch = "x86_64")]
     fn hand_written(self, path: Path) -> bool {
-        self == Kernels::Dispatched && path == Path::Avx512
+        self == Implementation::Dispatched && path == Path::Avx512
     }
 }
 
-/// [`forward_on`] with the kernels `kernels` picks.
+/// [`conv3x3_forward_with`] on a given path (which the CPU must support), with the kernels
+/// `kernels` picks.
 #[allow(clippy::too_many_arguments)]
-fn forward_kernels<T: ConvElement>(
+fn forward_on<T: ConvElement>(
     path: Path,
-    kernels: Kernels,
+    kernels: Implementation,
     g: Geometry,
     x: &[T],
     weight: &[T],
@@ -243,16 +232,12 @@ fn forward_kernels<T: ConvElement>(
 /// The input gradient of [`conv3x3_forward`]: `dx = conv(dy, flip(weightᵀ))`, itself a 3×3 "same"
 /// convolution from `c_out` to `c_in` channels with the kernel rotated by 180°.
 pub fn conv3x3_input_grad<T: ConvElement>(g: Geometry, dy: &[T], weight: &[T]) -> Vec<T> {
-    input_grad_on(take_path(), g, dy, weight)
+    input_grad_on(take_path(), Implementation::Dispatched, g, dy, weight)
 }
 
-/// [`conv3x3_input_grad`] on a given path (which the CPU must support).
-fn input_grad_on<T: ConvElement>(path: Path, g: Geometry, dy: &[T], weight: &[T]) -> Vec<T> {
-    input_grad_kernels(path, Kernels::Dispatched, g, dy, weight)
-}
-
-/// [`input_grad_on`] with the kernels `kernels` picks.
-fn input_grad_kernels<T: ConvElement>(path: Path, kernels: Kernels, g: Geometry, dy: &[T], weight: &[T]) -> Vec<T> {
+/// [`conv3x3_input_grad`] on a given path (which the CPU must support), with the kernels
+/// `kernels` picks.
+fn input_grad_on<T: ConvElement>(path: Path, kernels: Implementation, g: Geometry, dy: &[T], weight: &[T]) -> Vec<T> {
     let back = Geometry { c_in: g.c_out, c_out: g.c_in, ..g };
     let mut rotated = vec![T::default(); weight.len()];
     for co in 0..g.c_out {
@@ -262,13 +247,13 @@ fn input_grad_kernels<T: ConvElement>(path: Path, kernels: Kernels, g: Geometry,
             }
         }
     }
-    forward_kernels(path, kernels, back, dy, &rotated, None, Activation::Identity)
+    forward_on(path, kernels, back, dy, &rotated, None, Activation::Identity)
 }
 
 /// The weight and bias gradients of [`conv3x3_forward`]: `dweight` [c_out, c_in, 3, 3] and
 /// `dbias` [c_out], from the input `x` and the output gradient `dy`.
 pub fn conv3x3_weight_grad<T: ConvElement>(g: Geometry, x: &[T], dy: &[T]) -> (Vec<T>, Vec<T>) {
-    weight_grad_on(take_path(), g, x, dy)
+    weight_grad_on(take_path(), Implementation::Dispatched, g, x, dy, None)
 }
 
 /// The weight and bias gradients of [`conv3x3_forward_with`] with a ReLU, from the input `x`, the
@@ -277,29 +262,14 @@ pub fn conv3x3_weight_grad<T: ConvElement>(g: Geometry, x: &[T], dy: &[T]) -> (V
 /// pass over the batch).
 pub fn conv3x3_weight_grad_relu<T: ConvElement>(g: Geometry, x: &[T], dy: &[T], y: &[T]) -> (Vec<T>, Vec<T>) {
     assert_eq!(y.len(), dy.len(), "ReLU output of {g:?} has {} elements, its gradient {}", y.len(), dy.len());
-    weight_grad_masked_on(take_path(), g, x, dy, Some(y))
+    weight_grad_on(take_path(), Implementation::Dispatched, g, x, dy, Some(y))
 }
 
-/// [`conv3x3_weight_grad`] on a given path (which the CPU must support).
-fn weight_grad_on<T: ConvElement>(path: Path, g: Geometry, x: &[T], dy: &[T]) -> (Vec<T>, Vec<T>) {
-    weight_grad_masked_on(path, g, x, dy, None)
-}
-
-/// The weight and bias gradients on a given path, `dy` masked by a ReLU output when given.
-fn weight_grad_masked_on<T: ConvElement>(
+/// The weight and bias gradients on a given path (which the CPU must support), with the kernels
+/// `kernels` picks, `dy` masked by a ReLU output when given.
+fn weight_grad_on<T: ConvElement>(
     path: Path,
-    g: Geometry,
-    x: &[T],
-    dy: &[T],
-    relu_output: Option<&[T]>,
-) -> (Vec<T>, Vec<T>) {
-    weight_grad_kernels(path, Kernels::Dispatched, g, x, dy, relu_output)
-}
-
-/// [`weight_grad_masked_on`] with the kernels `kernels` picks.
-fn weight_grad_kernels<T: ConvElement>(
-    path: Path,
-    kernels: Kernels,
+    kernels: Implementation,
     g: Geometry,
     x: &[T],
     dy: &[T],

@@ -37,10 +37,10 @@ fn values(len: usize, seed: u64) -> Vec<f64> {
 /// Every path this CPU supports (down to the scalar fallback) with the kernels the dispatcher
 /// runs there, and on AVX-512 also the portable kernels (their 32-register tiles): each is
 /// checked against the definition on its own.
-fn paths() -> Vec<(Path, Kernels)> {
-    let mut v: Vec<_> = Path::supported().into_iter().map(|p| (p, Kernels::Dispatched)).collect();
+fn paths() -> Vec<(Path, Implementation)> {
+    let mut v: Vec<_> = Path::supported().into_iter().map(|p| (p, Implementation::Dispatched)).collect();
     if Path::Avx512.is_supported() {
-        v.push((Path::Avx512, Kernels::Portable));
+        v.push((Path::Avx512, Implementation::Portable));
     }
     v
 }
@@ -67,11 +67,11 @@ fn forward_matches_the_definition_in_f64() {
     for ((path, kernels), g) in paths().into_iter().flat_map(|p| shapes().into_iter().map(move |g| (p, g))) {
         let (x, w, b) = (values(g.n * g.c_in * g.h * g.w, 1), values(g.c_out * g.c_in * 9, 2), values(g.c_out, 3));
         let want = reference(g, &x, &w, &b);
-        let got = forward_kernels(path, kernels, g, &x, &w, Some(&b), Activation::Identity);
+        let got = forward_on(path, kernels, g, &x, &w, Some(&b), Activation::Identity);
         let err = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
         assert!(err < 1e-12, "{path:?} {kernels:?} {g:?}: max error {err}");
         // With the ReLU applied in the same pass: max(y, 0) of the definition.
-        let got = forward_kernels(path, kernels, g, &x, &w, Some(&b), Activation::Relu);
+        let got = forward_on(path, kernels, g, &x, &w, Some(&b), Activation::Relu);
         let err = want.iter().zip(&got).map(|(a, b)| (a.max(0.0) - b).abs()).fold(0.0, f64::max);
         assert!(err < 1e-12, "{path:?} {kernels:?} {g:?} + ReLU: max error {err}");
         assert!(got.iter().all(|&v| v >= 0.0), "{path:?} {kernels:?} {g:?}: a negative value after the ReLU");
@@ -84,7 +84,7 @@ fn forward_in_f32_matches_f64_to_rounding() {
         let (x, w, b) = (values(g.n * g.c_in * g.h * g.w, 4), values(g.c_out * g.c_in * 9, 5), values(g.c_out, 6));
         let want = reference(g, &x, &w, &b);
         let f = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<_>>();
-        let got = forward_kernels(path, kernels, g, &f(&x), &f(&w), Some(&f(&b)), Activation::Identity);
+        let got = forward_on(path, kernels, g, &f(&x), &f(&w), Some(&f(&b)), Activation::Identity);
         let err = want.iter().zip(&got).map(|(a, &b)| (a - b as f64).abs()).fold(0.0, f64::max);
         // 9·c_in products of magnitude ≤ 1, each rounded once: a few ulps of the sum's scale.
         assert!(err < 1e-5 * (9 * g.c_in) as f64, "{path:?} {kernels:?} {g:?}: max error {err}");
@@ -104,14 +104,14 @@ fn gradients_match_brute_force_adjoints() {
         let zero = vec![0.0; g.c_out];
         let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();
         // L is linear in x and in w, so ∂L/∂x_i = L(e_i) and ∂L/∂w_j = L(with w = e_j).
-        let dx = input_grad_kernels(path, kernels, g, &r, &w);
+        let dx = input_grad_on(path, kernels, g, &r, &w);
         for i in (0..x.len()).step_by(x.len().div_ceil(40)) {
             let mut e = vec![0.0; x.len()];
             e[i] = 1.0;
             let want = dot(&reference(g, &e, &w, &zero), &r);
             assert!((dx[i] - want).abs() < 1e-12, "{path:?} {kernels:?} {g:?}: dx[{i}] {} vs {want}", dx[i]);
         }
-        let (dw, db) = weight_grad_kernels(path, kernels, g, &x, &r, None);
+        let (dw, db) = weight_grad_on(path, kernels, g, &x, &r, None);
         for j in 0..w.len() {
             let mut e = vec![0.0; w.len()];
             e[j] = 1.0;
@@ -137,14 +137,16 @@ fn gradients_in_f32_match_f64_to_rounding() {
             values(g.c_out * g.c_in * 9, 13),
             values(g.n * g.c_out * g.h * g.w, 14),
         );
-        let (want_dx, (want_dw, want_db)) =
-            (input_grad_on(Path::Scalar, g, &r, &w), weight_grad_on(Path::Scalar, g, &x, &r));
-        let dx = input_grad_kernels(path, kernels, g, &f(&r), &f(&w));
+        let (want_dx, (want_dw, want_db)) = (
+            input_grad_on(Path::Scalar, Implementation::Dispatched, g, &r, &w),
+            weight_grad_on(Path::Scalar, Implementation::Dispatched, g, &x, &r, None),
+        );
+        let dx = input_grad_on(path, kernels, g, &f(&r), &f(&w));
         let err = want_dx.iter().zip(&dx).map(|(a, &b)| (a - b as f64).abs()).fold(0.0, f64::max);
         assert!(err < 1e-5 * (9 * g.c_out) as f64, "{path:?} {kernels:?} {g:?}: |Δdx| {err}");
         // Each weight's gradient sums n·h·w products of magnitude ≤ 1.
         let scale = (g.n * g.h * g.w) as f64;
-        let (dw, db) = weight_grad_kernels(path, kernels, g, &f(&x), &f(&r), None);
+        let (dw, db) = weight_grad_on(path, kernels, g, &f(&x), &f(&r), None);
         let err = want_dw.iter().zip(&dw).map(|(a, &b)| (a - b as f64).abs()).fold(0.0, f64::max);
         assert!(err < 1e-6 * scale, "{path:?} {kernels:?} {g:?}: |Δdw| {err}");
         let err = want_db.iter().zip(&db).map(|(a, &b)| (a - b as f64).abs()).fold(0.0, f64::max);
@@ -176,7 +178,7 @@ fn weight_gradient_does_not_depend_on_the_thread_count_on_any_path() {
     for (path, kernels) in paths() {
         let run = |threads| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
-            pool.install(|| weight_grad_kernels(path, kernels, g, &x, &dy, None))
+            pool.install(|| weight_grad_on(path, kernels, g, &x, &dy, None))
         };
         assert_eq!(run(1), run(3), "{path:?} {kernels:?}");
     }
@@ -201,10 +203,10 @@ fn relu_gradient_masks_by_the_output() {
 fn weight_gradient_through_a_relu_is_that_of_the_masked_gradient() {
     for ((path, kernels), g) in paths().into_iter().flat_map(|p| shapes().into_iter().map(move |g| (p, g))) {
         let (x, w, b) = (values(g.n * g.c_in * g.h * g.w, 20), values(g.c_out * g.c_in * 9, 21), values(g.c_out, 22));
-        let y = forward_kernels(path, kernels, g, &x, &w, Some(&b), Activation::Relu);
+        let y = forward_on(path, kernels, g, &x, &w, Some(&b), Activation::Relu);
         let dy = values(y.len(), 23);
-        let want = weight_grad_kernels(path, kernels, g, &x, &relu_grad(&y, &dy), None);
-        assert_eq!(weight_grad_kernels(path, kernels, g, &x, &dy, Some(&y)), want, "{path:?} {kernels:?} {g:?}");
+        let want = weight_grad_on(path, kernels, g, &x, &relu_grad(&y, &dy), None);
+        assert_eq!(weight_grad_on(path, kernels, g, &x, &dy, Some(&y)), want, "{path:?} {kernels:?} {g:?}");
     }
 }
 
@@ -215,14 +217,14 @@ fn no_input_channels_is_a_clear_error() {
     for (path, kernels) in paths() {
         let g = Geometry { n: 2, c_in: 0, c_out: 3, h: 4, w: 4 };
         let err =
-            std::panic::catch_unwind(|| forward_kernels::<f64>(path, kernels, g, &[], &[], None, Activation::Identity))
+            std::panic::catch_unwind(|| forward_on::<f64>(path, kernels, g, &[], &[], None, Activation::Identity))
                 .expect_err("no input channels");
         let message = err.downcast_ref::<String>().map(String::as_str).unwrap_or_default();
         assert!(
             message.contains("c_in: 0") && message.contains("needs input and output channels"),
             "{path:?} {kernels:?}: {message}"
         );
-        let weight_grad = || weight_grad_kernels::<f64>(path, kernels, g, &[], &[0.0; 96], None);
+        let weight_grad = || weight_grad_on::<f64>(path, kernels, g, &[], &[0.0; 96], None);
         assert!(std::panic::catch_unwind(weight_grad).is_err(), "{path:?} {kernels:?}");
     }
 }
